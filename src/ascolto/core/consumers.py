@@ -1,0 +1,37 @@
+"""The agent UI's realtime feed: one websocket per browser tab, joined to its workspace group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from ascolto.core.models import Workspace
+from ascolto.core.realtime import workspace_group
+
+
+@database_sync_to_async
+def _workspace_ids_for(user: Any) -> list[int]:
+    return list(Workspace.objects.filter(memberships__user=user).values_list("pk", flat=True))
+
+
+class WorkspaceEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    groups_joined: list[str]
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.groups_joined = [workspace_group(pk) for pk in await _workspace_ids_for(user)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def realtime_event(self, message: dict[str, Any]) -> None:
+        await self.send_json({"event": message["event"], "payload": message["payload"]})

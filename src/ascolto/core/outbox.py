@@ -1,0 +1,142 @@
+"""The transactional outbox (GUIDE §3).
+
+`emit` writes an OutboxEvent in the caller's transaction and schedules its dispatch after commit.
+`dispatch_event` runs every handler registered for the event name, each in its own savepoint,
+recording completed handlers in OutboxDelivery, so a retry runs only what has not completed.
+`sweep` re-dispatches events whose dispatch never happened (worker died, queue lost) or failed.
+
+Handlers live in `<app>/handlers.py`, are registered with `@handles("event.name")` and must be
+idempotent: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ascolto.core.models import OutboxDelivery, OutboxEvent, Workspace
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxEvent], None]
+_registry: dict[str, list[tuple[str, Handler]]] = {}
+
+MAX_ATTEMPTS = 12
+SWEEP_GRACE = timedelta(seconds=30)
+
+
+def handles(*event_names: str) -> Callable[[Handler], Handler]:
+    """Register a handler for event names; "*" receives every event."""
+
+    def register(func: Handler) -> Handler:
+        handler_id = f"{func.__module__}.{func.__qualname__}"
+        for name in event_names:
+            entries = _registry.setdefault(name, [])
+            if all(existing_id != handler_id for existing_id, _ in entries):
+                entries.append((handler_id, func))
+        return func
+
+    return register
+
+
+def handlers_for(event_name: str) -> list[tuple[str, Handler]]:
+    return [*_registry.get(event_name, []), *_registry.get("*", [])]
+
+
+def autodiscover_handlers() -> None:
+    for config in apps.get_app_configs():
+        if not config.name.startswith("ascolto."):
+            continue
+        try:
+            importlib.import_module(f"{config.name}.handlers")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.handlers":
+                raise
+
+
+def emit(*, workspace: Workspace, name: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Write an event in the current transaction; it is dispatched once the transaction commits."""
+    event = OutboxEvent.objects.create(workspace=workspace, name=name, payload=payload)
+    event_id = event.pk
+    transaction.on_commit(lambda: _enqueue(event_id))
+    return event
+
+
+def _enqueue(event_id: int) -> None:
+    from ascolto.core.tasks import dispatch_outbox_event
+
+    try:
+        dispatch_outbox_event(event_id)
+    except Exception:
+        # The queue being down must not fail the request that already committed: the sweeper
+        # finds the event later.
+        logger.exception("Could not enqueue outbox event %s; the sweeper will retry it", event_id)
+
+
+def dispatch_event(event_id: int) -> bool:
+    """Run the handlers of one event that have not completed. Returns True when all completed.
+
+    Takes a row lock on PostgreSQL (SKIP LOCKED: a concurrent dispatcher leaves it alone); on
+    SQLite the IMMEDIATE transaction serialises writers.
+    """
+    with transaction.atomic():
+        event = (
+            OutboxEvent.objects.select_for_update(skip_locked=settings.IS_POSTGRES)
+            .filter(pk=event_id, dispatched_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return True
+        done = set(event.deliveries.values_list("handler", flat=True))
+        errors: list[str] = []
+        for handler_id, func in handlers_for(event.name):
+            if handler_id in done:
+                continue
+            try:
+                with transaction.atomic():
+                    func(event)
+                    OutboxDelivery.objects.create(event=event, handler=handler_id)
+            except Exception as exc:
+                logger.exception("Outbox handler %s failed on event %s", handler_id, event.pk)
+                errors.append(f"{handler_id}: {exc!r}")
+        event.attempts += 1
+        now = timezone.now()
+        if errors:
+            event.last_error = "\n".join(errors)[:4000]
+            event.next_attempt_at = now + timedelta(seconds=min(3600, 2**event.attempts))
+        else:
+            event.dispatched_at = now
+            event.last_error = ""
+        event.save(update_fields=["attempts", "last_error", "next_attempt_at", "dispatched_at"])
+        return not errors
+
+
+def pending_event_ids(*, limit: int, now: Any = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        OutboxEvent.objects.filter(
+            dispatched_at__isnull=True,
+            next_attempt_at__lte=now,
+            created_at__lte=now - SWEEP_GRACE,
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def sweep(*, limit: int | None = None, now: Any = None) -> int:
+    """Dispatch events left behind. Returns how many were fully dispatched."""
+    completed = 0
+    for event_id in pending_event_ids(limit=limit or settings.ASCOLTO_OUTBOX_BATCH, now=now):
+        if dispatch_event(event_id):
+            completed += 1
+    return completed
