@@ -1,3 +1,5 @@
+"""Customer list and Customer 360 page."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -6,4 +8,19 @@ from django.http import HttpRequest, HttpResponse
 
 @login_required
 def customer_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("customers")
+    raise NotImplementedError
+
+
+@login_required
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@login_required
+def customer_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    raise NotImplementedError
+
+
+@login_required
+def customer_audit(request: HttpRequest, pk: int) -> HttpResponse:
+    raise NotImplementedError
