@@ -1,0 +1,317 @@
+"""Service desk: inboxes, conversations, messages, attachments, and the events metrics read."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+from ascolto.accounts.models import Team
+from ascolto.core.models import WorkspaceScopedModel
+from ascolto.customers.models import Customer
+
+
+class Channel(models.TextChoices):
+    WEBCHAT = "webchat", _("Web chat")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    MESSENGER = "messenger", _("Messenger")
+    INSTAGRAM = "instagram", _("Instagram")
+    VOICE = "voice", _("Phone")
+    API = "api", _("API")
+
+
+class Inbox(WorkspaceScopedModel):
+    """Where conversations of one channel arrive, with its routing and reopen policy."""
+
+    class Routing(models.TextChoices):
+        MANUAL = "manual", _("Manual")
+        ROUND_ROBIN = "round_robin", _("Round robin")
+        LEAST_LOADED = "least_loaded", _("Least loaded")
+
+    name = models.CharField(_("name"), max_length=120)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="inboxes"
+    )
+    routing = models.CharField(
+        _("routing"), max_length=16, choices=Routing.choices, default=Routing.LEAST_LOADED
+    )
+    reopen_window_hours = models.PositiveIntegerField(_("reopen window (hours)"), default=72)
+    is_active = models.BooleanField(_("active"), default=True)
+    config = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("inbox")
+        verbose_name_plural = _("inboxes")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(WorkspaceScopedModel):
+    name = models.CharField(_("name"), max_length=60)
+    color = models.CharField(_("colour"), max_length=7, default="#6b7280")
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="tag_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Conversation(WorkspaceScopedModel):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
+
+    class Priority(models.IntegerChoices):
+        LOW = 0, _("Low")
+        NORMAL = 1, _("Normal")
+        HIGH = 2, _("High")
+        URGENT = 3, _("Urgent")
+
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
+    language = models.CharField(_("language"), max_length=8, blank=True, default="")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
+    snoozed_until = models.DateTimeField(_("snoozed until"), null=True, blank=True)
+    external_thread_id = models.CharField(max_length=255, blank=True, default="")
+
+    # Links: the earlier conversation a late reply continues, a conversation merged into this one,
+    # and related conversations an agent linked by hand.
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continued_by"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+    )
+    related = models.ManyToManyField("self", blank=True, symmetrical=True)
+
+    # Timestamps the metrics need (docs/metrics.md defines them). Recorded by the services only.
+    last_message_at = models.DateTimeField(default=now)
+    last_message_preview = models.CharField(max_length=200, blank=True, default="")
+    first_customer_message_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reopen_count = models.PositiveIntegerField(default=0)
+    transfer_count = models.PositiveIntegerField(default=0)
+    message_count = models.PositiveIntegerField(default=0)
+
+    # SLA targets, computed by the SLA module when a policy applies.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            models.Index(
+                fields=["workspace", "status", "-last_message_at", "-id"], name="conv_ws_status_idx"
+            ),
+            models.Index(
+                fields=["workspace", "assignee", "status", "-last_message_at"],
+                name="conv_ws_assignee_idx",
+            ),
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent_idx"),
+            models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or f"#{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (self.Status.OPEN, self.Status.PENDING, self.Status.SNOOZED)
+
+
+class Participant(models.Model):
+    """A contact taking part in a conversation besides its customer (cc, group chats)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    joined_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "customer"], name="participant_unique")
+        ]
+
+
+class Message(WorkspaceScopedModel):
+    class Kind(models.TextChoices):
+        INBOUND = "inbound", _("Customer message")
+        OUTBOUND = "outbound", _("Reply")
+        NOTE = "note", _("Internal note")
+        SYSTEM = "system", _("System")
+        BOT = "bot", _("Assistant")
+
+    class Delivery(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    author_customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(_("text"), blank=True, default="")
+    html = models.TextField(_("HTML"), blank=True, default="")
+    provider_id = models.CharField(max_length=255, null=True, blank=True)
+    delivery_status = models.CharField(
+        max_length=10, choices=Delivery.choices, default=Delivery.RECEIVED
+    )
+    delivery_error = models.TextField(blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, through="Mention", related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            # A provider's retried delivery is a no-op: its id is unique per inbox (channel).
+            models.UniqueConstraint(
+                fields=["inbox", "provider_id"],
+                name="message_provider_id_unique",
+                condition=models.Q(provider_id__isnull=False),
+            )
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="message_thread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    return f"attachments/{instance.workspace_id}/{now():%Y/%m}/{filename}"
+
+
+class Attachment(WorkspaceScopedModel):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, blank=True)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveBigIntegerField()
+    # A refused attachment is kept as a record with the reason, so it is never silently dropped.
+    refused_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+
+class Mention(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="mention_unique")]
+
+
+class ConversationEvent(WorkspaceScopedModel):
+    """Each status change, assignment, transfer, priority or tag change: who, when, why.
+
+    Metrics (first response, resolution, transfers, reopen rate) are computed from these rows and
+    the message timestamps, never from mutable fields alone.
+    """
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        STATUS = "status", _("Status changed")
+        ASSIGNED = "assigned", _("Assigned")
+        TRANSFERRED = "transferred", _("Transferred")
+        PRIORITY = "priority", _("Priority changed")
+        TAGGED = "tagged", _("Tags changed")
+        REOPENED = "reopened", _("Reopened")
+        MERGED = "merged", _("Merged")
+        SLA = "sla", _("SLA")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_value = models.CharField(max_length=100, blank=True, default="")
+    to_value = models.CharField(max_length=100, blank=True, default="")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="conv_event_idx")]
+
+
+class HandlingInterval(WorkspaceScopedModel):
+    """A span of time an agent had the conversation in front of them or was composing."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="handling_intervals"
+    )
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["agent", "started_at"], name="handling_agent_idx")]
+
+
+class Macro(WorkspaceScopedModel):
+    """A templated reply with actions. Variables: {{ customer.name }}, {{ last_order.id }}..."""
+
+    name = models.CharField(_("name"), max_length=120)
+    body = models.TextField(_("reply"), blank=True, default="")
+    actions = models.JSONField(_("actions"), default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+        ordering = ["name"]

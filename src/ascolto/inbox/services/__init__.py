@@ -1,0 +1,37 @@
+"""Inbox writes. Import from here: `from ascolto.inbox import services`."""
+
+from ascolto.inbox.services.conversations import (
+    conversation_assign,
+    conversation_set_priority,
+    conversation_set_status,
+    conversation_set_tags,
+    handling_record,
+    inbox_create,
+    snoozed_wake_up,
+)
+from ascolto.inbox.services.messages import (
+    IncomingAttachment,
+    ReceiveResult,
+    message_delivery_update,
+    message_mark_sent,
+    message_receive,
+    message_send,
+    note_add,
+)
+
+__all__ = [
+    "IncomingAttachment",
+    "ReceiveResult",
+    "conversation_assign",
+    "conversation_set_priority",
+    "conversation_set_status",
+    "conversation_set_tags",
+    "handling_record",
+    "inbox_create",
+    "message_delivery_update",
+    "message_mark_sent",
+    "message_receive",
+    "message_send",
+    "note_add",
+    "snoozed_wake_up",
+]
