@@ -1,0 +1,208 @@
+"""Inbox reads: the console's views, search, a conversation's thread, and the resync feed.
+
+Every selector takes the workspace and filters by it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from ascolto.accounts.models import User
+from ascolto.core.errors import NotFound, ValidationFailed
+from ascolto.core.models import Workspace
+from ascolto.core.pagination import decode_cursor, encode_cursor
+from ascolto.customers.models import Identity, ValueTier
+from ascolto.inbox.models import Conversation, Inbox, Mention, Message
+
+MAX_PAGE = 100
+VIEWS = ("mine", "unassigned", "my_teams", "all", "sla_due", "high_value", "mentions")
+ACTIVE = (Conversation.Status.OPEN, Conversation.Status.PENDING, Conversation.Status.SNOOZED)
+HIGH_VALUE = (ValueTier.PLATINUM, ValueTier.GOLD)
+
+
+@dataclass
+class ConversationFilter:
+    view: str = "all"
+    status: str | None = "open"
+    channel: str | None = None
+    inbox_id: int | None = None
+    team_id: int | None = None
+    assignee_id: int | None = None
+    tag: str | None = None
+    priority: int | None = None
+    language: str | None = None
+    search: str = ""
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def conversation_get(*, workspace: Workspace, conversation_id: int) -> Conversation:
+    conversation = (
+        Conversation.objects.select_related("customer", "inbox", "assignee", "team")
+        .filter(workspace=workspace, pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound(f"No conversation #{conversation_id} in this workspace.")
+    return conversation
+
+
+def inbox_get(*, workspace: Workspace, inbox_id: int) -> Inbox:
+    inbox = Inbox.objects.filter(workspace=workspace, pk=inbox_id).first()
+    if inbox is None:
+        raise NotFound(f"No inbox #{inbox_id} in this workspace.")
+    return inbox
+
+
+def inbox_list(*, workspace: Workspace) -> QuerySet[Inbox]:
+    return Inbox.objects.filter(workspace=workspace).order_by("name")
+
+
+def _apply_view(qs: QuerySet[Conversation], view: str, user: User, now: dt.datetime) -> QuerySet[Conversation]:
+    if view not in VIEWS:
+        raise ValidationFailed(f"Unknown view {view!r}.", field_errors={"view": [f"One of: {', '.join(VIEWS)}."]})
+    if view == "mine":
+        return qs.filter(assignee=user)
+    if view == "unassigned":
+        return qs.filter(assignee__isnull=True)
+    if view == "my_teams":
+        return qs.filter(team__members=user)
+    if view == "sla_due":
+        soon = now + dt.timedelta(hours=1)
+        return qs.filter(
+            Q(first_response_at__isnull=True, first_response_due_at__lte=soon)
+            | Q(waiting_since__isnull=False, next_response_due_at__lte=soon)
+            | Q(resolution_due_at__lte=soon)
+        )
+    if view == "high_value":
+        return qs.filter(customer__value_tier__in=HIGH_VALUE)
+    if view == "mentions":
+        mentioned = Mention.objects.filter(user=user, message__conversation=OuterRef("pk"))
+        return qs.filter(Exists(mentioned))
+    return qs
+
+
+def conversation_list(
+    *,
+    workspace: Workspace,
+    user: User,
+    filters: ConversationFilter | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    now: dt.datetime | None = None,
+) -> Page:
+    """Conversations for a console view, most recent activity first, keyset-paginated on
+    (last_message_at, id). `status=None` means every status."""
+    f = filters or ConversationFilter()
+    limit = max(1, min(limit, MAX_PAGE))
+    qs = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
+    qs = _apply_view(qs, f.view, user, now or timezone.now())
+    if f.status == "active":
+        qs = qs.filter(status__in=ACTIVE)
+    elif f.status:
+        qs = qs.filter(status=f.status)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.inbox_id:
+        qs = qs.filter(inbox_id=f.inbox_id)
+    if f.team_id:
+        qs = qs.filter(team_id=f.team_id)
+    if f.assignee_id:
+        qs = qs.filter(assignee_id=f.assignee_id)
+    if f.tag:
+        qs = qs.filter(tags__name=f.tag.lower())
+    if f.priority is not None:
+        qs = qs.filter(priority=f.priority)
+    if f.language:
+        qs = qs.filter(language=f.language)
+    if f.search.strip():
+        qs = qs.filter(pk__in=_search_ids(workspace, f.search.strip()))
+    if cursor:
+        last_at, last_id = decode_cursor(cursor, types=(dt.datetime, int))
+        qs = qs.filter(Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_id))
+    rows = list(
+        qs.select_related("customer", "assignee", "inbox", "team")
+        .order_by("-last_message_at", "-pk")[: limit + 1]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.last_message_at, last.pk)
+    return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def _search_ids(workspace: Workspace, term: str) -> QuerySet[Any]:
+    """Conversation ids whose subject, messages, customer name or identities match the term."""
+    by_message = Message.objects.filter(workspace=workspace, text__icontains=term).values(
+        "conversation_id"
+    )
+    by_identity = Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values(
+        "customer_id"
+    )
+    return (
+        Conversation.objects.filter(workspace=workspace)
+        .filter(
+            Q(subject__icontains=term)
+            | Q(customer__name__icontains=term)
+            | Q(customer_id__in=by_identity)
+            | Q(pk__in=by_message)
+        )
+        .values("pk")
+    )
+
+
+def thread(*, conversation: Conversation, include_notes: bool = True) -> list[Message]:
+    qs = Message.objects.filter(
+        workspace_id=conversation.workspace_id, conversation=conversation
+    ).select_related("author_user").prefetch_related("attachments")
+    if not include_notes:
+        qs = qs.exclude(kind=Message.Kind.NOTE)
+    return list(qs.order_by("created_at", "pk"))
+
+
+def messages_since(
+    *, conversation: Conversation, after_id: int, include_notes: bool = True, limit: int = 200
+) -> list[Message]:
+    """Messages after a cursor id: what a client that reconnects needs to resync."""
+    qs = Message.objects.filter(
+        workspace_id=conversation.workspace_id, conversation=conversation, pk__gt=after_id
+    )
+    if not include_notes:
+        qs = qs.exclude(kind=Message.Kind.NOTE)
+    return list(qs.select_related("author_user").order_by("pk")[:limit])
+
+
+def conversations_changed_since(
+    *, workspace: Workspace, since: dt.datetime, limit: int = 500
+) -> list[Conversation]:
+    """Conversations updated after `since`: the console's resync after a dropped socket."""
+    return list(
+        Conversation.objects.filter(workspace=workspace, updated_at__gt=since)
+        .select_related("customer", "assignee")
+        .order_by("updated_at")[:limit]
+    )
+
+
+def customer_conversations(*, workspace: Workspace, customer_id: int, limit: int = 20) -> list[Conversation]:
+    return list(
+        Conversation.objects.filter(workspace=workspace, customer_id=customer_id)
+        .order_by("-last_message_at")[:limit]
+    )
+
+
+def view_counts(*, workspace: Workspace, user: User) -> dict[str, int]:
+    """Open conversations per console view, for the sidebar badges."""
+    now = timezone.now()
+    base = Conversation.objects.filter(
+        workspace=workspace, merged_into__isnull=True, status=Conversation.Status.OPEN
+    )
+    return {view: _apply_view(base, view, user, now).count() for view in VIEWS}
