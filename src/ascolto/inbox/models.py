@@ -126,7 +126,12 @@ class Conversation(WorkspaceScopedModel):
     transfer_count = models.PositiveIntegerField(default=0)
     message_count = models.PositiveIntegerField(default=0)
 
-    # SLA targets, computed by the SLA module when a policy applies.
+    # SLA targets, computed by the SLA module (inbox/sla.py) when a policy applies. While the
+    # conversation is pending on the customer the clock pauses: sla_paused_at marks the start.
+    sla_policy = models.ForeignKey(
+        "SLAPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     next_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
@@ -315,3 +320,117 @@ class Macro(WorkspaceScopedModel):
         verbose_name = _("macro")
         verbose_name_plural = _("macros")
         ordering = ["name"]
+
+
+class AgentProfile(WorkspaceScopedModel):
+    """An agent's availability, capacity per channel, skills and languages in one workspace."""
+
+    class Availability(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profiles"
+    )
+    availability = models.CharField(
+        _("availability"), max_length=8, choices=Availability.choices,
+        default=Availability.OFFLINE,
+    )
+    # {"webchat": 3, "email": 10, "*": 5}: open conversations an agent takes per channel;
+    # "*" is the default for channels not named.
+    capacity = models.JSONField(_("capacity"), default=dict, blank=True)
+    skills = models.JSONField(_("skills"), default=list, blank=True)
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "user"], name="agent_profile_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.availability})"
+
+
+class BusinessHours(WorkspaceScopedModel):
+    """A weekly schedule in a time zone with holidays; per team, or the workspace default."""
+
+    name = models.CharField(_("name"), max_length=120)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="business_hours"
+    )
+    timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    # {"mon": [["09:00", "13:00"], ["14:00", "18:00"]], ..., "sun": []}
+    schedule = models.JSONField(_("weekly schedule"), default=dict)
+    # ["2026-12-25", "2026-12-26"]: whole days closed, in the calendar's time zone.
+    holidays = models.JSONField(_("holidays"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("business hours")
+        verbose_name_plural = _("business hours")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SLAPolicy(WorkspaceScopedModel):
+    """Targets for first response, next response and resolution, matched by priority, value
+    tier and channel (blank matches any); the lowest `position` that matches applies."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveIntegerField(default=0)
+    priority = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=Conversation.Priority.choices
+    )
+    value_tier = models.CharField(max_length=10, blank=True, default="")
+    channel = models.CharField(max_length=12, blank=True, default="", choices=Channel.choices)
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    business_hours = models.ForeignKey(
+        BusinessHours, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    warn_before_minutes = models.PositiveIntegerField(default=15)
+    # Escalation on breach, any of: "notify", "reassign_supervisor", "raise_priority".
+    escalation = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SLAAlert(WorkspaceScopedModel):
+    """A warning or breach that fired for one target of one conversation. The unique constraint
+    is what keeps several workers from firing it twice."""
+
+    class Target(models.TextChoices):
+        FIRST_RESPONSE = "first_response", _("First response")
+        NEXT_RESPONSE = "next_response", _("Next response")
+        RESOLUTION = "resolution", _("Resolution")
+
+    class Kind(models.TextChoices):
+        WARNING = "warning", _("Warning")
+        BREACH = "breach", _("Breach")
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="sla_alerts"
+    )
+    target = models.CharField(max_length=16, choices=Target.choices)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "target", "kind", "due_at"], name="sla_alert_once"
+            )
+        ]
