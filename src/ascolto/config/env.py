@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+MIN_PRODUCTION_KEY_LENGTH = 32
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -32,14 +35,21 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false (got {raw!r}).")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number (got {raw!r}).") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        low = "" if minimum is None else f" from {minimum}"
+        high = "" if maximum is None else f" to {maximum}"
+        raise ImproperlyConfigured(f"{name} must be a number{low}{high} (got {raw!r}).")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -47,6 +57,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default).lower()
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(choices)} (got {os.environ.get(name)!r})."
+        )
+    return value
 
 
 def data_dir() -> Path:
@@ -59,6 +78,11 @@ def data_dir() -> Path:
             f"ASCOLTO_DATA_DIR={str(path)!r} cannot be created ({exc.strerror}); "
             "set ASCOLTO_DATA_DIR to a writable directory."
         ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ImproperlyConfigured(
+            f"ASCOLTO_DATA_DIR={str(path)!r} is not writable; "
+            "set ASCOLTO_DATA_DIR to a directory this user can write to."
+        )
     return path
 
 
@@ -67,21 +91,45 @@ def secret_key(*, production: bool, directory: Path) -> str:
 
     In production the key must come from the environment: a key that silently changes with the
     data directory would log everybody out and invalidate every signed link.
+
+    The generated key is created with O_EXCL, so processes starting together (two `ascolto web`
+    sharing a data dir) agree on one key instead of each writing its own.
     """
     key = env_str("SECRET_KEY")
     if key:
-        if production and len(key) < 32:
-            raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters in production.")
+        if production and len(key) < MIN_PRODUCTION_KEY_LENGTH:
+            raise ImproperlyConfigured(
+                f"SECRET_KEY must be at least {MIN_PRODUCTION_KEY_LENGTH} characters when "
+                "ASCOLTO_ENV=production. Generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
         return key
     if production:
         raise ImproperlyConfigured(
             "SECRET_KEY is required when ASCOLTO_ENV=production. Generate one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    key_file = directory / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
+    key_file = directory / SECRET_KEY_FILE
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(key_file)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"Cannot write {str(key_file)!r} ({exc.strerror}); set SECRET_KEY or make "
+            "ASCOLTO_DATA_DIR writable."
+        ) from exc
     key = secrets.token_urlsafe(50)
-    key_file.write_text(key)
-    key_file.chmod(0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
     return key
+
+
+def _read_key(key_file: Path) -> str:
+    # Another process may have created the file a moment ago and not written it yet.
+    for _ in range(50):
+        key = key_file.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise ImproperlyConfigured(f"{str(key_file)!r} is empty; delete it or set SECRET_KEY.")

@@ -1,4 +1,4 @@
-"""Ascolto settings, read from environment variables (see docs/configuration in README).
+"""Ascolto settings, read from environment variables (the table is in README.md).
 
 Embedded default (nothing set): SQLite in WAL mode inside ASCOLTO_DATA_DIR, in-memory channel
 layer, SQLite-backed Huey, a generated SECRET_KEY. Scaled: DATABASE_URL (PostgreSQL) and
@@ -7,6 +7,7 @@ REDIS_URL (channel layer, job queue and cache shared by every web and worker pro
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from ascolto.config.env import (
     data_dir,
     env_bool,
+    env_choice,
     env_int,
     env_list,
     env_str,
@@ -26,17 +28,19 @@ from ascolto.config.env import (
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
-ASCOLTO_ENV = env_str("ASCOLTO_ENV", "embedded").lower()
-if ASCOLTO_ENV not in {"embedded", "production", "test"}:
-    raise ImproperlyConfigured(
-        f"ASCOLTO_ENV must be embedded, production or test (got {ASCOLTO_ENV!r})."
-    )
+ASCOLTO_ENV = env_choice("ASCOLTO_ENV", "embedded", ("embedded", "production", "test"))
 PRODUCTION = ASCOLTO_ENV == "production"
 TESTING = ASCOLTO_ENV == "test" or "pytest" in sys.modules
 
 DATA_DIR = data_dir()
 SECRET_KEY = secret_key(production=PRODUCTION, directory=DATA_DIR)
+SECRET_KEY_FROM_ENV = bool(env_str("SECRET_KEY"))
 DEBUG = env_bool("ASCOLTO_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured(
+        "ASCOLTO_DEBUG must be off when ASCOLTO_ENV=production (it shows tracebacks and "
+        "settings to anyone); unset ASCOLTO_DEBUG."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
 if PRODUCTION and not ALLOWED_HOSTS:
@@ -46,6 +50,12 @@ if PRODUCTION and not ALLOWED_HOSTS:
 if TESTING:
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if not _origin.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(
+            "CSRF_TRUSTED_ORIGINS takes full origins with a scheme, e.g. "
+            f"https://cx.example.com (got {_origin!r})."
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -60,6 +70,7 @@ INSTALLED_APPS = [
     "ascolto.core",
     "ascolto.accounts",
     "ascolto.customers",
+    "ascolto.inbox",
 ]
 
 MIDDLEWARE = [
@@ -98,24 +109,27 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
+_DATABASE_URL_EXAMPLE = "Example: DATABASE_URL=postgres://user:password@127.0.0.1:5432/ascolto"
 if DATABASE_URL:
     try:
         _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60))
-    except Exception as exc:
+    except Exception:
         raise ImproperlyConfigured(
-            f"DATABASE_URL is not a database URL ({exc}). "
-            "Example: postgres://user:password@127.0.0.1:5432/ascolto"
-        ) from exc
+            f"DATABASE_URL is not a database URL we understand. {_DATABASE_URL_EXAMPLE}"
+        ) from None
     if _db["ENGINE"] not in {
         "django.db.backends.postgresql",
         "django.db.backends.sqlite3",
     }:
         raise ImproperlyConfigured(
-            "DATABASE_URL must point at PostgreSQL (postgres://...) or SQLite (sqlite:///path)."
+            "DATABASE_URL must point at PostgreSQL (postgres://...) or SQLite (sqlite:///path). "
+            + _DATABASE_URL_EXAMPLE
         )
+    if not _db.get("NAME"):
+        raise ImproperlyConfigured(f"DATABASE_URL names no database. {_DATABASE_URL_EXAMPLE}")
     if _db["ENGINE"] == "django.db.backends.postgresql":
-        _db.setdefault("OPTIONS", {})
         _db["CONN_HEALTH_CHECKS"] = True
+        _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
@@ -132,7 +146,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    _db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")} if env_bool("ASCOLTO_TEST_FILE_DB") else {}
+    _db["TEST"] = (
+        {"NAME": str(DATA_DIR / "test.sqlite3")} if env_bool("ASCOLTO_TEST_FILE_DB") else {}
+    )
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
@@ -141,21 +157,30 @@ IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(
-        f"REDIS_URL must start with redis://, rediss:// or unix:// (got {REDIS_URL!r})."
+        "REDIS_URL must start with redis://, rediss:// or unix://, "
+        f"e.g. redis://127.0.0.1:6379/0 (got {REDIS_URL!r})."
+    )
+# Several installations (or test runs) can share one Redis: every key, channel group and queue
+# name starts with this prefix.
+REDIS_PREFIX = env_str("ASCOLTO_REDIS_PREFIX", "ascolto")
+if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", REDIS_PREFIX):
+    raise ImproperlyConfigured(
+        "ASCOLTO_REDIS_PREFIX may hold only letters, digits, '.', '_' and '-' "
+        f"(at most 40; got {REDIS_PREFIX!r})."
     )
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ascolto"},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "ascolto",
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:
@@ -167,7 +192,7 @@ if REDIS_URL:
     from huey import RedisHuey
 
     HUEY = RedisHuey(
-        "ascolto",
+        REDIS_PREFIX,
         url=REDIS_URL,
         immediate=HUEY_IMMEDIATE,
         utc=True,
@@ -199,7 +224,7 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
 
 # Bodies past this size are refused with 413 before they are parsed.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ASCOLTO_MAX_BODY_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ASCOLTO_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -212,7 +237,7 @@ TIME_ZONE = "UTC"
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATICFILES_DIRS = [path for path in [PACKAGE_DIR / "static"] if path.is_dir()]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = not PRODUCTION
 MEDIA_URL = "/media/"
@@ -220,13 +245,19 @@ MEDIA_ROOT = Path(env_str("ASCOLTO_MEDIA_ROOT") or DATA_DIR / "media")
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
-    raise ImproperlyConfigured("Set only one of EMAIL_USE_TLS and EMAIL_USE_SSL.")
+    raise ImproperlyConfigured(
+        "Set only one of EMAIL_USE_TLS (STARTTLS, usually port 587) and EMAIL_USE_SSL "
+        "(implicit TLS, usually port 465)."
+    )
+if EMAIL_HOST_PASSWORD and not EMAIL_HOST_USER:
+    raise ImproperlyConfigured("EMAIL_HOST_PASSWORD is set but EMAIL_HOST_USER is not; set both.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Ascolto <ascolto@localhost>")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
@@ -235,15 +266,18 @@ EMAIL_BACKEND = (
 )
 
 # --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env_choice(
+    "ASCOLTO_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("ASCOLTO_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"huey": {"level": "WARNING"}},
 }
 
 # --- Product --------------------------------------------------------------------------------
-ASCOLTO_OUTBOX_BATCH = env_int("ASCOLTO_OUTBOX_BATCH", 200)
+ASCOLTO_OUTBOX_BATCH = env_int("ASCOLTO_OUTBOX_BATCH", 200, minimum=1)
 ASCOLTO_BULK_LIMIT = 1000

@@ -1,4 +1,11 @@
-"""The agent UI's realtime feed: one websocket per browser tab, joined to its workspace group."""
+"""The agent UI's realtime feed: one websocket per browser tab, joined to its workspace groups.
+
+The socket is authenticated by the Django session cookie (AuthMiddlewareStack in config/asgi.py);
+an anonymous handshake is refused. Each message sent to the browser is
+`{"event": ..., "workspace_id": ..., "payload": {...}}` (see core/realtime.py). The browser
+only listens: it answers `{"type": "ping"}` with `{"type": "pong"}` so a client can tell a live
+socket from a dead one, and ignores everything else.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from ascolto.core.models import Workspace
 from ascolto.core.realtime import workspace_group
 
 
-@database_sync_to_async
+@database_sync_to_async  # type: ignore[untyped-decorator]
 def _workspace_ids_for(user: Any) -> list[int]:
     return list(Workspace.objects.filter(memberships__user=user).values_list("pk", flat=True))
 
@@ -20,9 +27,10 @@ class WorkspaceEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     groups_joined: list[str]
 
     async def connect(self) -> None:
+        self.groups_joined = []
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+        if user is None or not user.is_authenticated or not user.is_active:
+            await self.close()
             return
         self.groups_joined = [workspace_group(pk) for pk in await _workspace_ids_for(user)]
         for group in self.groups_joined:
@@ -33,5 +41,15 @@ class WorkspaceEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
     async def realtime_event(self, message: dict[str, Any]) -> None:
-        await self.send_json({"event": message["event"], "payload": message["payload"]})
+        await self.send_json(
+            {
+                "event": message["event"],
+                "workspace_id": message["workspace_id"],
+                "payload": message["payload"],
+            }
+        )

@@ -82,10 +82,13 @@ def _enqueue(event_id: int) -> None:
 
 
 def dispatch_event(event_id: int) -> bool:
-    """Run the handlers of one event that have not completed. Returns True when all completed.
+    """Run the handlers of one event that have not completed yet.
 
-    Takes a row lock on PostgreSQL (SKIP LOCKED: a concurrent dispatcher leaves it alone); on
-    SQLite the IMMEDIATE transaction serialises writers.
+    Returns False when a handler failed (the event is retried later with backoff, running only
+    the failed handlers), True otherwise, including when there is nothing left for this caller
+    to do: the event is already dispatched, or another dispatcher holds it. Takes a row lock on
+    PostgreSQL (SKIP LOCKED, so a concurrent dispatcher leaves it alone); on SQLite the IMMEDIATE
+    transaction serialises writers.
     """
     with transaction.atomic():
         event = (

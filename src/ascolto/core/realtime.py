@@ -1,35 +1,158 @@
-"""Realtime pushes to browsers, published only after the transaction that caused them commits."""
+"""Realtime pushes to browsers, published only after the transaction that caused them commits.
+
+An event has a namespaced name (`<app>.<entity>.<verb>`, e.g. `customers.activity.created`), a
+small JSON payload of ids (clients fetch what they show; a push only says "look again") and is
+sent to the group of one workspace. What a browser receives on `/ws/events/` is exactly
+`{"event": name, "workspace_id": id, "payload": {...}}`.
+
+Apps declare their events in `<app>/events.py` with `define_event(name, field=type, ...)`;
+`publish_on_commit` checks every payload against its declaration, so a typo fails in tests
+instead of leaving a screen stale.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import json
 import logging
+import re
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.apps import apps
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+MESSAGE_TYPE = "realtime.event"
+MAX_PAYLOAD_BYTES = 4096
+EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){2,}")
+
+FieldType = type | tuple[type, ...]
+_schemas: dict[str, dict[str, FieldType]] = {}
+_discovered = False
+_discover_lock = threading.Lock()
+_server_loop: asyncio.AbstractEventLoop | None = None
+_warned_undeclared: set[str] = set()
+
+
+class InvalidEvent(ValueError):
+    """A programming error: an event name or payload that breaks the realtime contract."""
 
 
 def workspace_group(workspace_id: int) -> str:
     return f"workspace.{workspace_id}"
 
 
+def define_event(name: str, **fields: FieldType) -> str:
+    """Declare an event and the fields (with their types) its payload carries. Returns the name."""
+    if not EVENT_NAME.fullmatch(name):
+        raise InvalidEvent(f"Realtime event names look like app.entity.verb (got {name!r}).")
+    _schemas[name] = dict(fields)
+    return name
+
+
+def event_schemas() -> dict[str, dict[str, FieldType]]:
+    _autodiscover()
+    return dict(_schemas)
+
+
+def validate_event(event: str, payload: dict[str, Any]) -> None:
+    """Raise InvalidEvent unless the event name and payload honour the contract."""
+    if not EVENT_NAME.fullmatch(event):
+        raise InvalidEvent(f"Realtime event names look like app.entity.verb (got {event!r}).")
+    if not isinstance(payload, dict):
+        raise InvalidEvent(f"The payload of {event} must be a dict.")
+    try:
+        size = len(json.dumps(payload).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidEvent(f"The payload of {event} is not JSON: {exc}") from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent(
+            f"The payload of {event} is {size} bytes; send ids (at most {MAX_PAYLOAD_BYTES})."
+        )
+    schema = event_schemas().get(event)
+    if schema is None:
+        if event not in _warned_undeclared:
+            _warned_undeclared.add(event)
+            logger.warning("Realtime event %s is not declared with define_event()", event)
+        return
+    if set(payload) != set(schema):
+        raise InvalidEvent(
+            f"The payload of {event} must have the fields {sorted(schema)} (got {sorted(payload)})."
+        )
+    for field, expected in schema.items():
+        value = payload[field]
+        # bool is an int in Python; a declared int field must not silently accept True.
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is int):
+            raise InvalidEvent(f"{event}.{field} must be {expected} (got {value!r}).")
+
+
+def envelope(*, workspace_id: int, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer message; the consumer forwards it without the `type` key."""
+    return {"type": MESSAGE_TYPE, "event": event, "workspace_id": workspace_id, "payload": payload}
+
+
 def publish_on_commit(*, workspace_id: int, event: str, payload: dict[str, Any]) -> None:
-    """Send `{"type": "realtime.event", "event": ..., "payload": ...}` to the workspace group."""
+    """Push `event` to the browsers of a workspace once the current transaction commits.
 
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
+    Outside a transaction it is sent at once. A failed push is logged, never raised: the change
+    is already committed and clients resync when they reconnect.
+    """
+    validate_event(event, payload)
+    message = envelope(workspace_id=workspace_id, event=event, payload=payload)
+    transaction.on_commit(lambda: _send(workspace_group(workspace_id), message))
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Remember the web server's event loop (set by the ASGI lifespan in config/asgi.py).
+
+    The in-memory channel layer of `ascolto serve` keeps its queues on that loop, so a push from
+    a worker thread must be handed to that loop rather than run on a loop of its own, which
+    would leave the waiting websocket asleep.
+    """
+    global _server_loop
+    _server_loop = loop
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        loop = _server_loop
+        if loop is not None and loop.is_running() and not _running_in(loop):
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+            future.result(timeout=10)
+        else:
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.exception("Realtime publish of %s failed", message.get("event"))
+
+
+def _running_in(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _autodiscover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    with _discover_lock:
+        if _discovered:
             return
-        try:
-            async_to_sync(layer.group_send)(
-                workspace_group(workspace_id),
-                {"type": "realtime.event", "event": event, "payload": payload},
-            )
-        except Exception:
-            # A push is a convenience; clients resync from a cursor when they reconnect.
-            logger.exception("Realtime publish of %s failed", event)
-
-    transaction.on_commit(send)
+        for config in apps.get_app_configs():
+            if not config.name.startswith("ascolto."):
+                continue
+            try:
+                importlib.import_module(f"{config.name}.events")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.events":
+                    raise
+        _discovered = True
