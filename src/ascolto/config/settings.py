@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -26,13 +29,20 @@ from ascolto.config.env import (
     secret_key,
 )
 
+django_stubs_ext.monkeypatch()
+
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 ASCOLTO_ENV = env_choice("ASCOLTO_ENV", "embedded", ("embedded", "production", "test"))
 PRODUCTION = ASCOLTO_ENV == "production"
 TESTING = ASCOLTO_ENV == "test" or "pytest" in sys.modules
 
-DATA_DIR = data_dir()
+if TESTING and not env_str("ASCOLTO_DATA_DIR"):
+    # pytest-django loads settings before any conftest runs, so the test run's own data dir
+    # (generated secret, SQLite job queue) is chosen here, away from the user's ~/.ascolto.
+    DATA_DIR = Path(tempfile.mkdtemp(prefix="ascolto-test-"))
+else:
+    DATA_DIR = data_dir()
 SECRET_KEY = secret_key(production=PRODUCTION, directory=DATA_DIR)
 SECRET_KEY_FROM_ENV = bool(env_str("SECRET_KEY"))
 DEBUG = env_bool("ASCOLTO_DEBUG", default=False)
@@ -162,7 +172,10 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     )
 # Several installations (or test runs) can share one Redis: every key, channel group and queue
 # name starts with this prefix.
-REDIS_PREFIX = env_str("ASCOLTO_REDIS_PREFIX", "ascolto")
+# Test runs get a prefix of their own so that parallel runs never see each other's events.
+REDIS_PREFIX = env_str(
+    "ASCOLTO_REDIS_PREFIX", f"ascolto-test-{uuid.uuid4().hex[:10]}" if TESTING else "ascolto"
+)
 if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", REDIS_PREFIX):
     raise ImproperlyConfigured(
         "ASCOLTO_REDIS_PREFIX may hold only letters, digits, '.', '_' and '-' "
