@@ -1,0 +1,57 @@
+"""Reads that feed the metric definitions. Every selector takes the workspace."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db.models import Q
+
+from ascolto.core.models import Workspace
+from ascolto.analytics.service_metrics import ConversationFacts, MessageFact
+from ascolto.inbox.models import Conversation, HandlingInterval, Message
+
+
+def conversation_facts(
+    *, workspace: Workspace, start: dt.datetime, end: dt.datetime,
+    with_messages: bool = True,
+) -> list[ConversationFacts]:
+    """Facts of the conversations that started (first customer message, else creation) in
+    [start, end). Three queries whatever the number of conversations."""
+    rows = list(
+        Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
+        .filter(
+            Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
+            | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
+        )
+        .values(
+            "id", "customer_id", "channel", "created_at", "status", "first_customer_message_at",
+            "first_response_at", "resolved_at", "reopen_count", "transfer_count",
+            "first_response_due_at", "resolution_due_at",
+        )
+    )
+    facts = {r["id"]: ConversationFacts(**r) for r in rows}
+    if not facts:
+        return []
+    ids = list(facts)
+    if with_messages:
+        outbound_by: dict[int, bool] = defaultdict(bool)
+        bot_by: dict[int, bool] = defaultdict(bool)
+        for conversation_id, at, kind in (
+            Message.objects.filter(workspace=workspace, conversation_id__in=ids)
+            .exclude(kind=Message.Kind.NOTE)
+            .values_list("conversation_id", "created_at", "kind")
+        ):
+            facts[conversation_id].messages.append(MessageFact(at=at, kind=kind))
+            outbound_by[conversation_id] |= kind == Message.Kind.OUTBOUND
+            bot_by[conversation_id] |= kind == Message.Kind.BOT
+        for conversation_id, fact in facts.items():
+            fact.bot_resolved = (
+                fact.resolved_at is not None and bot_by[conversation_id]
+                and not outbound_by[conversation_id]
+            )
+    for conversation_id, agent_id, started, ended in HandlingInterval.objects.filter(
+        workspace=workspace, conversation_id__in=ids
+    ).values_list("conversation_id", "agent_id", "started_at", "ended_at"):
+        facts[conversation_id].handling.append((agent_id, started, ended))
+    return list(facts.values())
