@@ -1,17 +1,117 @@
-"""Shared fixtures. Test settings: data dir in a temporary folder, Huey in immediate mode."""
+"""Shared fixtures and the rules for tests that need a server.
+
+Settings notice pytest themselves (config/settings.py): a temporary data dir, Huey in immediate
+mode, a Redis prefix of the run's own. pytest-django loads them before this file is imported.
+
+Tests marked `postgres` or `redis` need that server. Where it is not reachable they are skipped,
+except in CI (CI=true), where a missing server is a failure: CI must never go green by
+skipping what it was meant to test. The servers are found through the same variables the
+product reads (DATABASE_URL when it is PostgreSQL, REDIS_URL), else on the loopback defaults
+(ASCOLTO_TEST_POSTGRES_URL, ASCOLTO_TEST_REDIS_URL override them).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-import tempfile
+import socket
+from urllib.parse import urlsplit
 
-os.environ.setdefault("ASCOLTO_DATA_DIR", tempfile.mkdtemp(prefix="ascolto-test-"))
+import pytest
+from django.conf import settings
+
+from ascolto.core.actors import Actor
+from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
+
+IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+# Subprocesses started by tests (browsers' servers, CLI runs) inherit the run's data dir.
+os.environ.setdefault("ASCOLTO_DATA_DIR", str(settings.DATA_DIR))
 os.environ.setdefault("ASCOLTO_ENV", "test")
 
-import pytest  # noqa: E402
 
-from ascolto.core.actors import Actor  # noqa: E402
-from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory  # noqa: E402
+def _postgres_url() -> str:
+    configured = os.environ.get("DATABASE_URL", "")
+    if configured.startswith(("postgres://", "postgresql://")):
+        return configured
+    return os.environ.get(
+        "ASCOLTO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+
+
+def _redis_url() -> str:
+    return os.environ.get("REDIS_URL") or os.environ.get(
+        "ASCOLTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
+    )
+
+
+@functools.cache
+def _postgres_problem() -> str | None:
+    url = _postgres_url()
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        return f"PostgreSQL at {_safe(url)} is not reachable ({exc})"
+    return None
+
+
+@functools.cache
+def _redis_problem() -> str | None:
+    url = _redis_url()
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return f"Redis at {_safe(url)} is not reachable ({exc})"
+    return None
+
+
+def _safe(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path}"
+
+
+SERVER_PROBES = {"postgres": _postgres_problem, "redis": _redis_problem}
+
+
+@pytest.fixture(autouse=True)
+def _require_servers(request: pytest.FixtureRequest) -> None:
+    for marker, probe in SERVER_PROBES.items():
+        if request.node.get_closest_marker(marker) is None:
+            continue
+        problem = probe()
+        if problem is None:
+            continue
+        if IN_CI:
+            pytest.fail(f"{problem}; CI=true requires it (see .ci/run).", pytrace=False)
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A URL of the PostgreSQL server (any database on it; tests create their own)."""
+    return _postgres_url()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return _redis_url()
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
 Level = Literal["ok", "warning", "error"]
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,7 @@ def check_email() -> list[Finding]:
             )
         ]
     where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-    smtp = get_connection(timeout=min(settings.EMAIL_TIMEOUT, 10), fail_silently=False)
+    smtp = get_connection(SMTP_BACKEND, timeout=min(settings.EMAIL_TIMEOUT, 10), fail_silently=False)
     try:
         smtp.open()
     except Exception as exc:

@@ -48,7 +48,12 @@ def handles(*event_names: str) -> Callable[[Handler], Handler]:
 
 
 def handlers_for(event_name: str) -> list[tuple[str, Handler]]:
-    return [*_registry.get(event_name, []), *_registry.get("*", [])]
+    """The handlers of an event, each once. A handler's id is its dotted path, recorded in
+    OutboxDelivery, so it must stay stable across deploys (name handlers; no lambdas)."""
+    unique: dict[str, Handler] = {}
+    for handler_id, func in [*_registry.get(event_name, []), *_registry.get("*", [])]:
+        unique.setdefault(handler_id, func)
+    return list(unique.items())
 
 
 def autodiscover_handlers() -> None:
