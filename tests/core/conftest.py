@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from ascolto.cli import InProcessConsumer
 from ascolto.core import outbox, realtime
@@ -82,6 +82,16 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout}s waiting for {condition}")
         time.sleep(0.05)
+
+
+class Boom(Exception):
+    """Something going wrong later in the request, after the change was written."""
+
+
+def emit_then_fail(workspace: Any, name: str = "tests.thing.happened") -> None:
+    with transaction.atomic():
+        outbox.emit(workspace=workspace, name=name, payload={})
+        raise Boom
 
 
 class Recorder:

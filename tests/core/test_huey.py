@@ -15,7 +15,7 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
-from tests.core.conftest import Recorder, consuming, queue_on, wait_until
+from tests.core.conftest import Boom, Recorder, consuming, emit_then_fail, queue_on, wait_until
 
 
 def _emit_committed(workspace, n: int) -> int:  # type: ignore[no-untyped-def]
@@ -26,7 +26,8 @@ def _emit_committed(workspace, n: int) -> int:  # type: ignore[no-untyped-def]
 
 def _assert_dispatched_by_workers(recorder: Recorder, event_ids: list[int]) -> None:
     threads = {thread for _, _, thread in recorder.calls}
-    assert threads and all(name.startswith("Worker-") for name in threads), threads
+    assert threads
+    assert all(name.startswith("Worker-") for name in threads), threads
     assert threading.current_thread().name not in threads
     assert sorted(payload["n"] for _, payload, _ in recorder.calls) == list(range(len(event_ids)))
     events = OutboxEvent.objects.filter(pk__in=event_ids)
@@ -50,9 +51,7 @@ def test_sqlite_queue_is_consumed_by_worker_threads(workspace, recorder: Recorde
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_redis_queue_is_consumed_by_worker_threads(
-    workspace, recorder: Recorder, redis_url: str
-):
+def test_redis_queue_is_consumed_by_worker_threads(workspace, recorder: Recorder, redis_url: str):
     outbox.handles("tests.queue.travelled")(recorder.handler("dispatched"))
     storage = RedisStorage(name=f"{settings.REDIS_PREFIX}-queue-test", url=redis_url)
 
@@ -74,9 +73,8 @@ def test_a_job_enqueued_inside_a_rolled_back_transaction_never_runs(
     storage = SqliteStorage(name="ascolto", filename=str(tmp_path / "jobs.sqlite3"))
 
     with queue_on(storage) as huey:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            outbox.emit(workspace=workspace, name="tests.queue.travelled", payload={"n": 0})
-            raise RuntimeError("validation failed later in the request")
+        with pytest.raises(Boom):
+            emit_then_fail(workspace, "tests.queue.travelled")
         committed = _emit_committed(workspace, 1)
         assert huey.pending_count() == 1
         with consuming(huey):

@@ -16,13 +16,9 @@ from ascolto.core.models import AuditLogEntry, OutboxDelivery, OutboxEvent
 from ascolto.core.tasks import SWEEPER_LOCK, exclusive, sweep_outbox
 from ascolto.customers import services
 from ascolto.customers.models import Customer
-from tests.core.conftest import Recorder
+from tests.core.conftest import Boom, Recorder, emit_then_fail
 
 pytestmark = pytest.mark.django_db
-
-
-class Boom(Exception):
-    pass
 
 
 def _later() -> dt.datetime:
@@ -38,10 +34,15 @@ def test_event_is_written_in_the_transaction_of_the_change(workspace, actor):
     assert event.workspace_id == workspace.pk
 
 
-def test_event_is_rolled_back_with_the_change(workspace, actor):
-    with pytest.raises(Boom), transaction.atomic():
+def _create_customer_then_fail(workspace, actor) -> None:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
         services.customer_create(workspace=workspace, actor=actor, name="Dana Levi")
         raise Boom
+
+
+def test_event_is_rolled_back_with_the_change(workspace, actor):
+    with pytest.raises(Boom):
+        _create_customer_then_fail(workspace, actor)
 
     assert not Customer.objects.exists()
     assert not OutboxEvent.objects.exists()
@@ -67,10 +68,8 @@ def test_a_rolled_back_event_is_never_dispatched(
 ):
     outbox.handles("tests.thing.happened")(recorder.handler("seen"))
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Boom), transaction.atomic():
-            outbox.emit(workspace=workspace, name="tests.thing.happened", payload={})
-            raise Boom
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom):
+        emit_then_fail(workspace)
 
     assert callbacks == []
     assert recorder.calls == []
