@@ -1,0 +1,86 @@
+"""Outbox handlers of the inbox: SLA clocks and auto-assignment follow the write path.
+
+Each handler is idempotent (delivery is at least once): the SLA clock is recomputed from the
+conversation's history, and routing only touches conversations that are still unassigned.
+Within one handler, routing runs before the SLA update because a routing pass locks agent
+profiles before conversations (see routing.py); taking a conversation lock first could
+deadlock against a concurrent pass.
+"""
+
+from __future__ import annotations
+
+from ascolto.core import outbox
+from ascolto.core.models import OutboxEvent
+from ascolto.inbox import routing, sla
+from ascolto.inbox.models import Conversation, Inbox
+
+STATUS_EVENTS = tuple(f"inbox.conversation.{status}" for status in Conversation.Status.values)
+# A status that takes the conversation off an agent's plate frees capacity for the queue.
+FREEING_STATUSES = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
+
+
+def _conversation(event: OutboxEvent) -> Conversation | None:
+    conversation_id = event.payload.get("conversation_id")
+    if not isinstance(conversation_id, int):
+        return None
+    return (
+        Conversation.objects.select_related("inbox")
+        .filter(workspace_id=event.workspace_id, pk=conversation_id)
+        .first()
+    )
+
+
+def _waits_for_routing(conversation: Conversation) -> bool:
+    return (
+        conversation.assignee_id is None
+        and conversation.status == Conversation.Status.OPEN
+        and conversation.inbox.routing != Inbox.Routing.MANUAL
+    )
+
+
+@outbox.handles("inbox.message.received")
+def on_message_received(event: OutboxEvent) -> None:
+    """A customer wrote: route the conversation if nobody has it (queue order respected, so a
+    new message never jumps a higher-tier customer already waiting), then update its SLA."""
+    conversation = _conversation(event)
+    if conversation is None:
+        return
+    if _waits_for_routing(conversation):
+        routing.route_waiting(workspace_id=event.workspace_id)
+    sla.sla_sync(conversation=conversation)
+
+
+@outbox.handles("inbox.message.sent")
+def on_message_sent(event: OutboxEvent) -> None:
+    """An agent replied: first or next response met."""
+    conversation = _conversation(event)
+    if conversation is not None:
+        sla.sla_sync(conversation=conversation)
+
+
+@outbox.handles(*STATUS_EVENTS)
+def on_status_changed(event: OutboxEvent) -> None:
+    """Pending, resolved and closed pause the clocks; open and snoozed run them. Resolving or
+    closing frees the agent's capacity, and a reopened unassigned conversation waits again."""
+    conversation = _conversation(event)
+    if conversation is None:
+        return
+    if event.payload.get("to") in FREEING_STATUSES or _waits_for_routing(conversation):
+        routing.route_waiting(workspace_id=event.workspace_id)
+    sla.sla_sync(conversation=conversation)
+
+
+@outbox.handles("inbox.conversation.assigned", "inbox.conversation.transferred")
+def on_assignment_changed(event: OutboxEvent) -> None:
+    """A transfer frees the previous agent's capacity; an unassignment puts the conversation
+    back in the queue. Plain assignments (including routing's own) need nothing."""
+    freed = event.name == "inbox.conversation.transferred" or event.payload.get("to") is None
+    if freed:
+        routing.route_waiting(workspace_id=event.workspace_id)
+
+
+@outbox.handles("inbox.agent.availability")
+def on_availability_changed(event: OutboxEvent) -> None:
+    """An agent came online: hand them waiting conversations, highest tier first."""
+    if event.payload.get("to") == "online":
+        routing.route_waiting(workspace_id=event.workspace_id)
