@@ -76,22 +76,38 @@ def test_customers_without_orders_are_unranked_and_do_not_shift_the_others():
     assert with_prospects.total[[0, 2]].tolist() == ranked_only.total.tolist()
 
 
-def test_tier_policy_thresholds_decide_the_tier():
-    policy = rfm.TierPolicy(platinum=15, gold=12, silver=9)
+def test_tier_sizes_follow_the_policy_quotas():
+    n = 200
+    days = list(range(n))  # the same customer order on every score: no ties anywhere
+    orders = list(range(n, 0, -1))
+    spend = [10.0 * k for k in range(n, 0, -1)]
 
-    assert [policy.tier_for(s) for s in (15, 14, 12, 9, 8, 3)] == [
-        rfm.PLATINUM,
-        rfm.GOLD,
-        rfm.GOLD,
-        rfm.SILVER,
-        rfm.BRONZE,
-        rfm.BRONZE,
-    ]
+    tiers = rfm.rfm_scores(days, orders, spend).tiers
+
+    assert [tiers.count(t) for t in rfm.TIERS] == [10, 30, 60, 100]
+    assert tiers[:10] == [rfm.PLATINUM] * 10
+    assert tiers[-1] == rfm.BRONZE
 
 
-def test_tier_policy_rejects_thresholds_out_of_order():
-    with pytest.raises(InvalidInput, match="thresholds"):
-        rfm.TierPolicy(platinum=9, gold=12, silver=7)
+def test_a_custom_policy_changes_the_quotas():
+    policy = rfm.TierPolicy(platinum=0.1, gold=0.3, silver=0.6)
+    n = 100
+
+    tiers = rfm.rfm_scores(range(n), range(n, 0, -1), range(n, 0, -1), policy=policy).tiers
+
+    assert [tiers.count(t) for t in rfm.TIERS] == [10, 20, 30, 40]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 500])
+def test_nobody_stands_out_among_identical_customers(n):
+    tiers = rfm.rfm_scores([10] * n, [2] * n, [99.0] * n).tiers
+
+    assert set(tiers) == {rfm.SILVER}
+
+
+def test_tier_policy_rejects_shares_out_of_order():
+    with pytest.raises(InvalidInput, match="shares"):
+        rfm.TierPolicy(platinum=0.3, gold=0.2, silver=0.5)
 
 
 @pytest.mark.parametrize(
@@ -126,6 +142,26 @@ def test_every_customer_gets_exactly_one_tier(data):
             assert {r, f, m} <= {1, 2, 3, 4, 5}
         else:
             assert (r, f, m) == (0, 0, 0)
+
+
+@given(customers(min_size=1))
+def test_a_customer_ahead_on_every_count_is_never_in_a_lower_tier(data):
+    days, orders, spend = data
+    scores = rfm.rfm_scores(days, orders, spend)
+    rank = {tier: i for i, tier in enumerate(rfm.TIERS)}
+    ranked = [i for i, tier in enumerate(scores.tiers) if tier != rfm.UNRANKED]
+
+    for i in ranked:
+        for j in ranked:
+            if (
+                scores.total[i] > scores.total[j]
+                and spend[i] >= spend[j]
+                and orders[i] >= orders[j]
+                and days[i] <= days[j]
+            ):
+                assert rank[scores.tiers[i]] <= rank[scores.tiers[j]]
+            if (days[i], orders[i], spend[i]) == (days[j], orders[j], spend[j]):
+                assert scores.tiers[i] == scores.tiers[j]
 
 
 @given(st.lists(money, min_size=1, max_size=80))

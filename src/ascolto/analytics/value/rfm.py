@@ -4,7 +4,13 @@ Each customer with at least one order gets three scores from 1 to 5 against the 
 the same workspace: Recency (days since the last order, fewer is better), Frequency (orders) and
 Monetary (total spend). Scores are quintiles of the mid-rank percentile, so ties share a score, a
 lone customer or a crowd of identical customers scores 3 (the middle), and five distinct customers
-score 1 to 5. The value tier comes from the sum of the three scores (3 to 15) and a `TierPolicy`.
+score 1 to 5.
+
+The value tier is a quota on the same ranking, so routing and SLA policies can count on its size:
+customers are ordered by R+F+M (3 to 15), then total spend, then orders, then recency, and a
+customer's position is the mid-rank share of customers ahead of her. By default the top 5% are
+platinum, the next 15% gold, the next 30% silver and the rest bronze. Ties share a tier; a lone
+customer or a crowd of identical ones sits at the middle (silver), since nobody stands out.
 Customers without orders are unranked (tier "").
 
 Tier names are the values of `customers.models.ValueTier`, repeated here as plain strings so this
@@ -38,27 +44,27 @@ QUANTILES = 5
 
 @dataclass(frozen=True)
 class TierPolicy:
-    """Minimum R+F+M score (3..15) for each tier; below `silver` a ranked customer is bronze.
+    """Cumulative shares of ranked customers, from the top, that make each tier.
 
-    The defaults put a customer who is top-quintile on two scores and fourth on the third
-    (5+5+4 = 14, or 5+4+4 = 13) in platinum, and one who is about average everywhere (3+3+3 = 9)
-    in silver.
+    A customer whose mid-rank position (share of customers ahead, ties counted half) is at most
+    `platinum` is platinum, at most `gold` gold, at most `silver` silver, otherwise bronze.
     """
 
-    platinum: int = 13
-    gold: int = 10
-    silver: int = 7
+    platinum: float = 0.05
+    gold: float = 0.20
+    silver: float = 0.50
 
     def __post_init__(self) -> None:
-        if not 3 <= self.silver <= self.gold <= self.platinum <= 3 * QUANTILES:
-            raise InvalidInput("tier thresholds must satisfy 3 <= silver <= gold <= platinum <= 15")
+        if not 0.0 <= self.platinum <= self.gold <= self.silver <= 1.0:
+            raise InvalidInput("tier shares must satisfy 0 <= platinum <= gold <= silver <= 1")
 
-    def tier_for(self, total_score: int) -> str:
-        if total_score >= self.platinum:
+    def tier_for(self, position: float) -> str:
+        """Tier of a customer at `position` (0 = top, 1 = bottom) among the ranked customers."""
+        if position <= self.platinum:
             return PLATINUM
-        if total_score >= self.gold:
+        if position <= self.gold:
             return GOLD
-        if total_score >= self.silver:
+        if position <= self.silver:
             return SILVER
         return BRONZE
 
@@ -124,9 +130,34 @@ def rfm_scores(
     recency[ranked] = quintile_scores(recency_days[ranked], higher_is_better=False)
     frequency[ranked] = quintile_scores(orders[ranked])
     monetary[ranked] = quintile_scores(spend[ranked])
-    totals = recency + frequency + monetary
+    positions = np.full(n, np.nan)
+    positions[ranked] = _positions_from_top(
+        recency[ranked] + frequency[ranked] + monetary[ranked],
+        spend[ranked],
+        orders[ranked],
+        -recency_days[ranked],
+    )
     tiers = [
-        policy.tier_for(int(total)) if is_ranked else UNRANKED
-        for total, is_ranked in zip(totals, ranked, strict=True)
+        policy.tier_for(float(position)) if is_ranked else UNRANKED
+        for position, is_ranked in zip(positions, ranked, strict=True)
     ]
     return RFMScores(recency=recency, frequency=frequency, monetary=monetary, tiers=tiers)
+
+
+def _positions_from_top(*keys: FloatArray | IntArray) -> FloatArray:
+    """Mid-rank share of customers ranked above each one, ordering by `keys` (first key first).
+
+    0.05 means 5% of the customers are ahead; customers with equal keys share a position.
+    """
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0)
+    order = np.lexsort(tuple(-np.asarray(key, dtype=float) for key in reversed(keys)))
+    stacked = np.column_stack([np.asarray(key, dtype=float) for key in keys])[order]
+    new_group = np.concatenate(([True], np.any(stacked[1:] != stacked[:-1], axis=1)))
+    starts = np.flatnonzero(new_group)
+    sizes = np.diff(np.append(starts, n))
+    group_position = (starts + sizes / 2.0) / n
+    positions = np.empty(n)
+    positions[order] = np.repeat(group_position, sizes)
+    return positions
