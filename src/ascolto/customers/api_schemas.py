@@ -34,6 +34,9 @@ Currency = Annotated[
 ]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["49.90"])]
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=3)]
+# Amounts go out as strings with exactly two decimals (SQLite's SUM drops the scale).
+MoneyOut = Annotated[Decimal, AfterValidator(lambda d: d.quantize(Decimal("0.01")))]
+QuantityOut = Annotated[Decimal, AfterValidator(lambda d: d.quantize(Decimal("0.001")))]
 Source = Annotated[str, Field(max_length=120), AfterValidator(no_nul)]
 
 IdentityKind = Literal["email", "phone", "whatsapp", "messenger", "instagram", "web", "external"]
@@ -134,7 +137,7 @@ class CustomerOut(Schema):
     attributes: dict[str, Any]
     organization: OrganizationRef | None
     merged_into_id: int | None
-    lifetime_spend: Decimal = Field(description="In the workspace's default currency.")
+    lifetime_spend: MoneyOut = Field(description="In the workspace's default currency.")
     orders_count: int
     last_order_at: dt.datetime | None
     last_activity_at: dt.datetime | None
@@ -150,7 +153,7 @@ class CustomerOut(Schema):
 
 class SpendOut(Schema):
     currency: str
-    amount: Decimal
+    amount: MoneyOut
     orders: int
 
 
@@ -209,9 +212,9 @@ class OrderUpsertIn(OrderFields):
 class OrderLineOut(Schema):
     sku: str
     name: str
-    quantity: Decimal
-    unit_price: Decimal
-    line_total: Decimal
+    quantity: QuantityOut
+    unit_price: MoneyOut
+    line_total: MoneyOut
 
 
 class OrderOut(Schema):
@@ -222,7 +225,7 @@ class OrderOut(Schema):
     placed_at: dt.datetime
     delivered_at: dt.datetime | None
     promised_at: dt.datetime | None
-    total: Decimal
+    total: MoneyOut
     currency: str
     metadata: dict[str, Any]
     lines: list[OrderLineOut]
