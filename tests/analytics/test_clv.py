@@ -302,3 +302,26 @@ def test_lifetime_value_falls_with_the_discount_rate_and_scales_with_margin():
 def test_lifetime_value_rejects_an_impossible_discount_rate():
     with pytest.raises(InvalidInput, match="discount"):
         clv.customer_lifetime_value(PARAMS, SPEND, [1], [1.0], [2.0], [5.0], discount_rate=-1.0)
+
+
+def test_a_cohort_too_uniform_to_estimate_is_refused_with_advice():
+    # Three customers who bought every week and never stopped: no evidence about dropping out.
+    weekly_buyers = ([10, 10, 10], [10.0, 10.0, 10.0], [10.0, 10.0, 10.0])
+
+    with pytest.raises(InvalidInput, match="penalizer"):
+        clv.fit_bgnbd(*weekly_buyers)
+
+    fitted = clv.fit_bgnbd(*weekly_buyers, penalizer=0.01)
+    assert clv.bgnbd_conditional_expected_transactions(fitted, 10.0, *weekly_buyers) == (
+        pytest.approx([10.2, 10.2, 10.2], abs=0.1)
+    )
+
+
+def test_a_small_workspace_fits_with_a_penalizer_and_predicts_finite_numbers():
+    x, t_x, big_t = [0, 1, 3, 0, 2], [0.0, 2.0, 10.0, 0.0, 5.0], [12.0, 12.0, 12.0, 6.0, 8.0]
+
+    fitted = clv.fit_bgnbd(x, t_x, big_t, penalizer=0.01)
+
+    expected = clv.bgnbd_conditional_expected_transactions(fitted, 12.0, x, t_x, big_t)
+    assert np.all(np.isfinite(expected))
+    assert expected[2] > expected[0]  # three repeat purchases, the last one recent

@@ -55,9 +55,11 @@ def fit_log_params(
     total = float(weights.sum())
 
     def negative_mean_ll(log_params: FloatArray) -> float:
-        params = np.exp(log_params)
-        ll = terms(*params)
-        value = -float(np.dot(weights, ll)) / total + penalizer * float(np.sum(params**2))
+        # Far from the optimum the special functions overflow; such points simply lose.
+        with np.errstate(all="ignore"):
+            params = np.exp(log_params)
+            ll = terms(*params)
+            value = -float(np.dot(weights, ll)) / total + penalizer * float(np.sum(params**2))
         return value if math.isfinite(value) else 1e300
 
     best_x: FloatArray | None = None
@@ -80,3 +82,15 @@ def fit_log_params(
             best_x = np.asarray(candidate.x, dtype=float)
     assert best_x is not None
     return best_x
+
+
+THIN_HISTORY = (
+    "the purchase history is too thin or too uniform to estimate the model; "
+    "fit with a penalizer (for example 0.01) or wait for more history"
+)
+
+
+def require_finite(values: FloatArray) -> None:
+    """Refuse a fit whose own predictions overflow: the data could not pin the parameters down."""
+    if not np.all(np.isfinite(values)):
+        raise InvalidInput(THIN_HISTORY)

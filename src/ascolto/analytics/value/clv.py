@@ -18,17 +18,18 @@ overflow, and the Gaussian hypergeometric function comes from scipy.special.hyp2
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import integrate  # type: ignore[import-untyped]
 from scipy.special import (  # type: ignore[import-untyped]
     betainc,
     betaln,
     expit,
     gammaln,
     hyp2f1,
-    roots_jacobi,
 )
 
 from ascolto.analytics.value._arrays import (
@@ -39,7 +40,13 @@ from ascolto.analytics.value._arrays import (
     as_float_array,
     same_length,
 )
-from ascolto.analytics.value._fitting import customer_arrays, fit_log_params, unique_rows
+from ascolto.analytics.value._fitting import (
+    THIN_HISTORY,
+    customer_arrays,
+    fit_log_params,
+    require_finite,
+    unique_rows,
+)
 from ascolto.analytics.value.pareto_nbd import (
     ParetoNBDParams,
     pareto_nbd_conditional_expected_transactions,
@@ -268,7 +275,11 @@ def fit_bgnbd(
     log_params = fit_log_params(terms, starts, penalizer, weights)
     r, alpha, a, b = (float(v) for v in np.exp(log_params))
     ll = float(np.dot(weights, terms(r, alpha, a, b)))
-    return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=ll, n_customers=len(x))
+    params = BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=ll, n_customers=len(x))
+    horizon = float(big_t.max())
+    require_finite(bgnbd_expected_transactions(params, [horizon]))
+    require_finite(bgnbd_conditional_expected_transactions(params, horizon, ux, ut, uT))
+    return params
 
 
 def _params(params: BGNBDParams) -> tuple[float, float, float, float]:
@@ -280,20 +291,33 @@ def _params(params: BGNBDParams) -> tuple[float, float, float, float]:
 
 
 def _expected_transactions_quadrature(
-    r: float, alpha: float, a: float, b: float, t: FloatArray, nodes: int = 96
+    r: float, alpha: float, a: float, b: float, t: FloatArray
 ) -> FloatArray:
-    """E[X(t)] by Gauss-Jacobi quadrature over the dropout probability p ~ Beta(a, b).
+    """E[X(t)] by adaptive quadrature over the dropout probability p ~ Beta(a, b).
 
-    Given p, E[X(t) | p] = (1 - (alpha / (alpha + p t))^r) / p, smooth on [0, 1], so the quadrature
-    converges fast; it also works where the closed form's hypergeometric series is ill-conditioned.
+    Given p, E[X(t) | p] = (1 - (alpha / (alpha + p t))^r) / p, smooth on [0, 1]; QUADPACK's
+    algebraic weight takes the Beta density's end-point singularities exactly. Slower than the
+    closed form, so used only where its hypergeometric series is ill-conditioned (a + b <= 1, or
+    extreme fits on very little data).
     """
-    u, w = roots_jacobi(nodes, b - 1.0, a - 1.0)
-    p = (u + 1.0) / 2.0
-    weights = w / w.sum()
-    tt = t[:, None]
-    given_p = -np.expm1(-r * np.log1p(p[None, :] * tt / alpha)) / p[None, :]
-    result: FloatArray = given_p @ weights
-    return result
+    norm = float(np.exp(betaln(a, b)))
+
+    def given_p(p: float, elapsed: float) -> float:
+        if p <= 0.0:
+            return r * elapsed / alpha
+        return float(-np.expm1(-r * np.log1p(p * elapsed / alpha)) / p)
+
+    def integral(elapsed: float) -> float:
+        result = integrate.quad(
+            given_p, 0.0, 1.0, args=(elapsed,), weight="alg", wvar=(a - 1, b - 1)
+        )
+        return float(result[0])
+
+    with warnings.catch_warnings():
+        # Near-degenerate Beta weights make QUADPACK report round-off it has already bounded.
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        values = [integral(float(e)) for e in t]
+    return np.asarray(values, dtype=float) / norm
 
 
 def bgnbd_expected_transactions(
@@ -316,7 +340,7 @@ def bgnbd_expected_transactions(
         )
     bad = ~np.isfinite(closed) | (closed < 0) | (a + b - 1 <= 0)
     if np.any(bad):
-        closed = np.where(bad, _expected_transactions_quadrature(r, alpha, a, b, tt), closed)
+        closed[bad] = _expected_transactions_quadrature(r, alpha, a, b, tt[bad])
     result: FloatArray = closed
     return result
 
@@ -538,6 +562,9 @@ def fit_gamma_gamma(
     starts = [(0.0, 0.0, scale), (math.log(5.0), math.log(3.0), scale)]
     log_params = fit_log_params(terms, starts, penalizer, weights)
     p, q, gamma = (float(v) for v in np.exp(log_params))
+    if q <= 1.0:
+        # With q <= 1 the population mean spend is infinite: no usable value per purchase.
+        raise InvalidInput(THIN_HISTORY)
     ll = float(np.dot(weights, terms(p, q, gamma)))
     return GammaGammaParams(p=p, q=q, gamma=gamma, log_likelihood=ll, n_customers=int(usable.sum()))
 

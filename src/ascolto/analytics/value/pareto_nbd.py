@@ -17,7 +17,12 @@ import numpy as np
 from scipy.special import expit, gammaln, hyp2f1  # type: ignore[import-untyped]
 
 from ascolto.analytics.value._arrays import FloatArray, InvalidInput, as_float_array
-from ascolto.analytics.value._fitting import customer_arrays, fit_log_params, unique_rows
+from ascolto.analytics.value._fitting import (
+    customer_arrays,
+    fit_log_params,
+    require_finite,
+    unique_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,13 @@ def fit_pareto_nbd(
     log_params = fit_log_params(terms, starts, penalizer, weights)
     r, alpha, s, beta = (float(v) for v in np.exp(log_params))
     ll = float(np.dot(weights, terms(r, alpha, s, beta)))
-    return ParetoNBDParams(r=r, alpha=alpha, s=s, beta=beta, log_likelihood=ll, n_customers=len(x))
+    params = ParetoNBDParams(
+        r=r, alpha=alpha, s=s, beta=beta, log_likelihood=ll, n_customers=len(x)
+    )
+    horizon = float(big_t.max())
+    require_finite(pareto_nbd_expected_transactions(params, [horizon]))
+    require_finite(pareto_nbd_conditional_expected_transactions(params, horizon, ux, ut, u_big_t))
+    return params
 
 
 def _shape(params: ParetoNBDParams) -> tuple[float, float, float, float]:
