@@ -1,0 +1,310 @@
+"""Realtime: the websocket feed, publish-on-commit and the event contract."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.test import Client
+
+from ascolto.config.asgi import application
+from ascolto.core import realtime
+from ascolto.core.realtime import InvalidEvent
+from ascolto.customers import services
+from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.core.conftest import Boom
+from tests.core.websocket import WebsocketCommunicator
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+ENVELOPE_KEYS = {"event", "workspace_id", "payload"}
+
+
+def _session_cookie(user: Any) -> tuple[bytes, bytes]:
+    client = Client()
+    # The session carries a hash of the password as stored, so log in the row as stored.
+    client.force_login(type(user).objects.get(pk=user.pk))
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())
+
+
+def _socket(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, "/ws/events/", headers=list(headers))
+
+
+@pytest.fixture
+def member(workspace):  # type: ignore[no-untyped-def]
+    user = UserFactory()
+    MembershipFactory(workspace=workspace, user=user, role="agent")
+    return user
+
+
+@pytest_asyncio.fixture
+async def connected(member) -> AsyncIterator[WebsocketCommunicator]:  # type: ignore[no-untyped-def]
+    cookie = await sync_to_async(_session_cookie)(member)
+    communicator = _socket(cookie, ORIGIN)
+    accepted, _ = await communicator.connect()
+    assert accepted
+    yield communicator
+    await communicator.disconnect()
+
+
+def _publish(workspace_id: int, event: str, payload: dict[str, Any]) -> None:
+    realtime.publish_on_commit(workspace_id=workspace_id, event=event, payload=payload)
+
+
+publish = sync_to_async(_publish)
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.mark.asyncio
+async def test_a_member_receives_events_of_their_workspace(connected, workspace):
+    await publish(workspace.pk, "tests.customer.updated", {"customer_id": 5})
+
+    message = await connected.receive_json_from(timeout=5)
+
+    assert message == {
+        "event": "tests.customer.updated",
+        "workspace_id": workspace.pk,
+        "payload": {"customer_id": 5},
+    }
+
+
+@pytest.mark.asyncio
+async def test_events_of_another_workspace_never_reach_the_socket(connected, other_workspace):
+    await publish(other_workspace.pk, "tests.customer.updated", {"customer_id": 5})
+
+    assert await connected.receive_nothing(timeout=0.5)
+
+
+@pytest.mark.asyncio
+async def test_a_socket_answers_ping(connected):
+    await connected.send_json_to({"type": "ping"})
+
+    assert await connected.receive_json_from(timeout=5) == {"type": "pong"}
+
+
+@pytest.mark.asyncio
+async def test_an_anonymous_socket_is_refused(db):
+    accepted, _ = await _socket(ORIGIN).connect()
+
+    assert not accepted
+
+
+@pytest.mark.asyncio
+async def test_a_socket_from_another_site_is_refused_even_with_a_session(member):
+    cookie = await sync_to_async(_session_cookie)(member)
+
+    accepted, _ = await _socket(cookie, (b"origin", b"https://evil.example")).connect()
+
+    assert not accepted
+
+
+@pytest.mark.asyncio
+async def test_a_deactivated_user_is_refused(member):
+    cookie = await sync_to_async(_session_cookie)(member)
+    member.is_active = False
+    await sync_to_async(member.save)()
+
+    accepted, _ = await _socket(cookie, ORIGIN).connect()
+
+    assert not accepted
+
+
+@pytest.mark.asyncio
+async def test_a_member_of_two_workspaces_hears_both(member, connected, workspace):
+    # `connected` joined at connect time; a second socket sees the new membership.
+    second = await sync_to_async(WorkspaceFactory)()
+    await sync_to_async(MembershipFactory)(workspace=second, user=member)
+    cookie = await sync_to_async(_session_cookie)(member)
+    socket = _socket(cookie, ORIGIN)
+    assert (await socket.connect())[0]
+
+    await publish(workspace.pk, "tests.note.created", {"n": 1})
+    await publish(second.pk, "tests.note.created", {"n": 2})
+
+    received = [await socket.receive_json_from(timeout=5) for _ in range(2)]
+    assert [m["workspace_id"] for m in received] == [workspace.pk, second.pk]
+    await socket.disconnect()
+
+
+def _publish_then_fail(workspace_id: int) -> None:
+    with transaction.atomic():
+        _publish(workspace_id, "tests.customer.updated", {"customer_id": 1})
+        raise Boom
+
+
+@pytest.mark.asyncio
+async def test_nothing_is_pushed_for_a_rolled_back_change(connected, workspace):
+    with pytest.raises(Boom):
+        await sync_to_async(_publish_then_fail)(workspace.pk)
+
+    assert await connected.receive_nothing(timeout=0.5)
+
+
+@pytest.mark.asyncio
+async def test_a_push_is_sent_only_once_the_change_commits(connected, workspace):
+    def write() -> bool:
+        with transaction.atomic():
+            _publish(workspace.pk, "tests.customer.updated", {"customer_id": 1})
+            # Still uncommitted: a browser told now would fetch a row it cannot see yet.
+            quiet: bool = async_to_sync(connected.receive_nothing)(timeout=0.3)
+        return quiet
+
+    assert await sync_to_async(write)()
+    message = await connected.receive_json_from(timeout=5)
+
+    assert message["event"] == "tests.customer.updated"
+
+
+@pytest.mark.asyncio
+async def test_a_service_change_reaches_the_browser_in_the_contract_shape(
+    connected, workspace, member
+):
+    """What the agent UI receives when a customer is created through the services."""
+    from ascolto.core.actors import Actor
+
+    await sync_to_async(_create_customer)(workspace, Actor.for_user(member))
+
+    message = await connected.receive_json_from(timeout=5)
+    assert set(message) == ENVELOPE_KEYS
+    assert message["workspace_id"] == workspace.pk
+    assert realtime.EVENT_NAME.fullmatch(message["event"])
+    assert all(isinstance(v, int | str | bool) for v in message["payload"].values())
+
+
+def _create_customer(workspace: Any, actor: Any) -> None:
+    with transaction.atomic():
+        services.customer_create(workspace=workspace, actor=actor, name="Dana Levi")
+
+
+@pytest.mark.asyncio
+async def test_a_push_from_a_worker_thread_reaches_a_socket_of_the_server_loop(
+    connected, workspace
+):
+    """`ascolto serve`: jobs run in threads beside the web server's loop, sharing its layer."""
+    realtime.bind_server_loop(asyncio.get_running_loop())
+    try:
+        worker = threading.Thread(
+            target=_publish_from_worker, args=(workspace.pk,), name="Worker-1"
+        )
+        worker.start()
+        message = await connected.receive_json_from(timeout=5)
+        await asyncio.to_thread(worker.join, 10)
+    finally:
+        realtime.bind_server_loop(None)
+
+    assert message["payload"] == {"job_id": 9}
+
+
+def _publish_from_worker(workspace_id: int) -> None:
+    try:
+        _publish(workspace_id, "tests.job.progressed", {"job_id": 9})
+    finally:
+        connection.close()
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_an_event_published_in_another_process_reaches_this_socket(
+    member, workspace, redis_url, tmp_path, settings
+):
+    """Scaled: a worker process publishes, a browser connected to a web process receives."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": settings.REDIS_PREFIX},
+        }
+    }
+    cookie = await sync_to_async(_session_cookie)(member)
+    socket = _socket(cookie, ORIGIN)
+    assert (await socket.connect())[0]
+    try:
+        script = (
+            "import django, os; django.setup(); from ascolto.core import realtime; "
+            "realtime.publish_on_commit(workspace_id=int(os.environ['WS']), "
+            "event='tests.remote.published', payload={'pid': os.getpid()})"
+        )
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "PYTEST_XDIST_WORKER"}
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="ascolto.config.settings",
+            ASCOLTO_ENV="test",
+            ASCOLTO_DATA_DIR=str(tmp_path),
+            REDIS_URL=redis_url,
+            ASCOLTO_REDIS_PREFIX=settings.REDIS_PREFIX,
+            WS=str(workspace.pk),
+        )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+        message = await socket.receive_json_from(timeout=10)
+        assert message["event"] == "tests.remote.published"
+        assert message["payload"]["pid"] != os.getpid()
+    finally:
+        await socket.disconnect()
+        await get_channel_layer().flush()
+
+
+# --- the contract -------------------------------------------------------------------------
+
+
+def test_declared_events_are_checked_field_by_field(realtime_schemas):
+    realtime.define_event("tests.ticket.moved", ticket_id=int, queue=str)
+
+    realtime.validate_event("tests.ticket.moved", {"ticket_id": 1, "queue": "vip"})
+    with pytest.raises(InvalidEvent, match="must have the fields"):
+        realtime.validate_event("tests.ticket.moved", {"ticket_id": 1})
+    with pytest.raises(InvalidEvent, match="must have the fields"):
+        realtime.validate_event("tests.ticket.moved", {"ticket_id": 1, "queue": "a", "x": 1})
+    with pytest.raises(InvalidEvent, match="ticket_id"):
+        realtime.validate_event("tests.ticket.moved", {"ticket_id": "1", "queue": "vip"})
+    with pytest.raises(InvalidEvent, match="ticket_id"):
+        realtime.validate_event("tests.ticket.moved", {"ticket_id": True, "queue": "vip"})
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "problem"),
+    [
+        ("customerUpdated", {}, "app.entity.verb"),
+        ("customers.updated", {}, "app.entity.verb"),
+        ("customers.customer.updated", {"when": object()}, "not JSON"),
+        ("customers.customer.updated", {"blob": "x" * 5000}, "send ids"),
+    ],
+)
+def test_malformed_events_are_refused_before_anything_is_sent(event, payload, problem):
+    with pytest.raises(InvalidEvent, match=problem):
+        realtime.publish_on_commit(workspace_id=1, event=event, payload=payload)
+
+
+def test_every_declared_event_has_a_valid_name_and_a_sample_payload_that_passes():
+    for name, fields in realtime.event_schemas().items():
+        assert realtime.EVENT_NAME.fullmatch(name), name
+        sample = {field: _sample(kind) for field, kind in fields.items()}
+        realtime.validate_event(name, sample)
+
+
+def _sample(kind: Any) -> Any:
+    first = kind[0] if isinstance(kind, tuple) else kind
+    return {int: 1, str: "x", bool: True, float: 1.5, list: [], dict: {}}.get(first)
