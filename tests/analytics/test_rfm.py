@@ -1,5 +1,8 @@
 """RFM quintile scores and value tiers."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -193,3 +196,51 @@ def test_distinct_values_spread_evenly_over_the_quintiles(n):
 
     counts = np.bincount(scores, minlength=6)[1:]
     assert counts.max() - counts.min() <= 1
+
+
+@given(customers(min_size=1))
+def test_scoring_one_customer_against_the_stored_run_repeats_the_run(data):
+    days, orders, spend = data
+    scores = rfm.rfm_scores(days, orders, spend)
+    stored = rfm.RFMReference(**json.loads(json.dumps(dataclasses.asdict(scores.reference))))
+
+    for i in range(len(orders)):
+        one = rfm.score_customer(
+            stored, days_since_last_order=days[i], orders_count=orders[i], total_spend=spend[i]
+        )
+        batch = (
+            int(scores.recency[i]),
+            int(scores.frequency[i]),
+            int(scores.monetary[i]),
+            scores.tiers[i],
+        )
+        assert one == batch
+
+
+def test_a_new_big_order_lifts_a_customer_against_the_stored_run():
+    n = 100
+    scores = rfm.rfm_scores(range(1, n + 1), [2] * n, [float(v) for v in range(n)])
+
+    before = rfm.score_customer(
+        scores.reference, days_since_last_order=90, orders_count=2, total_spend=10.0
+    )
+    after = rfm.score_customer(
+        scores.reference, days_since_last_order=0, orders_count=3, total_spend=5000.0
+    )
+
+    assert before[3] == rfm.BRONZE
+    assert after[:3] == (5, 5, 5)
+    assert after[3] == rfm.PLATINUM
+
+
+def test_the_first_customer_after_an_empty_run_sits_in_the_middle():
+    empty_run = rfm.rfm_scores([None], [0], [0.0]).reference
+
+    scored = rfm.score_customer(
+        empty_run, days_since_last_order=0, orders_count=1, total_spend=20.0
+    )
+
+    assert scored == (3, 3, 3, rfm.SILVER)
+    assert rfm.score_customer(
+        empty_run, days_since_last_order=None, orders_count=0, total_spend=0.0
+    ) == (0, 0, 0, rfm.UNRANKED)

@@ -13,6 +13,10 @@ platinum, the next 15% gold, the next 30% silver and the rest bronze. Ties share
 customer or a crowd of identical ones sits at the middle (silver), since nobody stands out.
 Customers without orders are unranked (tier "").
 
+A scheduled run scores the whole workspace and keeps an `RFMReference` (the score and tier edges, a
+few numbers); an order event re-scores just that customer against it with `score_customer`, which
+gives every customer of the run exactly the scores and tier the run gave her.
+
 Tier names are the values of `customers.models.ValueTier`, repeated here as plain strings so this
 module stays free of Django.
 """
@@ -70,6 +74,23 @@ class TierPolicy:
 
 
 @dataclass(frozen=True)
+class RFMReference:
+    """Edges of a scheduled run, to score one customer later without the whole workspace.
+
+    `*_edges[k]` is the lowest oriented value (days negated for recency) that scored k + 2 in the
+    run, None when nobody did; `tier_edges[tier]` the lowest ranking key (R+F+M, spend, orders,
+    negated days) that made the tier or a better one. A value beyond everything the run saw
+    scores 5 (above) or 1 (below). Plain lists and dicts: store it as JSON.
+    """
+
+    recency_edges: list[float | None]
+    frequency_edges: list[float | None]
+    monetary_edges: list[float | None]
+    tier_edges: dict[str, list[float] | None]
+    observed: dict[str, list[float]]  # "recency" / "frequency" / "monetary" -> [lowest, highest]
+
+
+@dataclass(frozen=True)
 class RFMScores:
     """Scores aligned with the input customers; 0 in all three for an unranked customer."""
 
@@ -77,6 +98,7 @@ class RFMScores:
     frequency: IntArray
     monetary: IntArray
     tiers: list[str]
+    reference: RFMReference
 
     @property
     def total(self) -> IntArray:
@@ -141,7 +163,79 @@ def rfm_scores(
         policy.tier_for(float(position)) if is_ranked else UNRANKED
         for position, is_ranked in zip(positions, ranked, strict=True)
     ]
-    return RFMScores(recency=recency, frequency=frequency, monetary=monetary, tiers=tiers)
+    keys = np.column_stack(
+        [recency + frequency + monetary, spend, orders, -np.nan_to_num(recency_days)]
+    )
+    tier_array = np.asarray(tiers, dtype=object)
+    tier_edges: dict[str, list[float] | None] = {}
+    for depth, tier in enumerate(TIERS):
+        members = np.isin(tier_array, TIERS[: depth + 1]) & ranked
+        tier_edges[tier] = _lowest_key(keys[members]) if np.any(members) else None
+    reference = RFMReference(
+        recency_edges=_score_edges(-recency_days[ranked], recency[ranked]),
+        frequency_edges=_score_edges(orders[ranked], frequency[ranked]),
+        monetary_edges=_score_edges(spend[ranked], monetary[ranked]),
+        tier_edges=tier_edges,
+        observed={
+            name: [float(column.min()), float(column.max())] if len(column) else []
+            for name, column in (
+                ("recency", -recency_days[ranked]),
+                ("frequency", orders[ranked]),
+                ("monetary", spend[ranked]),
+            )
+        },
+    )
+    return RFMScores(
+        recency=recency, frequency=frequency, monetary=monetary, tiers=tiers, reference=reference
+    )
+
+
+def score_customer(
+    reference: RFMReference,
+    *,
+    days_since_last_order: float | None,
+    orders_count: float,
+    total_spend: float,
+) -> tuple[int, int, int, str]:
+    """(R, F, M, tier) of one customer against a stored run; (0, 0, 0, "") without orders."""
+    if days_since_last_order is None or orders_count <= 0:
+        return 0, 0, 0, UNRANKED
+    values = as_float_array([days_since_last_order, orders_count, total_spend], "customer")
+    if values[0] < 0:
+        raise InvalidInput("days_since_last_order must be zero or more")
+    r = _score_from_edges(-values[0], reference.recency_edges, reference.observed["recency"])
+    f = _score_from_edges(values[1], reference.frequency_edges, reference.observed["frequency"])
+    m = _score_from_edges(values[2], reference.monetary_edges, reference.observed["monetary"])
+    key = (float(r + f + m), float(values[2]), float(values[1]), float(-values[0]))
+    if all(edge is None for edge in reference.tier_edges.values()):
+        return r, f, m, SILVER  # as a lone customer in a run of her own
+    for tier in TIERS[:-1]:
+        edge = reference.tier_edges.get(tier)
+        if edge is not None and key >= tuple(edge):
+            return r, f, m, tier
+    return r, f, m, BRONZE
+
+
+def _score_edges(oriented: FloatArray, scores: IntArray) -> list[float | None]:
+    return [
+        float(oriented[scores >= k].min()) if np.any(scores >= k) else None
+        for k in range(2, QUANTILES + 1)
+    ]
+
+
+def _score_from_edges(value: float, edges: list[float | None], observed: list[float]) -> int:
+    if not observed:
+        return (QUANTILES + 1) // 2  # the run had nobody to compare with: a lone customer's score
+    if value > observed[1]:
+        return QUANTILES
+    if value < observed[0]:
+        return 1
+    return 1 + sum(1 for edge in edges if edge is not None and value >= edge)
+
+
+def _lowest_key(keys: FloatArray) -> list[float]:
+    lowest = keys[np.lexsort(tuple(keys[:, i] for i in reversed(range(keys.shape[1]))))[0]]
+    return [float(v) for v in lowest]
 
 
 def _positions_from_top(*keys: FloatArray | IntArray) -> FloatArray:
