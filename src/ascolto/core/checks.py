@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import checks as django_checks
 from django.core.mail import get_connection
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 
 Level = Literal["ok", "warning", "error"]
@@ -89,15 +90,15 @@ def check_secret_key() -> list[Finding]:
     ]
 
 
-def check_database() -> list[Finding]:
-    connection = connections[DEFAULT_DB_ALIAS]
-    where = _database_label()
+def check_database(connection: BaseDatabaseWrapper | None = None) -> list[Finding]:
+    connection = connection or connections[DEFAULT_DB_ALIAS]
+    where = _database_label(connection)
     try:
         connection.ensure_connection()
     except Exception as exc:
         hint = (
             "check DATABASE_URL and that PostgreSQL is running and accepts this user"
-            if settings.IS_POSTGRES
+            if connection.vendor == "postgresql"
             else "check that ASCOLTO_DATA_DIR (or the sqlite:/// path in DATABASE_URL) is writable"
         )
         return [Finding("error", "Database", f"cannot connect to {where} ({exc}); {hint}.")]
@@ -160,7 +161,9 @@ def check_email() -> list[Finding]:
             )
         ]
     where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-    smtp = get_connection(SMTP_BACKEND, timeout=min(settings.EMAIL_TIMEOUT, 10), fail_silently=False)
+    smtp = get_connection(
+        SMTP_BACKEND, timeout=min(settings.EMAIL_TIMEOUT, 10), fail_silently=False
+    )
     try:
         smtp.open()
     except Exception as exc:
@@ -193,9 +196,9 @@ def check_django() -> list[Finding]:
     return findings
 
 
-def _database_label() -> str:
-    db = settings.DATABASES[DEFAULT_DB_ALIAS]
-    if settings.IS_POSTGRES:
+def _database_label(connection: BaseDatabaseWrapper) -> str:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
         host = db.get("HOST") or "localhost"
         port = db.get("PORT") or 5432
         return f"PostgreSQL {host}:{port}/{db.get('NAME')}"

@@ -1,0 +1,216 @@
+"""The `ascolto` command line: help everywhere, createadmin, check."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner
+from django.db import connections
+from django.db.utils import load_backend
+
+from ascolto.accounts.models import Membership, Role, User
+from ascolto.cli import main
+from ascolto.core import checks
+from ascolto.core.models import AuditLogEntry, Workspace
+
+PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_every_command_has_help(runner):
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0
+    names = main.list_commands(click_context())
+    expected = {"serve", "web", "worker", "migrate", "createadmin", "check", "demo", "import"}
+    assert expected <= set(names)
+
+    for name in names:
+        assert f"  {name} " in listing.output
+        result = runner.invoke(main, [name, "--help"], prog_name="ascolto")
+        assert result.exit_code == 0, (name, result.output)
+        assert f"Usage: ascolto {name}" in result.output
+
+
+def click_context():  # type: ignore[no-untyped-def]
+    import click
+
+    return click.Context(main)
+
+
+@pytest.mark.django_db
+def test_createadmin_creates_a_superuser_owning_a_new_workspace(runner):
+    result = runner.invoke(
+        main,
+        [
+            *("createadmin", "--username", "boss", "--email", "boss@example.com"),
+            *("--password", PASSWORD, "--workspace", "acme"),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    user = User.objects.get(username="boss")
+    assert user.is_superuser
+    assert user.is_staff
+    assert user.check_password(PASSWORD)
+    membership = Membership.objects.get(user=user)
+    assert membership.workspace.slug == "acme"
+    assert membership.role == Role.OWNER
+    assert AuditLogEntry.objects.filter(action="membership.set", object_id=str(user.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_createadmin_joins_an_existing_workspace(runner, workspace):
+    result = runner.invoke(main, ["createadmin", "--username", "boss", "--password", PASSWORD])
+
+    assert result.exit_code == 0, result.output
+    assert Membership.objects.get(user__username="boss").workspace == workspace
+    assert Workspace.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_createadmin_prompts_for_what_is_missing(runner):
+    result = runner.invoke(main, ["createadmin"], input=f"boss\n{PASSWORD}\n{PASSWORD}\n")
+
+    assert result.exit_code == 0, result.output
+    assert User.objects.get(username="boss").check_password(PASSWORD)
+    assert Workspace.objects.get().name == "My workspace"
+
+
+@pytest.mark.django_db
+def test_createadmin_refuses_a_weak_password_and_writes_nothing(runner):
+    result = runner.invoke(main, ["createadmin", "--username", "boss", "--password", "password"])
+
+    assert result.exit_code == 2
+    assert "too common" in result.output
+    assert not User.objects.exists()
+    assert not Workspace.objects.exists()
+
+
+@pytest.mark.django_db
+def test_createadmin_refuses_a_taken_username(runner, agent):
+    result = runner.invoke(
+        main, ["createadmin", "--username", agent.username, "--password", PASSWORD]
+    )
+
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert not User.objects.get(pk=agent.pk).is_superuser
+
+
+@pytest.mark.django_db
+def test_check_passes_on_a_migrated_database(runner):
+    result = runner.invoke(main, ["check"])
+
+    assert result.exit_code == 0, result.output
+    assert "Migrations: all applied" in result.output
+    assert "Data directory" in result.output
+
+
+@pytest.mark.django_db
+def test_check_fails_naming_redis_url_when_redis_is_unreachable(runner, settings, free_port):
+    settings.REDIS_URL = f"redis://:hunter2@127.0.0.1:{free_port}/0"
+
+    result = runner.invoke(main, ["check"])
+
+    assert result.exit_code == 1
+    assert "[FAIL] Redis: cannot reach" in result.output
+    assert "check REDIS_URL" in result.output
+    assert "hunter2" not in result.output
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_check_reaches_a_running_redis(settings, redis_url):
+    settings.REDIS_URL = redis_url
+
+    assert [f.level for f in checks.check_redis()] == ["ok"]
+
+
+def test_check_fails_naming_the_email_settings_when_smtp_is_unreachable(settings, free_port):
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port
+
+    [finding] = checks.check_email()
+
+    assert finding.level == "error"
+    assert "EMAIL_HOST, EMAIL_PORT" in finding.message
+
+
+def test_check_greets_a_reachable_smtp_server(settings, fake_smtp):
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", fake_smtp
+
+    assert [f.level for f in checks.check_email()] == ["ok"]
+
+
+def test_check_warns_that_production_without_email_prints_mail(settings):
+    settings.PRODUCTION, settings.EMAIL_HOST = True, ""
+
+    [finding] = checks.check_email()
+
+    assert finding.level == "warning"
+    assert "set EMAIL_HOST" in finding.message
+
+
+@pytest.mark.django_db
+def test_check_reports_a_database_it_cannot_reach(free_port):
+    engine = "django.db.backends.postgresql"
+    unreachable = load_backend(engine).DatabaseWrapper(
+        {
+            **connections["default"].settings_dict,
+            "ENGINE": engine,
+            "NAME": "ascolto",
+            "HOST": "127.0.0.1",
+            "PORT": str(free_port),
+            "USER": "postgres",
+            "PASSWORD": "",
+            "OPTIONS": {"connect_timeout": 3},
+        },
+        alias="unreachable",
+    )
+
+    [finding] = checks.check_database(unreachable)
+
+    assert finding.level == "error"
+    assert f"PostgreSQL 127.0.0.1:{free_port}/ascolto" in finding.message
+    assert "check DATABASE_URL" in finding.message
+
+
+def test_redact_hides_passwords():
+    assert checks.redact("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert checks.redact("postgres://u:pw@db/x") == "postgres://u:***@db/x"
+    assert checks.redact("redis://cache:6379/0") == "redis://cache:6379/0"
+
+
+@pytest.fixture
+def fake_smtp() -> Iterator[int]:
+    """An SMTP server that greets, says yes to everything and says goodbye."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(10)
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        with conn, conn.makefile("rwb") as stream:
+            stream.write(b"220 fake ESMTP\r\n")
+            stream.flush()
+            for line in stream:
+                stream.write(b"221 bye\r\n" if line.upper().startswith(b"QUIT") else b"250 ok\r\n")
+                stream.flush()
+                if line.upper().startswith(b"QUIT"):
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    server.close()
+    thread.join(5)
