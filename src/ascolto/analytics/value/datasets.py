@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ascolto.analytics.value._arrays import FloatArray
+from ascolto.analytics.value._arrays import FloatArray, InvalidInput
 
 CDNOW_ORIGIN = np.datetime64("1997-01-01")
 # Fader, Hardie & Lee (2005): calibration weeks 1-39 end on 1997-09-30, the holdout weeks 40-78
@@ -32,6 +32,8 @@ def load_cdnow(path: Path) -> PurchaseLog:
     """Read CDNOW_master.txt (`id yyyymmdd cds dollars`) or CDNOW_sample.txt (`id id2 ...`)."""
     rows = [line.split() for line in path.read_text().splitlines()]
     rows = [row for row in rows if row and row[0].isdigit()]
+    if not rows:
+        raise InvalidInput(f"{path} holds no purchases")
     date_column = 2 if len(rows[0]) == 5 else 1
     ids = [row[0] for row in rows]
     dates = np.array(
