@@ -68,8 +68,15 @@ def app() -> Any:
 class Widget:
     """A widget tab: a websocket communicator that checks every frame against the protocol."""
 
-    def __init__(self, app: Any, inbox: Inbox, *, origin: str = ORIGIN, ip: str = "10.0.0.1",
-                 key: str | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        inbox: Inbox,
+        *,
+        origin: str = ORIGIN,
+        ip: str = "10.0.0.1",
+        key: str | None = None,
+    ) -> None:
         headers = [(b"host", b"cx.example.com")]
         if origin:
             headers.append((b"origin", origin.encode()))

@@ -34,14 +34,17 @@ def reply(agent, text="Ciao, come posso aiutarti?", *, note=False):
 async def test_a_visitor_message_is_stored_and_reaches_the_agents(app, widget):
     tab = Widget(app, widget)
     welcome = await tab.open()
-    assert welcome["token"] and welcome["messages"] == [] and not welcome["visitor"]["verified"]
+    assert welcome["token"]
+    assert welcome["messages"] == []
+    assert not welcome["visitor"]["verified"]
 
     async with AgentFeed(widget.workspace_id) as agents:
         ack = await tab.say("Where is my order?")
         created = await agents.next("inbox.message.created")
 
     stored = await database_sync_to_async(Message.objects.get)()
-    assert stored.kind == "inbound" and stored.text == "Where is my order?"
+    assert stored.kind == "inbound"
+    assert stored.text == "Where is my order?"
     assert ack["message"]["id"] == stored.pk == created["message"]["id"]
     assert ack["message"]["kind"] == "visitor"
     await tab.close()
@@ -57,7 +60,8 @@ async def test_an_agent_reply_appears_live_but_a_note_never_does(app, widget, ag
 
     pushed = await tab.receive("message")
     assert pushed["message"]["id"] == sent.pk
-    assert pushed["message"]["kind"] == "agent" and pushed["message"]["author"] == "Giulia"
+    assert pushed["message"]["kind"] == "agent"
+    assert pushed["message"]["author"] == "Giulia"
     assert await tab.nothing()
     await tab.send({"type": "sync", "last_id": 0})
     synced = await tab.receive("sync")
@@ -70,9 +74,11 @@ async def test_an_agent_reply_appears_live_but_a_note_never_does(app, widget, ag
 
 async def test_a_page_on_another_site_cannot_open_the_widget(app, widget):
     refused, code = await Widget(app, widget, origin="https://evil.example.net").connect()
-    assert not refused and code == 4403
+    assert not refused
+    assert code == 4403
     no_origin, code = await Widget(app, widget, origin="").connect()
-    assert not no_origin and code == 4403
+    assert not no_origin
+    assert code == 4403
 
 
 async def test_allowed_origins_and_ascolto_own_pages_can(app, widget):
@@ -86,7 +92,8 @@ async def test_allowed_origins_and_ascolto_own_pages_can(app, widget):
 
 async def test_an_unknown_widget_key_is_refused(app, widget):
     connected, code = await Widget(app, widget, key="not-a-real-key-123").connect()
-    assert not connected and code == 4404
+    assert not connected
+    assert code == 4404
 
 
 async def test_frames_before_hello_are_refused(app, widget):
@@ -284,7 +291,8 @@ async def test_resolving_the_conversation_ends_the_chat(app, widget, agent):
     def resolve():
         with transaction.atomic():
             inbox_services.conversation_set_status(
-                conversation=Conversation.objects.get(), status="resolved",
+                conversation=Conversation.objects.get(),
+                status="resolved",
                 actor=Actor.for_user(agent),
             )
 
@@ -302,7 +310,9 @@ async def test_resolving_the_conversation_ends_the_chat(app, widget, agent):
 
 async def test_nobody_online_asks_for_an_email_and_says_when_we_are_back(app, widget):
     await database_sync_to_async(BusinessHours.objects.create)(
-        workspace=widget.workspace, name="Office", timezone="Europe/Rome",
+        workspace=widget.workspace,
+        name="Office",
+        timezone="Europe/Rome",
         schedule={day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
     )
     tab = Widget(app, widget)
@@ -337,7 +347,8 @@ async def test_too_many_messages_on_one_connection_are_refused(app, widget):
     client_id = str(uuid.uuid4())
     await tab.send({"type": "message", "client_id": client_id, "text": "one too many"})
     error = await tab.receive("error")
-    assert error["code"] == "rate_limited" and error["client_id"] == client_id
+    assert error["code"] == "rate_limited"
+    assert error["client_id"] == client_id
     assert await database_sync_to_async(Message.objects.count)() == 5
 
 
@@ -346,7 +357,8 @@ async def test_one_ip_opening_too_many_sockets_is_refused(app, widget, settings)
     assert (await Widget(app, widget, ip="192.0.2.7").connect())[0]
     assert (await Widget(app, widget, ip="192.0.2.7").connect())[0]
     connected, code = await Widget(app, widget, ip="192.0.2.7").connect()
-    assert not connected and code == 4429
+    assert not connected
+    assert code == 4429
     assert (await Widget(app, widget, ip="192.0.2.8").connect())[0]
 
 
