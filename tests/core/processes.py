@@ -114,7 +114,7 @@ class Browser:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def get(self, path: str) -> tuple[int, str]:
-        return self._send(urllib.request.Request(self.base_url + path))
+        return self._send(self._request(path))
 
     def login(self, username: str, password: str) -> None:
         status, page = self.get("/accounts/login/")
@@ -126,16 +126,14 @@ class Browser:
                 "csrfmiddlewaretoken": self.cookie("csrftoken"),
             }
         ).encode()
-        request = urllib.request.Request(self.base_url + "/accounts/login/", data=body)
+        request = self._request("/accounts/login/", data=body)
         request.add_header("Referer", self.base_url + "/accounts/login/")
         status, page = self._send(request)
         assert status == 200, page
         assert self.cookie("sessionid"), "login did not start a session"
 
     def post_json(self, path: str, payload: dict[str, Any]) -> tuple[int, Any]:
-        request = urllib.request.Request(
-            self.base_url + path, data=json.dumps(payload).encode(), method="POST"
-        )
+        request = self._request(path, data=json.dumps(payload).encode(), method="POST")
         request.add_header("Content-Type", "application/json")
         request.add_header("X-CSRFToken", self.cookie("csrftoken"))
         request.add_header("Referer", self.base_url + "/")
@@ -158,6 +156,10 @@ class Browser:
             origin=http_url,  # type: ignore[arg-type]
             open_timeout=30,
         )
+
+    def _request(self, path: str, **kwargs: Any) -> urllib.request.Request:
+        assert self.base_url.startswith("http://127.0.0.1:")
+        return urllib.request.Request(self.base_url + path, **kwargs)  # noqa: S310 - loopback
 
     def _send(self, request: urllib.request.Request) -> tuple[int, str]:
         try:
