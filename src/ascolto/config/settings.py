@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "ascolto.accounts",
     "ascolto.customers",
     "ascolto.inbox",
+    "ascolto.surveys",
 ]
 
 MIDDLEWARE = [
