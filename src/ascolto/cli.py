@@ -303,9 +303,6 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
             target=_watch_workers, args=(consumer, stop_health), name="huey-health", daemon=True
         ).start()
 
-    # uvicorn re-raises the signal that stopped it once it has shut down; these handlers make
-    # that a no-op so the workers below get their clean stop.
-    previous = {sig: signal.signal(sig, _ignore_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         _run_uvicorn(host=host, port=port, workers=1)
     finally:
@@ -314,8 +311,6 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
             click.echo("Stopping background workers…")
             consumer.stop(graceful=True)
             huey.notify_interrupted_tasks()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("Ascolto stopped.")
 
 
@@ -385,10 +380,19 @@ def _run_uvicorn(*, host: str, port: int, workers: int) -> None:
         "proxy_headers": True,
         "ws": "websockets-sansio",
     }
-    if workers > 1:
-        uvicorn.run(ASGI_APP, workers=workers, **options)
-    else:
-        uvicorn.Server(uvicorn.Config(ASGI_APP, **options)).run()
+    # uvicorn re-raises the signal that stopped it once it has shut down; while it runs, these
+    # handlers make that re-raise a no-op, so Ctrl-C and SIGTERM end in a clean exit (and, in
+    # `serve`, in the workers' graceful stop) instead of a KeyboardInterrupt or a kill.
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, _ignore_signal) for sig in stopping}
+    try:
+        if workers > 1:
+            uvicorn.run(ASGI_APP, workers=workers, **options)
+        else:
+            uvicorn.Server(uvicorn.Config(ASGI_APP, **options)).run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @main.command()
