@@ -32,8 +32,15 @@ def htmx() -> dict[str, str]:
     return {"HTTP_HX_REQUEST": "true"}
 
 
-def _order(external_id: str, *, day: int, total: str, currency: str = "EUR",
-           status: str = "delivered", lines: int = 0) -> services.OrderInput:
+def _order(
+    external_id: str,
+    *,
+    day: int,
+    total: str,
+    currency: str = "EUR",
+    status: str = "delivered",
+    lines: int = 0,
+) -> services.OrderInput:
     return services.OrderInput(
         external_id=external_id,
         placed_at=dt.datetime(2025, 3, day, 10, 0, tzinfo=dt.UTC),
@@ -41,10 +48,16 @@ def _order(external_id: str, *, day: int, total: str, currency: str = "EUR",
         currency=currency,
         status=status,
         lines=[
-            services.OrderLineInput(name=f"Espresso cup {n}", quantity=Decimal("2"),
-                                    unit_price=Decimal("12.50"), sku=f"CUP-{n}")
+            services.OrderLineInput(
+                name=f"Espresso cup {n}",
+                quantity=Decimal("2"),
+                unit_price=Decimal("12.50"),
+                sku=f"CUP-{n}",
+            )
             for n in range(lines)
-        ] if lines else None,
+        ]
+        if lines
+        else None,
     )
 
 
@@ -58,26 +71,50 @@ def build_rich_customer(workspace, actor: Actor, *, orders: int = 3, tag: int = 
         workspace=workspace, key="newsletter", defaults={"label": "Newsletter", "type": "boolean"}
     )
     customer = services.customer_create(
-        workspace=workspace, actor=actor, name="Giulia Bianchi", external_id=f"CRM-{tag}",
-        locale="it", timezone_name="Europe/Rome", birthday=dt.date(1990, 5, 17),
-        value_tier="gold", attributes={"vip_since": "2021-06-01", "newsletter": True},
+        workspace=workspace,
+        actor=actor,
+        name="Giulia Bianchi",
+        external_id=f"CRM-{tag}",
+        locale="it",
+        timezone_name="Europe/Rome",
+        birthday=dt.date(1990, 5, 17),
+        value_tier="gold",
+        attributes={"vip_since": "2021-06-01", "newsletter": True},
         identities=[("email", f"giulia{tag}@example.it"), ("phone", f"+39 06 1234 56{tag:02d}")],
     )
     for n in range(orders):
         services.order_upsert(
-            workspace=workspace, customer=customer, actor=actor,
+            workspace=workspace,
+            customer=customer,
+            actor=actor,
             data=_order(f"ORD-{tag}-{n}", day=1 + n % 27, total="100.00", lines=2),
         )
     services.order_upsert(
-        workspace=workspace, customer=customer, actor=actor,
+        workspace=workspace,
+        customer=customer,
+        actor=actor,
         data=_order(f"ORD-{tag}-USD", day=28, total="40.00", currency="USD"),
     )
-    services.consent_set(customer=customer, purpose="marketing", channel="email", granted=True,
-                         actor=actor, source="signup form")
-    services.consent_set(customer=customer, purpose="marketing", channel="email", granted=False,
-                         actor=actor, source="unsubscribe link")
+    services.consent_set(
+        customer=customer,
+        purpose="marketing",
+        channel="email",
+        granted=True,
+        actor=actor,
+        source="signup form",
+    )
+    services.consent_set(
+        customer=customer,
+        purpose="marketing",
+        channel="email",
+        granted=False,
+        actor=actor,
+        source="unsubscribe link",
+    )
     duplicate = services.customer_create(
-        workspace=workspace, actor=actor, name="G. Bianchi",
+        workspace=workspace,
+        actor=actor,
+        name="G. Bianchi",
         identities=[("email", f"g.bianchi{tag}@example.it")],
     )
     services.customer_merge(primary=customer, duplicate=duplicate, actor=actor)

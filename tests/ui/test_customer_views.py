@@ -63,8 +63,9 @@ def test_search_by_name_email_phone_and_external_id_returns_a_fragment(  # type:
 
 
 def test_filters_by_value_tier_and_orders(agent_client: Client, workspace, htmx):  # type: ignore[no-untyped-def]
-    gold = CustomerFactory(workspace=workspace, name="Gold buyer", value_tier="gold",
-                           orders_count=3)
+    gold = CustomerFactory(
+        workspace=workspace, name="Gold buyer", value_tier="gold", orders_count=3
+    )
     CustomerFactory(workspace=workspace, name="Gold browser", value_tier="gold", orders_count=0)
     CustomerFactory(workspace=workspace, name="Unranked", value_tier="", orders_count=0)
 
@@ -103,9 +104,7 @@ def test_bad_cursor_on_htmx_is_a_short_message(agent_client: Client, workspace, 
     response = agent_client.get(LIST, {"cursor": "zzz"}, **htmx)
 
     assert response.status_code == 400
-    assert response.content.decode().strip() == (
-        "This page link is no longer valid; search again."
-    )
+    assert response.content.decode().strip() == ("This page link is no longer valid; search again.")
 
 
 def test_load_more_appends_the_next_page_with_the_same_filters(  # type: ignore[no-untyped-def]
@@ -154,13 +153,15 @@ def test_customer_360_shows_the_whole_customer(agent_client: Client, rich_custom
     assert "Europe/Rome" in html
     assert "May 17, 1990" in html
     assert "Platinum" in html
-    assert "VIP since" in html and "June 1, 2021" in html
+    assert "VIP since" in html
+    assert "June 1, 2021" in html
     assert "Newsletter" in html
     # identities, including the ones moved by the merge
     for handle in ("giulia1@example.it", "+390612345601", "g.bianchi1@example.it"):
         assert handle in html
     # orders with lines and lifetime spend per currency
-    assert "ORD-1-0" in html and "Espresso cup 1" in html
+    assert "ORD-1-0" in html
+    assert "Espresso cup 1" in html
     assert "300.00\u00a0EUR" in html
     assert "40.00\u00a0USD" in html
     # consent: current state and history
@@ -202,15 +203,18 @@ def test_merged_profile_redirects_to_the_surviving_one(agent_client: Client, wor
 def test_timeline_load_more_returns_the_older_entries(agent_client: Client, workspace, htmx):  # type: ignore[no-untyped-def]
     customer = CustomerFactory(workspace=workspace)
     for n in range(30):
-        ActivityFactory(customer=customer, title=f"Note {n:02d}",
-                        occurred_at=f"2025-01-{n + 1:02d}T09:00:00Z")
+        ActivityFactory(
+            customer=customer, title=f"Note {n:02d}", occurred_at=f"2025-01-{n + 1:02d}T09:00:00Z"
+        )
 
     page = agent_client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
     match = re.search(r'hx-get="(/customers/\d+/timeline/\?cursor=[^"]+)"', page)
     assert match is not None
     more = agent_client.get(match.group(1), **htmx).content.decode()
 
-    assert "Note 29" in page and "Note 05" in page and "Note 04" not in page
+    assert "Note 29" in page
+    assert "Note 05" in page
+    assert "Note 04" not in page
     assert "<html" not in more
     assert re.findall(r"Note \d\d", more) == [f"Note {n:02d}" for n in range(4, -1, -1)]
 
@@ -234,7 +238,8 @@ def test_customer_audit_page_lists_the_changes(agent_client: Client, rich_custom
     assert "Customer created" in html
     assert "Consent revoked" in html
     assert "Profiles merged" in html
-    assert "gold" in html and "platinum" in html
+    assert "gold" in html
+    assert "platinum" in html
 
 
 def test_customer_360_query_count_does_not_grow_with_history(  # type: ignore[no-untyped-def]

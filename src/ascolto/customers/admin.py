@@ -174,10 +174,6 @@ class CustomerAdmin(admin.ModelAdmin[Customer]):
                 )
                 obj.pk = created.pk
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        # The inlines are read-only and the profile was saved by the service.
-        return None
-
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
