@@ -55,7 +55,7 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
     """The response is an RFC 9457 problem document with this status (and code)."""
     assert response.status_code == status, response.content[:500]
     assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
+    body = json.loads(response.content)
     assert set(body) == PROBLEM_KEYS
     assert body["status"] == status
     assert body["type"] == f"urn:ascolto:problem:{body['code']}"

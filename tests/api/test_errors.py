@@ -232,3 +232,48 @@ def test_failed_order_upsert_leaves_no_order(api, workspace, monkeypatch):
 
     assert_problem(response, 500)
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [(2**70,), (-(2**70),), ("0001-01-01T00:00:00+14:00", 2**70), ("x", 1)],
+)
+def test_hand_made_cursors_never_fail_with_500(api, workspace, values):
+    from ascolto.core.pagination import encode_cursor
+
+    CustomerFactory(workspace=workspace)
+    cursor = encode_cursor(*values)
+
+    for path in ("customers", "orders"):
+        response = api.get(path, cursor=cursor)
+        # A well-formed cursor past every id simply pages from the start or finds nothing.
+        if response.status_code != 200:
+            assert_problem(response, 422)
+
+
+def test_chunked_body_without_length_is_read_with_a_limit(settings):
+    # Under ASGI a chunked request has no Content-Length; Django would read it whole.
+    import io
+
+    from django.core.handlers.asgi import ASGIRequest
+    from django.http import HttpResponse
+
+    from ascolto.core.api import problem_boundary
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/customers/bulk",
+        "headers": [(b"content-type", b"application/json")],
+        "query_string": b"",
+    }
+    calls = []
+    view = problem_boundary(lambda request: calls.append(request.body) or HttpResponse())
+
+    too_big = view(ASGIRequest(scope, io.BytesIO(b"x" * 101)))
+    fits = view(ASGIRequest(scope, io.BytesIO(b"y" * 100)))
+
+    assert_problem(too_big, 413)
+    assert fits.status_code == 200
+    assert calls == [b"y" * 100]

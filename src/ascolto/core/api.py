@@ -7,9 +7,11 @@ Every error the API returns is one shape, RFC 9457 problem details (`application
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, cast
@@ -27,7 +29,7 @@ from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.types import DictStrAny
 from ninja.utils import check_csrf
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from ascolto.accounts.models import ApiToken, User
@@ -329,6 +331,13 @@ def _integrity_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
+def _overflow(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # A number or date past what the database holds (e.g. in a hand-made cursor).
+    return problem_response(
+        request, status=422, detail=_("A number or date in the request is out of range.")
+    )
+
+
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exc)
     return problem_response(
@@ -350,6 +359,7 @@ def install_problem_handlers(api: NinjaAPI) -> None:
         (Http404, _not_found),
         (RequestDataTooBig, _too_big_handler),
         (IntegrityError, _integrity_error),
+        (OverflowError, _overflow),
     ]
     for exc_class, handler in handlers:
         # Ninja types handlers loosely (exception or exception class); ours take instances.
@@ -410,9 +420,11 @@ def problem_boundary(view: ViewFunc) -> ViewFunc:
 
 
 def unknown_endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    return problem_response(
-        request, status=404, detail=_("There is no API operation at this path.")
-    )
+    if request.path.endswith("/"):
+        detail = _("There is no API operation at this path (API paths end without a slash).")
+    else:
+        detail = _("There is no API operation at this path.")
+    return problem_response(request, status=404, detail=detail)
 
 
 # --- Input types ----------------------------------------------------------------------------
@@ -427,23 +439,36 @@ def no_nul(value: str) -> str:
     return value
 
 
-def _json_no_nul(value: Any) -> Any:
+def _storable_json(value: Any) -> Any:
+    """Refuse what a JSON column cannot store: NUL in strings, NaN and infinities."""
     if isinstance(value, str):
         no_nul(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Numbers must be finite (no NaN or Infinity).")
     elif isinstance(value, dict):
         for key, item in value.items():
             no_nul(str(key))
-            _json_no_nul(item)
+            _storable_json(item)
     elif isinstance(value, list):
         for item in value:
-            _json_no_nul(item)
+            _storable_json(item)
     return value
+
+
+def _storable_datetime(value: dt.datetime) -> dt.datetime:
+    """In UTC, as stored; a time that has no UTC equivalent in range is refused."""
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("Date out of range.") from None
 
 
 # A database id: positive and within a 64-bit integer, so no database overflows on it.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Text = Annotated[str, AfterValidator(no_nul)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_no_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+# A date and time with its offset (ISO 8601), kept in UTC.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_storable_datetime)]
 
 
 # --- Pagination -----------------------------------------------------------------------------

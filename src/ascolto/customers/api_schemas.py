@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, SkipValidation
+from pydantic import AfterValidator, ConfigDict, Field, SkipValidation
 
-from ascolto.core.api import Id, JsonObject, no_nul
+from ascolto.core.api import Id, JsonObject, Timestamp, no_nul
 from ascolto.customers import selectors
 from ascolto.customers.models import Customer
 
@@ -194,9 +194,9 @@ class OrderLineIn(InSchema):
 
 class OrderFields(InSchema):
     status: OrderStatus = "pending"
-    placed_at: AwareDatetime
-    delivered_at: AwareDatetime | None = None
-    promised_at: AwareDatetime | None = None
+    placed_at: Timestamp
+    delivered_at: Timestamp | None = None
+    promised_at: Timestamp | None = None
     total: Money
     currency: Currency
     metadata: JsonObject = Field(default_factory=dict)
@@ -245,7 +245,7 @@ class ConsentIn(InSchema):
     channel: ConsentChannelChoice
     granted: bool
     source: Source = ""
-    recorded_at: AwareDatetime | None = Field(
+    recorded_at: Timestamp | None = Field(
         default=None, description="When the customer decided; defaults to now."
     )
 

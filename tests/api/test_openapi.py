@@ -1,0 +1,109 @@
+"""The OpenAPI document and the interactive docs, and the schema's choices match the models."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import pytest
+from django.test import Client
+
+from ascolto.customers import api_schemas
+from ascolto.customers.models import (
+    ConsentChannel,
+    ConsentPurpose,
+    Identity,
+    Order,
+    ValueTier,
+)
+
+OPERATIONS = {
+    ("get", "/api/v1/customers"),
+    ("post", "/api/v1/customers"),
+    ("get", "/api/v1/customers/{customer_id}"),
+    ("patch", "/api/v1/customers/{customer_id}"),
+    ("post", "/api/v1/customers/bulk"),
+    ("post", "/api/v1/customers/{customer_id}/merge"),
+    ("get", "/api/v1/customers/{customer_id}/merges"),
+    ("get", "/api/v1/customers/{customer_id}/timeline"),
+    ("get", "/api/v1/customers/{customer_id}/audit"),
+    ("get", "/api/v1/customers/{customer_id}/identities"),
+    ("post", "/api/v1/customers/{customer_id}/identities"),
+    ("delete", "/api/v1/customers/{customer_id}/identities/{identity_id}"),
+    ("get", "/api/v1/customers/{customer_id}/orders"),
+    ("get", "/api/v1/customers/{customer_id}/consents"),
+    ("post", "/api/v1/customers/{customer_id}/consents"),
+    ("get", "/api/v1/customers/{customer_id}/consents/history"),
+    ("get", "/api/v1/organizations"),
+    ("post", "/api/v1/organizations"),
+    ("get", "/api/v1/organizations/{organization_id}"),
+    ("get", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{order_id}"),
+    ("put", "/api/v1/orders/by-external-id/{external_id}"),
+    ("post", "/api/v1/orders/bulk"),
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/me/tokens"),
+    ("post", "/api/v1/me/tokens"),
+    ("delete", "/api/v1/me/tokens/{token_id}"),
+}
+
+
+@pytest.fixture
+def schema(db):
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_openapi_lists_every_operation(schema):
+    listed = {
+        (method, path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+    assert listed == OPERATIONS
+
+
+def test_operations_are_secured_documented_and_uniquely_named(schema):
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    ids = [op["operationId"] for op in operations]
+
+    assert len(ids) == len(set(ids))
+    assert "list_customers" in ids
+    assert set(schema["components"]["securitySchemes"]) == {"ApiTokenAuth", "SessionCookieAuth"}
+    for op in operations:
+        assert op["security"]
+        problem = op["responses"]["4XX"]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}
+    assert {"type", "title", "status", "detail", "errors"} <= set(
+        schema["components"]["schemas"]["Problem"]["properties"]
+    )
+
+
+def test_bulk_items_are_documented_with_their_item_schema_and_limit(schema):
+    items = schema["components"]["schemas"]["CustomersBulkIn"]["properties"]["items"]
+
+    assert items["maxItems"] == 1000
+    assert "external_id" in items["items"]["properties"]
+
+
+def test_interactive_docs_are_served(db):
+    response = Client().get("/api/v1/docs")
+
+    assert response.status_code == 200
+    assert b"openapi.json" in response.content
+
+
+@pytest.mark.parametrize(
+    ("literal", "choices"),
+    [
+        (api_schemas.IdentityKind, Identity.Kind.values),
+        (api_schemas.OrderStatus, Order.Status.values),
+        (api_schemas.ValueTierChoice, ValueTier.values),
+        (api_schemas.ConsentPurposeChoice, ConsentPurpose.values),
+        (api_schemas.ConsentChannelChoice, ConsentChannel.values),
+    ],
+)
+def test_schema_choices_match_the_models(literal, choices):
+    assert set(get_args(literal)) == set(choices)
