@@ -290,12 +290,25 @@ def test_declared_events_are_checked_field_by_field(realtime_schemas):
         ("customerUpdated", {}, "app.entity.verb"),
         ("customers.updated", {}, "app.entity.verb"),
         ("customers.customer.updated", {"when": object()}, "not JSON"),
-        ("customers.customer.updated", {"blob": "x" * 5000}, "send ids"),
     ],
 )
 def test_malformed_events_are_refused_before_anything_is_sent(event, payload, problem):
     with pytest.raises(InvalidEvent, match=problem):
         realtime.publish_on_commit(workspace_id=1, event=event, payload=payload)
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_push_is_dropped_and_the_change_still_commits(
+    connected, workspace, caplog
+):
+    def write() -> None:
+        with transaction.atomic():
+            _publish(workspace.pk, "tests.note.created", {"text": "x" * realtime.MAX_PAYLOAD_BYTES})
+
+    await sync_to_async(write)()
+
+    assert await connected.receive_nothing(timeout=0.5)
+    assert "tests.note.created dropped" in caplog.text
 
 
 def test_every_declared_event_has_a_valid_name_and_a_sample_payload_that_passes():

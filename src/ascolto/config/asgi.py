@@ -6,6 +6,7 @@ import asyncio
 import os
 from typing import Any
 
+from django.apps import apps
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ascolto.config.settings")
@@ -32,13 +33,16 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             return
 
 
+# The origin check keeps other sites from opening a socket with a signed-in user's cookie.
+websocket_app: Any = AllowedHostsOriginValidator(
+    AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+)
+if apps.is_installed("ascolto.connectors.webchat"):
+    # The chat widget is embedded in customers' sites: its socket checks origins of its own.
+    from ascolto.connectors.webchat.routing import with_widget_socket
+
+    websocket_app = with_widget_socket(websocket_app)
+
 application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        # The origin check keeps other sites from opening a socket with a visitor's cookie.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
-        "lifespan": lifespan,
-    }
+    {"http": django_asgi_app, "websocket": websocket_app, "lifespan": lifespan}
 )

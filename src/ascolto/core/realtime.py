@@ -28,7 +28,9 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "realtime.event"
-MAX_PAYLOAD_BYTES = 4096
+# A push past this size is dropped (and logged), never raised: its size depends on what people
+# wrote, and a long email must not make the change that carried it fail.
+MAX_PAYLOAD_BYTES = 256 * 1024
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){2,}")
 
 FieldType = type | tuple[type, ...]
@@ -67,13 +69,9 @@ def validate_event(event: str, payload: dict[str, Any]) -> None:
     if not isinstance(payload, dict):
         raise InvalidEvent(f"The payload of {event} must be a dict.")
     try:
-        size = len(json.dumps(payload).encode())
+        json.dumps(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"The payload of {event} is not JSON: {exc}") from None
-    if size > MAX_PAYLOAD_BYTES:
-        raise InvalidEvent(
-            f"The payload of {event} is {size} bytes; send ids (at most {MAX_PAYLOAD_BYTES})."
-        )
     schema = event_schemas().get(event)
     if schema is None:
         if event not in _warned_undeclared:
@@ -100,9 +98,19 @@ def publish_on_commit(*, workspace_id: int, event: str, payload: dict[str, Any])
     """Push `event` to the browsers of a workspace once the current transaction commits.
 
     Outside a transaction it is sent at once. A failed push is logged, never raised: the change
-    is already committed and clients resync when they reconnect.
+    is already committed and clients resync when they reconnect. Raises InvalidEvent for a
+    name or payload that breaks the contract (a programming error).
     """
     validate_event(event, payload)
+    size = len(json.dumps(payload).encode())
+    if size > MAX_PAYLOAD_BYTES:
+        logger.error(
+            "Realtime event %s dropped: its payload is %d bytes (limit %d)",
+            event,
+            size,
+            MAX_PAYLOAD_BYTES,
+        )
+        return
     message = envelope(workspace_id=workspace_id, event=event, payload=payload)
     transaction.on_commit(lambda: _send(workspace_group(workspace_id), message))
 
