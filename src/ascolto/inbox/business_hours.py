@@ -71,21 +71,30 @@ class Calendar:
         closed_days = 0
         while True:
             produced = False
-            if day not in self.holidays:
-                for start_min, end_min in self.weekly[day.weekday()]:
-                    start = max(_local_to_utc(day, start_min, self.zone), last_end)
-                    end = _local_to_utc(day, end_min, self.zone)
-                    if end <= start:
-                        continue
-                    produced = True
-                    last_end = end
-                    yield start, end
+            for opens, end in _day_intervals(self, day):
+                start = max(opens, last_end)
+                if end <= start:
+                    continue
+                produced = True
+                last_end = end
+                yield start, end
             closed_days = 0 if produced else closed_days + 1
             if closed_days > MAX_CLOSED_DAYS:
                 raise InvalidCalendar(
                     f"No business hours in {MAX_CLOSED_DAYS} days up to {day.isoformat()}."
                 )
             day += _DAY
+
+
+@functools.lru_cache(maxsize=65536)
+def _day_intervals(calendar: Calendar, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """The UTC intervals that start on a local date (none on a holiday)."""
+    if day in calendar.holidays:
+        return ()
+    return tuple(
+        (_local_to_utc(day, start, calendar.zone), _local_to_utc(day, end, calendar.zone))
+        for start, end in calendar.weekly[day.weekday()]
+    )
 
 
 def _local_to_utc(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
@@ -96,7 +105,6 @@ def _local_to_utc(day: dt.date, minutes: int, zone: ZoneInfo) -> dt.datetime:
     return _wall_to_utc(naive, zone)
 
 
-@functools.lru_cache(maxsize=8192)
 def _wall_to_utc(naive: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
     if first.astimezone(zone).replace(tzinfo=None) == naive:

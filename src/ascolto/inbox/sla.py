@@ -327,10 +327,10 @@ def sla_check(*, now: dt.datetime | None = None, limit: int = 2000) -> CheckResu
     result = CheckResult()
     for conversation_id in due_conversation_ids(now=moment, limit=limit):
         with transaction.atomic():
-            conversation = Conversation.objects.filter(pk=conversation_id).first()
-            if conversation is None:
+            try:
+                warnings, breaches = _check_one(Conversation(pk=conversation_id), moment)
+            except Conversation.DoesNotExist:  # deleted since the query above
                 continue
-            warnings, breaches = _check_one(conversation, moment)
         result.conversations += 1
         result.warnings += warnings
         result.breaches += breaches
@@ -436,7 +436,8 @@ def _escalate(conversation: Conversation, policy: SLAPolicy, target: str, due: d
             logger.exception(
                 "SLA escalation %s failed for conversation %s", action, conversation.pk
             )
-        conversation.refresh_from_db(fields=["assignee", "priority", "team"])
+        if action != "notify":
+            conversation.refresh_from_db(fields=["assignee", "priority", "team"])
 
 
 def supervisor_for(conversation: Conversation) -> User | None:
