@@ -79,11 +79,13 @@ def _problem(
     code: str | None = None,
     errors: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
+    origin: str = "",
 ) -> HttpResponseBase:
+    """A problem document; readable by the page only when `origin` (checked) is given."""
     response = problem_response(
         request, status=status, detail=detail, code=code, errors=errors, headers=headers
     )
-    return _cors(response, request.headers.get("Origin", ""))
+    return _cors(response, origin)
 
 
 def _widget_for(
@@ -167,11 +169,14 @@ def widget_upload(request: HttpRequest) -> HttpResponseBase:
     if isinstance(found, HttpResponseBase):
         return found
     inbox, widget = found
+    origin = request.headers.get("Origin", "")
     upload = request.FILES.get("file")
     if upload is None:
-        return _problem(request, 422, _("Choose a file to send."), errors={"file": ["Required."]})
+        return _problem(
+            request, 422, _("Choose a file to send."), errors={"file": ["Required."]}, origin=origin
+        )
     if upload.size is not None and upload.size > max_bytes:
-        return _problem(request, 413, _("The file is too large."))
+        return _problem(request, 413, _("The file is too large."), origin=origin)
     try:
         session, _token = (
             services.visitor_session_start(inbox=inbox, token=request.POST.get("token", ""))
@@ -180,7 +185,11 @@ def widget_upload(request: HttpRequest) -> HttpResponseBase:
         )
         if session is None:
             return _problem(
-                request, 401, _("Open the chat before sending a file."), code="not_authenticated"
+                request,
+                401,
+                _("Open the chat before sending a file."),
+                code="not_authenticated",
+                origin=origin,
             )
         with transaction.atomic():
             result = services.visitor_upload(
@@ -200,7 +209,9 @@ def widget_upload(request: HttpRequest) -> HttpResponseBase:
                 frame=frame("message", message=message),
             )
     except DomainError as exc:
-        return _problem(request, exc.status, exc.message, code=exc.code, errors=exc.field_errors)
+        return _problem(
+            request, exc.status, exc.message, code=exc.code, errors=exc.field_errors, origin=origin
+        )
     response = HttpResponse(
         json.dumps({"message": message}, ensure_ascii=False),
         status=201,

@@ -66,7 +66,7 @@
     ".l svg{inline-size:28px;block-size:28px;fill:currentColor}" +
     ".b{position:absolute;inset-block-start:-4px;inset-inline-end:-4px;background:#dc2626;color:#fff;border-radius:10px;min-inline-size:20px;padding:0 5px;font-size:12px;line-height:20px}" +
     ".p{position:absolute;inset-block-end:76px;inset-inline-end:0;inline-size:370px;block-size:min(600px,calc(100vh - 110px));background:#fff;border-radius:14px;box-shadow:0 10px 40px #0005;display:flex;flex-direction:column;overflow:hidden}" +
-    ".p[hidden]{display:none}.h{background:var(--ac);color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}" +
+    "[hidden]{display:none!important}.h{background:var(--ac);color:#fff;padding:12px 14px;display:flex;align-items:center;gap:8px}" +
     ".h div{flex:1}.h h2{margin:0;font-size:16px}.h p{margin:0;font-size:13px;opacity:.92}" +
     ".x{background:transparent;border:0;color:#fff;font-size:24px;line-height:1;padding:4px 8px;border-radius:6px}" +
     ".g{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:6px;background:#f8fafc}" +
@@ -81,7 +81,7 @@
     ".c{display:flex;gap:6px;padding:10px;border-block-start:1px solid #e5e7eb;align-items:flex-end}" +
     ".c textarea{resize:none;block-size:42px;max-block-size:120px}" +
     ".s{background:var(--ac);color:#fff;border:0;border-radius:8px;padding:10px 14px}" +
-    ".f{background:#fff;border:1px solid #9ca3af;border-radius:8px;padding:8px 10px;color:#374151}" +
+    ".f{background:#fff;border:1px solid #9ca3af;border-radius:8px;padding:8px;color:#374151;line-height:0}.f svg{inline-size:22px;block-size:22px;fill:currentColor}" +
     ".sr{position:absolute;inline-size:1px;block-size:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
     "@media (max-width:480px){.w.open{inset:0}.w.open .l{display:none}.p{position:fixed;inset:0;inline-size:auto;block-size:auto;border-radius:0}}" +
     "@media (prefers-reduced-motion:no-preference){.p{transition:opacity .15s}}";
@@ -104,7 +104,8 @@
   var offline = el("div", { class: "o", hidden: "" }, [offlineText, emailForm]);
   var box = el("textarea", { id: "ascolto-chat-input", rows: "1", placeholder: t("placeholder"), maxlength: "5000" });
   var fileInput = el("input", { type: "file", id: "ascolto-chat-file", class: "sr", tabindex: "-1" });
-  var attachBtn = el("button", { class: "f", type: "button", "aria-label": t("attach"), title: t("attach"), text: "📎" });
+  var attachBtn = el("button", { class: "f", type: "button", "aria-label": t("attach"), title: t("attach") });
+  attachBtn.innerHTML = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6z"/></svg>';
   var form = el("form", { class: "c" }, [el("label", { class: "sr", for: "ascolto-chat-input", text: t("message") }), attachBtn, fileInput, box, el("button", { class: "s", type: "submit", text: t("send") })]);
   var panel = el("div", { class: "p", id: "ascolto-chat-panel", role: "dialog", "aria-modal": "true", "aria-labelledby": "ascolto-chat-title", hidden: "" },
     [el("div", { class: "h" }, [el("div", {}, [title, status]), closeBtn]), log, typingEl, offline, form]);
@@ -112,7 +113,7 @@
   wrap.appendChild(panel); wrap.appendChild(launcher); root.appendChild(wrap);
 
   var cfg = null, ws = null, token = load(), lastId = 0, attempt = 0, welcomed = false, stopped = false;
-  var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true;
+  var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true, expect = "", savedEmail = "";
   var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
 
   function isOpen() { return !panel.hidden; }
@@ -145,11 +146,11 @@
   function bubble(m) {
     var kind = m.kind === "visitor" ? "v" : m.kind === "system" ? "s" : "", n = el("div", { class: "m " + kind });
     if (m.author && kind === "") n.appendChild(el("div", { class: "a", text: m.author }));
-    var body = el("div"); linkify(body, m.text || ""); n.appendChild(body);
+    var body = el("div", { dir: "auto" }); linkify(body, m.text || ""); n.appendChild(body);
     (m.attachments || []).forEach(function (a) {
       var url = new URL(a.url, BASE).href;
       if (/^image\//.test(a.content_type)) n.appendChild(el("a", { href: url, target: "_blank", rel: "noopener" }, [el("img", { src: url, alt: a.name })]));
-      else n.appendChild(el("a", { href: url, target: "_blank", rel: "noopener", text: "📄 " + a.name }));
+      else n.appendChild(el("a", { href: url, target: "_blank", rel: "noopener", text: a.name }));
     });
     var when = m.created_at ? timeFmt.format(new Date(m.created_at)) : "";
     n.appendChild(el("small", { text: (kind === "v" ? t("you") + " · " : "") + when }));
@@ -181,11 +182,12 @@
     if (on) { offline.hidden = true; return; }
     var msg = cfg && (cfg.offline_message[LANG] || cfg.offline_message.en);
     var when = reply && reply.next_open_at ? new Intl.DateTimeFormat(LANG, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(new Date(reply.next_open_at)) : "";
-    offlineText.textContent = (msg ? msg + " " : "") + (when ? t("backAt", when) : reply && reply.open_now ? t("soon") : t("later")) + " " + t("emailAsk");
+    expect = (msg ? msg + " " : "") + (when ? t("backAt", when) : reply && reply.open_now ? t("soon") : t("later"));
+    offlineText.textContent = expect + " " + (savedEmail ? t("emailSaved", savedEmail) : t("emailAsk"));
     offline.hidden = false;
   }
   function emailSaved(email) {
-    emailForm.hidden = true; offlineText.textContent = t("emailSaved", email);
+    savedEmail = email; emailForm.hidden = true; offlineText.textContent = expect + " " + t("emailSaved", email);
   }
 
   function connect() {
@@ -262,7 +264,7 @@
     if (!file || !cfg) return;
     if (file.size > cfg.upload.max_bytes) return notice(t("tooBig"));
     if (cfg.upload.types.indexOf(file.type) < 0) return notice(t("badType"));
-    var body = new FormData(), id = uuid(), n = notice("📎 " + file.name + " …");
+    var body = new FormData(), id = uuid(), n = notice(file.name + " …");
     body.append("token", token); body.append("client_id", id); body.append("locale", LANG); body.append("file", file);
     fetch(new URL(cfg.upload_url, BASE).href + "?key=" + encodeURIComponent(KEY), { method: "POST", body: body })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.detail || t("error")); return j; }); })
