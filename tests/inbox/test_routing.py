@@ -285,3 +285,33 @@ def test_the_catch_up_job_routes_what_events_missed(workspace):
     assert routing.workspaces_with_waiting() == [workspace.pk]
     assert tasks.route_waiting.call_local() == 1
     assert assignees([waiting]) == [anna]
+
+
+def test_transfers_are_counted_and_a_bouncing_conversation_alerts_supervisors(
+    workspace, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from ascolto.core import realtime
+
+    settings.ASCOLTO_TRANSFER_ALERT_AFTER = 2
+    pushed: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        realtime,
+        "_send",
+        lambda group, message: pushed.append((message["event"], message["payload"])),
+    )
+    anna = agent(workspace)
+    bruno = agent(workspace)
+    inbox = InboxFactory(workspace=workspace, routing="round_robin")
+    conversation = arrive(inbox)
+    assert conversation.assignee == anna
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for target in (bruno, anna, bruno):
+            services.conversation_assign(
+                conversation=conversation, assignee=target, actor=SYSTEM, reason="not mine"
+            )
+
+    conversation.refresh_from_db()
+    assert conversation.transfer_count == 3
+    bounced = [payload for event, payload in pushed if event == "inbox.conversation.bounced"]
+    assert bounced == [{"conversation_id": conversation.pk, "transfer_count": 3}]

@@ -362,11 +362,14 @@ def route_waiting(
     routing_pass = RoutingPass.start(workspace_id)
     if not routing_pass.candidates:
         return 0
-    ids = list(
-        waiting_queue(workspace_id=workspace_id, inbox=inbox).values_list("id", flat=True)[:limit]
+    queue = list(
+        waiting_queue(workspace_id=workspace_id, inbox=inbox).values_list("id", "channel")[:limit]
     )
+    # A full house is the common case under load: answer it without locking the queue.
+    if not routing_pass.has_room(channel for _, channel in queue):
+        return 0
     actor = actor or Actor.system("routing")
-    waiting = _lock_waiting(ids)
+    waiting = _lock_waiting([conversation_id for conversation_id, _ in queue])
     for index, conversation in enumerate(waiting):
         if not routing_pass.has_room(c.channel for c in waiting[index:]):
             break
