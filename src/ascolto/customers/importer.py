@@ -101,6 +101,17 @@ from ascolto.customers.models import AttributeDefinition
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "ImportFormatError",
+    "ImportResult",
+    "RowError",
+    "detect_format",
+    "import_file",
+    "import_job_create",
+    "import_records",
+    "run_import_job",
+]
+
 Kind = Literal["customers", "orders"]
 Format = Literal["csv", "jsonl"]
 Progress = Callable[[int, int], None]
@@ -155,7 +166,7 @@ def detect_format(path: str | Path, fmt: str | None = None) -> Format:
     if fmt:
         if fmt not in FORMATS:
             raise ImportFormatError(f"Unknown format {fmt!r}: use csv or jsonl.")
-        return fmt  # type: ignore[return-value]
+        return fmt
     suffix = Path(path).suffix.lower()
     if suffix in {".jsonl", ".ndjson", ".json"}:
         return "jsonl"
@@ -298,22 +309,6 @@ def validate_chunk(
     return records, errors, len(items)
 
 
-_worker_validator: RowValidator | None = None
-
-
-def _worker_init(specs: list[AttributeSpec]) -> None:
-    import django
-
-    django.setup()
-    global _worker_validator
-    _worker_validator = RowValidator(specs)
-
-
-def _worker_validate(chunk: RawChunk) -> tuple[list[Record], list[RowError], int]:
-    assert _worker_validator is not None
-    return validate_chunk(chunk, _worker_validator)
-
-
 def validated_chunks(
     chunks: Iterable[RawChunk], specs: list[AttributeSpec], *, workers: int
 ) -> Iterator[tuple[list[Record], list[RowError], int]]:
@@ -336,9 +331,11 @@ def validated_chunks(
             slots.acquire()
             yield chunk
 
+    from ascolto.customers import importer_worker
+
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_worker_init, initargs=(specs,)) as pool:
-        for result in pool.imap(_worker_validate, throttled()):
+    with context.Pool(workers, initializer=importer_worker.init, initargs=(specs,)) as pool:
+        for result in pool.imap(importer_worker.validate, throttled()):
             slots.release()
             yield result
 
@@ -468,6 +465,8 @@ def import_records(
     result = ImportResult(kind=kind)
     writer = SqlWriter(workspace=workspace, job_id=job.pk if job else None)
     writer.reset()
+    # Every order this import writes gets an updated_at at or after this instant.
+    since = writer.db_now()
     batcher = Batcher(batch_size)
     seen = 0
 
@@ -492,7 +491,7 @@ def import_records(
                     flush(full)
         flush(batcher.take())
         if kind == "orders":
-            result.stats_refreshed = refresh_touched_stats(writer)
+            result.stats_refreshed = refresh_touched_stats(writer, since=since)
     finally:
         writer.reset()
     result.rows = seen
@@ -503,9 +502,9 @@ def import_records(
     return result
 
 
-def refresh_touched_stats(writer: SqlWriter, step: int = 50_000) -> int:
-    """Recompute the stats of every customer whose orders the import touched, by id ranges."""
-    count, low, high = writer.touched_range()
+def refresh_touched_stats(writer: SqlWriter, *, since: Any, step: int = 50_000) -> int:
+    """Recompute the stats of every customer whose orders the import wrote, by id ranges."""
+    count, low, high = writer.collect_touched(since)
     changed = 0
     if not count:
         return 0

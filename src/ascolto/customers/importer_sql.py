@@ -35,6 +35,7 @@ STAGE_CUSTOMERS = "ascolto_import_customers"
 STAGE_IDENTITIES = "ascolto_import_identities"
 STAGE_ORDERS = "ascolto_import_orders"
 STAGE_LINES = "ascolto_import_lines"
+STAGE_EXISTING = "ascolto_import_existing"
 TOUCHED = "ascolto_import_touched"
 
 _STAGE_DDL = {
@@ -43,8 +44,9 @@ _STAGE_DDL = {
     STAGE_IDENTITIES: "row_no integer, external_id text, kind text, value text",
     STAGE_ORDERS: "row_no integer, external_id text, customer_external_id text, status text, "
     "placed_at timestamptz, delivered_at timestamptz, promised_at timestamptz, "
-    "total numeric(12, 2), currency text, metadata {json}, has_lines boolean, "
-    "customer_id bigint, order_id bigint, old_status text, old_customer_id bigint",
+    "total numeric(12, 2), currency text, metadata {json}, has_lines boolean",
+    STAGE_EXISTING: "external_id text, order_id bigint, old_status text, old_customer_id bigint, "
+    "customer_id bigint",
     STAGE_LINES: "order_external_id text, position integer, sku text, name text, "
     "quantity numeric(12, 3), unit_price numeric(12, 2)",
     TOUCHED: "customer_id bigint PRIMARY KEY",
@@ -57,6 +59,21 @@ class BatchOutcome:
     updated: int = 0
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+
+
+ORDER_STAGE_COLUMNS = (
+    "row_no",
+    "external_id",
+    "customer_external_id",
+    "status",
+    "placed_at",
+    "delivered_at",
+    "promised_at",
+    "total",
+    "currency",
+    "metadata",
+    "has_lines",
+)
 
 
 class SqlWriter:
@@ -80,11 +97,15 @@ class SqlWriter:
     def _stage(self, cursor: CursorWrapper, table: str) -> None:
         ddl = _STAGE_DDL[table].format(json=self._json_type())
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} ({ddl})")
-        if table != TOUCHED:
+        if table != TOUCHED:  # collects across batches
             cursor.execute(f"DELETE FROM {table}")
 
     def _now(self) -> Any:
         return self._dt(dt.datetime.now(dt.UTC))
+
+    def db_now(self) -> Any:
+        """The current time, in the form this database compares timestamps in."""
+        return self._now()
 
     def _dt(self, value: dt.datetime | None) -> Any:
         if value is None or self.postgres:
@@ -112,7 +133,6 @@ class SqlWriter:
             with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cursor.execute(f"ANALYZE {table}")
         else:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
@@ -303,25 +323,12 @@ class SqlWriter:
             return outcome
         now = self._now()
         with connection.cursor() as cursor:
-            self._stage(cursor, STAGE_ORDERS)
-            self._stage(cursor, STAGE_LINES)
-            self._stage(cursor, TOUCHED)
+            for table in (STAGE_ORDERS, STAGE_LINES, STAGE_EXISTING, TOUCHED):
+                self._stage(cursor, table)
             self._load(
                 cursor,
                 STAGE_ORDERS,
-                (
-                    "row_no",
-                    "external_id",
-                    "customer_external_id",
-                    "status",
-                    "placed_at",
-                    "delivered_at",
-                    "promised_at",
-                    "total",
-                    "currency",
-                    "metadata",
-                    "has_lines",
-                ),
+                ORDER_STAGE_COLUMNS,
                 (
                     (
                         r.row,
@@ -333,7 +340,7 @@ class SqlWriter:
                         self._dt(r.promised_at),
                         r.total,
                         r.currency,
-                        json.dumps(r.metadata),
+                        json.dumps(r.metadata) if r.metadata else "{}",
                         r.lines is not None,
                     )
                     for r in records
@@ -351,102 +358,112 @@ class SqlWriter:
                         for i, line in enumerate(r.lines)
                     ),
                 )
+            outcome.errors.extend(self._unknown_customers(cursor))
+            # Orders that exist already: their previous customer and status, for the stats of
+            # a customer who loses an order and for the timeline entry of a status change.
             cursor.execute(
-                f"UPDATE {STAGE_ORDERS} SET customer_id = COALESCE(c.merged_into_id, c.id) "
-                f"FROM {CUSTOMERS} c WHERE c.workspace_id = %s "
-                f"AND c.external_id = {STAGE_ORDERS}.customer_external_id",
-                [self.ws],
+                f"INSERT INTO {STAGE_EXISTING} (external_id, order_id, old_status, "
+                "old_customer_id, customer_id) "
+                "SELECT s.external_id, o.id, o.status, o.customer_id, "
+                f"COALESCE(c.merged_into_id, c.id) FROM {STAGE_ORDERS} s "
+                f"JOIN {ORDERS} o ON o.workspace_id = %s AND o.external_id = s.external_id "
+                f"JOIN {CUSTOMERS} c ON c.workspace_id = %s "
+                "AND c.external_id = s.customer_external_id",
+                [self.ws, self.ws],
             )
-            cursor.execute(
-                f"SELECT row_no, external_id, customer_external_id FROM {STAGE_ORDERS} "
-                "WHERE customer_id IS NULL"
-            )
-            for row, external_id, customer_ref in cursor.fetchall():
-                outcome.errors.append(
-                    RowError(
-                        row,
-                        "customer_external_id",
-                        f"No customer with external id {customer_ref!r}.",
-                        external_id,
-                    )
-                )
-            if outcome.errors:
-                cursor.execute(f"DELETE FROM {STAGE_ORDERS} WHERE customer_id IS NULL")
+            existing = cursor.rowcount
+            if existing:
                 cursor.execute(
-                    f"DELETE FROM {STAGE_LINES} WHERE order_external_id NOT IN "
-                    f"(SELECT external_id FROM {STAGE_ORDERS})"
+                    f"INSERT INTO {TOUCHED} (customer_id) SELECT DISTINCT old_customer_id "
+                    f"FROM {STAGE_EXISTING} WHERE old_customer_id <> customer_id "
+                    "ON CONFLICT (customer_id) DO NOTHING"
                 )
-            cursor.execute(
-                f"UPDATE {STAGE_ORDERS} SET order_id = o.id, old_status = o.status, "
-                f"old_customer_id = o.customer_id FROM {ORDERS} o WHERE o.workspace_id = %s "
-                f"AND o.external_id = {STAGE_ORDERS}.external_id",
-                [self.ws],
-            )
-            cursor.execute(
-                f"INSERT INTO {TOUCHED} (customer_id) SELECT customer_id FROM "
-                f"(SELECT customer_id FROM {STAGE_ORDERS} UNION SELECT old_customer_id "
-                f"FROM {STAGE_ORDERS} WHERE old_customer_id IS NOT NULL) AS t WHERE TRUE "
-                "ON CONFLICT (customer_id) DO NOTHING"
-            )
-            self._order_status_activities(cursor, now)
-            cursor.execute(
-                f"SELECT COUNT(*), COUNT(*) FILTER (WHERE order_id IS NULL) FROM {STAGE_ORDERS}"
-            )
-            total, created = cursor.fetchone()
-            fields = (
-                "customer_id",
-                "status",
-                "placed_at",
-                "delivered_at",
-                "promised_at",
-                "total",
-                "currency",
-                "metadata",
-            )
-            changed = " OR ".join(self._distinct(f"{ORDERS}.{f}", f"excluded.{f}") for f in fields)
-            cursor.execute(
-                f"INSERT INTO {ORDERS} (workspace_id, customer_id, external_id, status, placed_at, "
-                "delivered_at, promised_at, total, currency, metadata, created_at, updated_at) "
-                "SELECT %s, customer_id, external_id, status, placed_at, delivered_at, "
-                f"promised_at, total, currency, metadata, %s, %s FROM {STAGE_ORDERS} "
-                "WHERE TRUE ORDER BY row_no "
-                "ON CONFLICT (workspace_id, external_id) DO UPDATE SET "
-                + ", ".join(f"{f} = excluded.{f}" for f in fields)
-                + f", updated_at = excluded.updated_at WHERE {changed}",
-                [self.ws, now, now],
-            )
+                self._order_status_activities(cursor, now)
+            cursor.execute(self._order_upsert_sql(), [self.ws, now, now, self.ws])
             written = cursor.rowcount
-            outcome.created = created
-            outcome.updated = written - created
+            total = len(records) - len({e.row for e in outcome.errors})
+            outcome.created = total - existing
+            outcome.updated = written - outcome.created
             outcome.unchanged = total - written
             if any(r.lines is not None for r in records):
                 self._replace_lines(cursor)
         return outcome
 
+    def _unknown_customers(self, cursor: CursorWrapper) -> list[RowError]:
+        cursor.execute(
+            f"SELECT s.row_no, s.external_id, s.customer_external_id FROM {STAGE_ORDERS} s "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {CUSTOMERS} c WHERE c.workspace_id = %s "
+            "AND c.external_id = s.customer_external_id)",
+            [self.ws],
+        )
+        errors = [
+            RowError(
+                row,
+                "customer_external_id",
+                f"No customer with external id {customer_ref!r}.",
+                external_id,
+            )
+            for row, external_id, customer_ref in cursor.fetchall()
+        ]
+        if errors:
+            self._drop_rows(cursor, (STAGE_ORDERS,), [e.row for e in errors])
+            cursor.execute(
+                f"DELETE FROM {STAGE_LINES} WHERE order_external_id NOT IN "
+                f"(SELECT external_id FROM {STAGE_ORDERS})"
+            )
+        return errors
+
+    def _order_upsert_sql(self) -> str:
+        fields = (
+            "customer_id",
+            "status",
+            "placed_at",
+            "delivered_at",
+            "promised_at",
+            "total",
+            "currency",
+            "metadata",
+        )
+        changed = " OR ".join(self._distinct(f"{ORDERS}.{f}", f"excluded.{f}") for f in fields)
+        return (
+            f"INSERT INTO {ORDERS} (workspace_id, customer_id, external_id, status, placed_at, "
+            "delivered_at, promised_at, total, currency, metadata, created_at, updated_at) "
+            "SELECT %s, COALESCE(c.merged_into_id, c.id), s.external_id, s.status, s.placed_at, "
+            "s.delivered_at, s.promised_at, s.total, s.currency, s.metadata, %s, %s "
+            f"FROM {STAGE_ORDERS} s JOIN {CUSTOMERS} c ON c.workspace_id = %s "
+            "AND c.external_id = s.customer_external_id WHERE TRUE ORDER BY s.row_no "
+            "ON CONFLICT (workspace_id, external_id) DO UPDATE SET "
+            + ", ".join(f"{f} = excluded.{f}" for f in fields)
+            + f", updated_at = excluded.updated_at WHERE {changed}"
+        )
+
     def _order_status_activities(self, cursor: CursorWrapper, now: Any) -> None:
         if self.postgres:
-            data = "json_build_object('order_id', order_id, 'from', old_status, 'to', status)"
+            data = "json_build_object('order_id', e.order_id, 'from', e.old_status, 'to', s.status)"
         else:
-            data = "json_object('order_id', order_id, 'from', old_status, 'to', status)"
-        where = "order_id IS NOT NULL AND old_status <> status"
+            data = "json_object('order_id', e.order_id, 'from', e.old_status, 'to', s.status)"
+        source = (
+            f"FROM {STAGE_EXISTING} e JOIN {STAGE_ORDERS} s ON s.external_id = e.external_id "
+            "WHERE e.old_status <> s.status"
+        )
         cursor.execute(
             f"INSERT INTO {ACTIVITIES} (workspace_id, customer_id, kind, occurred_at, title, "
             "body, data, source_type, source_id, created_at, updated_at) "
-            "SELECT %s, customer_id, %s, %s, "
-            "'Order ' || external_id || ': ' || old_status || %s || status, '', "
-            f"{data}, 'order', CAST(order_id AS text), %s, %s FROM {STAGE_ORDERS} WHERE {where}",
+            "SELECT %s, e.customer_id, %s, %s, "
+            "'Order ' || s.external_id || ': ' || e.old_status || %s || s.status, '', "
+            f"{data}, 'order', CAST(e.order_id AS text), %s, %s {source}",
             [self.ws, Activity.Kind.ORDER_UPDATED.value, now, " → ", now, now],
         )
         cursor.execute(
             f"UPDATE {CUSTOMERS} SET last_activity_at = %s WHERE id IN "
-            f"(SELECT customer_id FROM {STAGE_ORDERS} WHERE {where})",
+            f"(SELECT e.customer_id {source})",
             [now],
         )
 
     def _replace_lines(self, cursor: CursorWrapper) -> None:
         cursor.execute(
-            f"DELETE FROM {LINES} WHERE order_id IN (SELECT order_id FROM {STAGE_ORDERS} "
-            "WHERE has_lines AND order_id IS NOT NULL)"
+            f"DELETE FROM {LINES} WHERE order_id IN (SELECT e.order_id FROM {STAGE_EXISTING} e "
+            f"JOIN {STAGE_ORDERS} s ON s.external_id = e.external_id WHERE s.has_lines)"
         )
         cursor.execute(
             f"INSERT INTO {LINES} (order_id, sku, name, quantity, unit_price) "
@@ -457,10 +474,16 @@ class SqlWriter:
         )
 
     # -- stats ---------------------------------------------------------------------------------
-    def touched_range(self) -> tuple[int, int, int]:
-        """(count, lowest id, highest id) of the customers whose orders this import changed."""
+    def collect_touched(self, since: Any) -> tuple[int, int, int]:
+        """Gather the customers whose orders this import wrote (orders updated since the import
+        started, plus the previous owners of moved orders): (count, lowest id, highest id)."""
         with connection.cursor() as cursor:
             self._stage(cursor, TOUCHED)
+            cursor.execute(
+                f"INSERT INTO {TOUCHED} (customer_id) SELECT DISTINCT customer_id FROM {ORDERS} "
+                "WHERE workspace_id = %s AND updated_at >= %s ON CONFLICT (customer_id) DO NOTHING",
+                [self.ws, since],
+            )
             cursor.execute(f"SELECT COUNT(*), MIN(customer_id), MAX(customer_id) FROM {TOUCHED}")
             count, low, high = cursor.fetchone()
         return int(count), int(low or 0), int(high or 0)
@@ -502,4 +525,4 @@ class SqlWriter:
                 [low, high],
             )
             changed += cursor.rowcount
-        return changed
+        return int(changed)

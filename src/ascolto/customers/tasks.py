@@ -7,7 +7,7 @@ from huey.contrib.djhuey import db_task
 from ascolto.customers import importer
 
 
-@db_task()
+@db_task()  # type: ignore[untyped-decorator]
 def run_import(job_id: int) -> None:
     """Run a queued import Job (started by the upload page). No retries: the job records its
     own failure, and importing the same file again is safe."""

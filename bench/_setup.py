@@ -1,0 +1,110 @@
+"""Shared set-up for the benchmarks: a database of their own, created and dropped around a run.
+
+Each bench takes --database-url (default: DATABASE_URL, else the local PostgreSQL) and creates
+the database named in it (by default `ascolto_bench`), so it never touches a real one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_bench"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or DEFAULT_URL,
+        help="PostgreSQL URL whose database the bench creates and drops "
+        f"(default: $DATABASE_URL or {DEFAULT_URL}); sqlite:///path works too.",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the bench database afterwards (for inspection)."
+    )
+
+
+def _admin_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise SystemExit("The database URL must name a database, e.g. .../ascolto_bench")
+    return urlunsplit(parts._replace(path="/postgres")), name
+
+
+def _recreate(url: str) -> None:
+    import psycopg
+
+    admin, name = _admin_url(url)
+    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop(url: str) -> None:
+    import psycopg
+
+    admin, name = _admin_url(url)
+    with psycopg.connect(admin.replace("postgres://", "postgresql://", 1), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def bench_database(url: str, *, keep: bool = False) -> Iterator[str]:
+    """Create the database, point Django at it, migrate; drop it on the way out."""
+    postgres = url.startswith(("postgres://", "postgresql://"))
+    data_dir = tempfile.mkdtemp(prefix="ascolto-bench-")
+    if postgres:
+        _recreate(url)
+    elif url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    os.environ["DATABASE_URL"] = url
+    os.environ["ASCOLTO_DATA_DIR"] = data_dir
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ascolto.config.settings")
+    os.environ.setdefault("ASCOLTO_LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    try:
+        yield data_dir
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if postgres and not keep:
+            _drop(url)
+
+
+def peak_rss_mb() -> tuple[float, float]:
+    """Peak resident memory in MB of this process and of its largest finished child (KB on
+    Linux's getrusage)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = (len(sorted_values) - 1) * p / 100
+    low = int(k)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (k - low)
+
+
+def machine() -> str:
+    import platform
+
+    return f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
