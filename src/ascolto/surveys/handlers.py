@@ -1,0 +1,116 @@
+"""Outbox handlers of the surveys: triggers that invite, and the closed loop after an answer.
+
+Each is idempotent (delivery is at least once): invitations are unique per (survey, trigger
+source), and a response has at most one follow-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from ascolto.core import outbox
+from ascolto.core.models import OutboxEvent
+from ascolto.customers.models import Order
+from ascolto.inbox.models import Conversation
+from ascolto.surveys import services
+from ascolto.surveys.models import Response, Survey
+
+# An order reported delivered long after the fact (an import, a backfill) is not asked about.
+ORDER_DELIVERED_MAX_AGE = dt.timedelta(days=14)
+
+
+def _active(workspace_id: int, trigger: str) -> list[Survey]:
+    return list(
+        Survey.objects.filter(workspace_id=workspace_id, trigger=trigger, is_active=True)
+        .select_related("workspace")
+        .order_by("pk")
+    )
+
+
+def _id(event: OutboxEvent, key: str) -> int | None:
+    value = event.payload.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@outbox.handles("inbox.conversation.resolved")
+def on_conversation_resolved(event: OutboxEvent) -> None:
+    """Schedule the surveys triggered by a resolved conversation, after each survey's delay,
+    when the conversation's channel is one the survey listens to. A conversation resolved
+    again after a reopen is not asked twice; follow-up cases themselves are never surveyed."""
+    conversation_id = _id(event, "conversation_id")
+    surveys = _active(event.workspace_id, Survey.Trigger.CONVERSATION_RESOLVED)
+    if conversation_id is None or not surveys:
+        return
+    conversation = (
+        Conversation.objects.select_related("customer", "customer__workspace", "assignee", "team")
+        .filter(workspace_id=event.workspace_id, pk=conversation_id)
+        .first()
+    )
+    if conversation is None or services.is_followup_inbox(
+        workspace_id=event.workspace_id, inbox_id=conversation.inbox_id
+    ):
+        return
+    now = timezone.now()
+    for survey in surveys:
+        if survey.trigger_channels and conversation.channel not in survey.trigger_channels:
+            continue
+        services.invitation_create(
+            survey=survey,
+            customer=conversation.customer,
+            source_key=f"conversation:{conversation.pk}",
+            send_after=now + dt.timedelta(minutes=survey.delay_minutes),
+            conversation=conversation,
+            agent=conversation.assignee,
+            team=conversation.team,
+            now=now,
+        )
+
+
+@outbox.handles("customers.order.updated")
+def on_order_updated(event: OutboxEvent) -> None:
+    """Schedule the order surveys when an order becomes delivered (not on other changes, and
+    not for deliveries reported more than two weeks late)."""
+    if event.payload.get("status") != "delivered" or event.payload.get("previous_status") == (
+        "delivered"
+    ):
+        return
+    order_id = _id(event, "order_id")
+    surveys = _active(event.workspace_id, Survey.Trigger.ORDER_DELIVERED)
+    if order_id is None or not surveys:
+        return
+    order = (
+        Order.objects.select_related("customer", "customer__workspace")
+        .filter(workspace_id=event.workspace_id, pk=order_id)
+        .first()
+    )
+    now = timezone.now()
+    if order is None or (
+        order.delivered_at is not None and now - order.delivered_at > ORDER_DELIVERED_MAX_AGE
+    ):
+        return
+    for survey in surveys:
+        services.invitation_create(
+            survey=survey,
+            customer=order.customer,
+            source_key=f"order:{order.pk}",
+            send_after=now + dt.timedelta(minutes=survey.delay_minutes),
+            order=order,
+            now=now,
+        )
+
+
+@outbox.handles("surveys.response.submitted")
+def on_response_submitted(event: OutboxEvent) -> None:
+    """Score the comment and open a follow-up case for a poor answer."""
+    response_id = _id(event, "response_id")
+    if response_id is None:
+        return
+    response = (
+        Response.objects.select_related("survey", "survey__workspace", "customer")
+        .filter(workspace_id=event.workspace_id, pk=response_id)
+        .first()
+    )
+    if response is not None:
+        services.response_follow_up(response=response)

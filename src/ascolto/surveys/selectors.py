@@ -1,0 +1,561 @@
+"""Survey reads. Every selector takes the workspace and filters by it (the public page finds its
+invitation through a signed token instead)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
+
+from ascolto.accounts.models import Team, User
+from ascolto.core.errors import NotFound, ValidationFailed
+from ascolto.core.models import Workspace
+from ascolto.core.pagination import decode_cursor, encode_cursor
+from ascolto.customers.models import ValueTier
+from ascolto.inbox.models import Channel
+from ascolto.surveys import metrics, tokens
+from ascolto.surveys.models import (
+    FollowUp,
+    Invitation,
+    Question,
+    Response,
+    Survey,
+    Touchpoint,
+)
+
+MAX_PAGE = 200
+BREAKDOWNS = ("channel", "team", "agent", "segment", "language", "touchpoint", "survey")
+RESPONSE_GROUP_FIELD = {
+    "channel": "channel",
+    "team": "team_id",
+    "agent": "agent_id",
+    "segment": "segment",
+    "language": "language",
+    "touchpoint": "touchpoint",
+    "survey": "survey_id",
+}
+INVITATION_GROUP_FIELD = {
+    "team": "team_id",
+    "agent": "agent_id",
+    "segment": "customer__value_tier",
+    "language": "language",
+    "touchpoint": "survey__touchpoint",
+    "survey": "survey_id",
+}
+LANGUAGE_NAMES = {"en": "English", "it": "Italiano", "he": "עברית"}
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+def _page(qs: QuerySet[Any], cursor: str | None, limit: int) -> Page:
+    """Newest first by id, keyset-paginated."""
+    limit = max(1, min(limit, MAX_PAGE))
+    if cursor:
+        (last_id,) = decode_cursor(cursor, types=(int,))
+        qs = qs.filter(pk__lt=last_id)
+    rows = list(qs.order_by("-pk")[: limit + 1])
+    return Page(rows[:limit], encode_cursor(rows[limit - 1].pk) if len(rows) > limit else None)
+
+
+# --- The public page ------------------------------------------------------------------------
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    """The invitation a survey link stands for, or None when the token is tampered with, signed
+    for something else, or not one the invitation issued."""
+    parsed = tokens.parse_token(token)
+    if parsed is None:
+        return None
+    invitation = (
+        Invitation.objects.select_related("survey", "survey__workspace", "customer")
+        .filter(pk=parsed.invitation_id)
+        .first()
+    )
+    if invitation is None or not tokens.digest_matches(parsed.nonce, invitation.token_digests):
+        return None
+    return invitation
+
+
+def questions_of(survey: Survey) -> list[Question]:
+    return list(Question.objects.filter(survey=survey).order_by("position"))
+
+
+def response_of(invitation: Invitation) -> Response | None:
+    return Response.objects.filter(invitation=invitation).first()
+
+
+# --- Surveys, invitations, responses, follow-ups ---------------------------------------------
+
+
+def survey_get(*, workspace: Workspace, survey_id: int) -> Survey:
+    survey = Survey.objects.filter(workspace=workspace, pk=survey_id).first()
+    if survey is None:
+        raise NotFound(f"No survey #{survey_id} in this workspace.")
+    return survey
+
+
+def survey_list(
+    *,
+    workspace: Workspace,
+    active: bool | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    qs = Survey.objects.filter(workspace=workspace)
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    return _page(qs, cursor, limit)
+
+
+def invitation_get(*, workspace: Workspace, invitation_id: int) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("survey", "survey__workspace", "customer")
+        .filter(workspace=workspace, pk=invitation_id)
+        .first()
+    )
+    if invitation is None:
+        raise NotFound(f"No survey invitation #{invitation_id} in this workspace.")
+    return invitation
+
+
+def invitation_list(
+    *,
+    workspace: Workspace,
+    survey: Survey | None = None,
+    status: str | None = None,
+    customer_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    qs = Invitation.objects.filter(workspace=workspace)
+    if survey is not None:
+        qs = qs.filter(survey=survey)
+    if status:
+        qs = qs.filter(status=status)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    return _page(qs, cursor, limit)
+
+
+def response_get(*, workspace: Workspace, response_id: int) -> Response:
+    response = (
+        Response.objects.select_related("survey", "survey__workspace", "invitation", "customer")
+        .filter(workspace=workspace, pk=response_id)
+        .first()
+    )
+    if response is None:
+        raise NotFound(f"No survey response #{response_id} in this workspace.")
+    return response
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    survey_id: int | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    completed: bool | None = None
+    customer_id: int | None = None
+
+
+def _responses(workspace: Workspace, f: ResponseFilter) -> QuerySet[Response]:
+    if f.since is not None and f.until is not None and f.since >= f.until:
+        raise ValidationFailed(
+            "`since` must be before `until`.", field_errors={"since": ["Must be before `until`."]}
+        )
+    qs = Response.objects.filter(workspace=workspace)
+    if f.survey_id is not None:
+        qs = qs.filter(survey_id=f.survey_id)
+    if f.since is not None:
+        qs = qs.filter(created_at__gte=f.since)
+    if f.until is not None:
+        qs = qs.filter(created_at__lt=f.until)
+    if f.completed is not None:
+        qs = qs.filter(completed=f.completed)
+    if f.customer_id is not None:
+        qs = qs.filter(customer_id=f.customer_id)
+    return qs
+
+
+def response_list(
+    *, workspace: Workspace, filters: ResponseFilter, cursor: str | None = None, limit: int = 50
+) -> Page:
+    return _page(_responses(workspace, filters), cursor, limit)
+
+
+def followup_get(*, workspace: Workspace, followup_id: int) -> FollowUp:
+    followup = (
+        FollowUp.objects.select_related(
+            "workspace", "response", "response__survey", "customer", "conversation", "owner"
+        )
+        .filter(workspace=workspace, pk=followup_id)
+        .first()
+    )
+    if followup is None:
+        raise NotFound(f"No follow-up #{followup_id} in this workspace.")
+    return followup
+
+
+def followup_list(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    owner_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    qs = FollowUp.objects.filter(workspace=workspace)
+    if status:
+        qs = qs.filter(status=status)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    return _page(qs, cursor, limit)
+
+
+# --- Metrics --------------------------------------------------------------------------------
+
+
+@dataclass
+class MetricsResult:
+    by: str | None
+    totals: metrics.GroupMetrics
+    groups: list[tuple[metrics.GroupMetrics, str]]
+
+
+def _counts_annotations() -> dict[str, Any]:
+    return {
+        "responses": Count("id"),
+        "promoters": Count("id", filter=Q(nps_score__gte=metrics.PROMOTER_MIN)),
+        "passives": Count(
+            "id", filter=Q(nps_score__gt=metrics.DETRACTOR_MAX, nps_score__lt=metrics.PROMOTER_MIN)
+        ),
+        "detractors": Count("id", filter=Q(nps_score__lte=metrics.DETRACTOR_MAX)),
+        "csat_n": Count("csat_score"),
+        "csat_satisfied": Count("id", filter=Q(csat_score__gte=metrics.CSAT_SATISFIED_MIN)),
+        "ces_n": Count("ces_score"),
+        "ces_total": Sum("ces_score"),
+    }
+
+
+def _invitation_channel() -> Case:
+    return Case(
+        When(context_channel="", then=F("channel")),
+        default=F("context_channel"),
+        output_field=CharField(),
+    )
+
+
+def metric_counts(
+    *, workspace: Workspace, filters: ResponseFilter, by: str | None = None
+) -> MetricsResult:
+    """NPS, CSAT, CES and response rate for the selection, and per group when `by` names a
+    breakdown (channel, team, agent, segment, language, touchpoint, survey). Two GROUP BY
+    queries (responses by time of first answer, invitations by time sent) and one for labels.
+    Responses count whether finished or not: a score the customer gave is a score."""
+    if by is not None and by not in BREAKDOWNS:
+        raise ValidationFailed(
+            "Unknown breakdown.", field_errors={"by": [f"One of: {', '.join(BREAKDOWNS)}."]}
+        )
+    responses = _responses(workspace, filters)
+    invitations = Invitation.objects.filter(
+        workspace=workspace,
+        sent_at__isnull=False,
+        status__in=[Invitation.Status.SENT, Invitation.Status.BOUNCED],
+    )
+    if filters.survey_id is not None:
+        invitations = invitations.filter(survey_id=filters.survey_id)
+    if filters.since is not None:
+        invitations = invitations.filter(sent_at__gte=filters.since)
+    if filters.until is not None:
+        invitations = invitations.filter(sent_at__lt=filters.until)
+    if filters.customer_id is not None:
+        invitations = invitations.filter(customer_id=filters.customer_id)
+    rate_annotations = {
+        "sent": Count("id"),
+        "answered": Count("id", filter=Q(answered_at__isnull=False)),
+    }
+    if by is None:
+        row = responses.aggregate(**_counts_annotations())
+        rate = invitations.aggregate(**rate_annotations)
+        total = _group_counts("", row, rate)
+        return MetricsResult(by=None, totals=metrics.summarize(total), groups=[])
+
+    field = RESPONSE_GROUP_FIELD[by]
+    rows: dict[str, dict[str, Any]] = {
+        _key(r["group"]): dict(r)
+        for r in responses.values(group=F(field)).annotate(**_counts_annotations()).order_by()
+    }
+    inv_field: Any = _invitation_channel() if by == "channel" else F(INVITATION_GROUP_FIELD[by])
+    rates: dict[str, dict[str, Any]] = {
+        _key(r["group"]): dict(r)
+        for r in invitations.values(group=inv_field).annotate(**rate_annotations).order_by()
+    }
+    keys = sorted(set(rows) | set(rates))
+    groups = [_group_counts(k, rows.get(k, {}), rates.get(k, {})) for k in keys]
+    labels = _labels(workspace, by, keys)
+    total_row = {
+        name: sum(getattr(g, name) for g in groups)
+        for name in (
+            "responses",
+            "promoters",
+            "passives",
+            "detractors",
+            "csat_n",
+            "csat_satisfied",
+            "ces_n",
+            "ces_total",
+            "sent",
+            "answered",
+        )
+    }
+    totals = metrics.GroupCounts(key="", **total_row)
+    ordered = sorted(groups, key=lambda g: (-g.responses, g.key))
+    return MetricsResult(
+        by=by,
+        totals=metrics.summarize(totals),
+        groups=[(metrics.summarize(g), labels.get(g.key, g.key)) for g in ordered],
+    )
+
+
+def _key(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _group_counts(key: str, row: dict[str, Any], rate: dict[str, Any]) -> metrics.GroupCounts:
+    return metrics.GroupCounts(
+        key=key,
+        responses=int(row.get("responses") or 0),
+        promoters=int(row.get("promoters") or 0),
+        passives=int(row.get("passives") or 0),
+        detractors=int(row.get("detractors") or 0),
+        csat_n=int(row.get("csat_n") or 0),
+        csat_satisfied=int(row.get("csat_satisfied") or 0),
+        ces_n=int(row.get("ces_n") or 0),
+        ces_total=float(row.get("ces_total") or 0),
+        sent=int(rate.get("sent") or 0),
+        answered=int(rate.get("answered") or 0),
+    )
+
+
+def _labels(workspace: Workspace, by: str, keys: list[str]) -> dict[str, str]:
+    ids = [int(k) for k in keys if k.isdigit()]
+    if by == "agent":
+        users = User.objects.filter(pk__in=ids, memberships__workspace=workspace)
+        return {str(u.pk): str(u) for u in users}
+    if by == "team":
+        return {
+            str(pk): name
+            for pk, name in Team.objects.filter(workspace=workspace, pk__in=ids).values_list(
+                "pk", "name"
+            )
+        }
+    if by == "survey":
+        return {
+            str(pk): name
+            for pk, name in Survey.objects.filter(workspace=workspace, pk__in=ids).values_list(
+                "pk", "name"
+            )
+        }
+    all_choices: dict[str, dict[str, Any]] = {
+        "segment": dict(ValueTier.choices),
+        "touchpoint": dict(Touchpoint.choices),
+        "channel": {**dict(Channel.choices), **dict(Invitation.Channel.choices)},
+        "language": LANGUAGE_NAMES,
+    }
+    choices = all_choices.get(by, {})
+    return {k: str(choices.get(k, k)) for k in keys}
+
+
+def closed_loop_summary(
+    *, workspace: Workspace, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> metrics.LoopSummary:
+    """Closed-loop figures for follow-ups opened in the period: share contacted, time to first
+    contact and to close (hours from the answer), and the change of score when the customer
+    answered the same survey again later."""
+    followups = FollowUp.objects.filter(workspace=workspace)
+    if since is not None:
+        followups = followups.filter(created_at__gte=since)
+    if until is not None:
+        followups = followups.filter(created_at__lt=until)
+    rows = list(
+        followups.select_related("response").only(
+            "first_contact_at",
+            "closed_at",
+            "response__created_at",
+            "response__survey_id",
+            "response__customer_id",
+            "response__nps_score",
+            "response__csat_score",
+            "response__ces_score",
+        )
+    )
+    later = _later_scores(rows)
+    cases = []
+    for f in rows:
+        start = f.response.created_at
+        before = _score(f.response.nps_score, f.response.csat_score, f.response.ces_score)
+        cases.append(
+            metrics.LoopCase(
+                hours_to_first_contact=_hours(start, f.first_contact_at),
+                hours_to_close=_hours(start, f.closed_at),
+                score_before=before,
+                score_after=later.get(f.response_id) if before is not None else None,
+            )
+        )
+    return metrics.closed_loop(poor_answers=len(rows), cases=cases)
+
+
+def _score(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _hours(start: dt.datetime, end: dt.datetime | None) -> float | None:
+    return None if end is None else max(0.0, (end - start).total_seconds() / 3600)
+
+
+def _later_scores(rows: list[FollowUp]) -> dict[int, int]:
+    """For each followed-up response, the score of the same customer's next answer to the same
+    survey, if any."""
+    found: dict[int, int] = {}
+    for f in rows:
+        nxt = (
+            Response.objects.filter(
+                survey_id=f.response.survey_id,
+                customer_id=f.response.customer_id,
+                created_at__gt=f.response.created_at,
+            )
+            .order_by("created_at")
+            .values_list("nps_score", "csat_score", "ces_score")
+            .first()
+        )
+        if nxt is not None:
+            score = _score(*nxt)
+            if score is not None:
+                found[f.response_id] = score
+    return found
+
+
+# --- CSV export -----------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "response_id",
+    "survey_id",
+    "survey",
+    "kind",
+    "touchpoint",
+    "started_at",
+    "submitted_at",
+    "completed",
+    "closed",
+    "language",
+    "customer_id",
+    "customer_external_id",
+    "customer_name",
+    "segment",
+    "channel",
+    "invitation_channel",
+    "conversation_id",
+    "order_external_id",
+    "agent_id",
+    "agent",
+    "team",
+    "nps_score",
+    "csat_score",
+    "ces_score",
+    "sentiment",
+    "comment",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    text = str(value)
+    # Spreadsheets run cells starting with these as formulas (CSV injection); numbers are safe.
+    if text.startswith(FORMULA_PREFIXES) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def response_csv_lines(
+    *, workspace: Workspace, survey: Survey, filters: ResponseFilter
+) -> Iterator[str]:
+    """CSV lines, header first: one row per response with its context and every answer (one
+    column per question, `q:<key>`; several choices joined by "; "). Streams from the database
+    in chunks; cells that would run as spreadsheet formulas are quoted with a leading '."""
+    keys = [q.key for q in questions_of(survey)]
+    qs = (
+        _responses(
+            workspace,
+            ResponseFilter(
+                survey_id=survey.pk,
+                since=filters.since,
+                until=filters.until,
+                completed=filters.completed,
+                customer_id=filters.customer_id,
+            ),
+        )
+        .select_related("customer", "invitation", "invitation__order", "agent", "team")
+        .order_by("pk")
+    )
+    writer = csv.writer(_Echo())
+    yield writer.writerow([*CSV_COLUMNS, *(f"q:{k}" for k in keys)])
+    for r in qs.iterator(chunk_size=2000):
+        inv = r.invitation
+        row = [
+            r.pk,
+            survey.pk,
+            survey.name,
+            survey.kind,
+            r.touchpoint,
+            r.created_at,
+            r.submitted_at,
+            r.completed,
+            r.closed,
+            r.language,
+            r.customer_id,
+            r.customer.external_id,
+            r.customer.name,
+            r.segment,
+            r.channel,
+            inv.channel,
+            inv.conversation_id,
+            inv.order.external_id if inv.order else None,
+            r.agent_id,
+            r.agent.get_username() if r.agent else None,
+            r.team.name if r.team else None,
+            r.nps_score,
+            r.csat_score,
+            r.ces_score,
+            r.sentiment,
+            r.comment,
+            *(r.answers.get(k) for k in keys),
+        ]
+        yield writer.writerow([_cell(v) for v in row])
