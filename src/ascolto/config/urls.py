@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("ascolto.core.urls")),
     path("customers/", include("ascolto.customers.urls")),
+    path("s/", include("ascolto.surveys.urls")),
 ]
