@@ -127,7 +127,8 @@ SAMPLE_ERRORS = 100
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 JSONL_EXTRA_KEYS = {"customers": {"identities"}, "orders": set()}
 
-# A chunk of raw rows: (kind, format, header or None, [(row number, CSV values or JSON text)]).
+# A chunk of raw rows: (kind, format, header or None, [(row number, CSV values or JSON text)]);
+# the format "objects" carries dicts already decoded.
 RawChunk = tuple[str, str, list[str] | None, list[tuple[int, Any]]]
 
 
@@ -283,6 +284,8 @@ def validate_chunk(
                 )
                 continue
             raw = dict(zip(header, payload, strict=True))
+        elif fmt == "objects":  # already decoded (demo data)
+            raw = payload
         else:
             try:
                 decoded = json.loads(payload)

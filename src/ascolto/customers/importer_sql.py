@@ -137,6 +137,19 @@ class SqlWriter:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Append rows to a table in bulk (COPY on PostgreSQL). Datetimes must be aware."""
+        if not rows:
+            return
+        if not self.postgres:
+            rows = [
+                tuple(self._dt(v) if isinstance(v, dt.datetime) else v for v in row) for row in rows
+            ]
+        with connection.cursor() as cursor:
+            self._load(cursor, table, columns, rows)
+
     def _drop_rows(self, cursor: CursorWrapper, tables: Sequence[str], rows: Sequence[int]) -> None:
         for start in range(0, len(rows), 500):
             chunk = list(rows[start : start + 500])
