@@ -229,9 +229,11 @@ class SessionCookieAuth(APIKeyCookie):
             return None
         if request.method not in SAFE_METHODS and check_csrf(request) is not None:
             raise CsrfFailed
-        workspace = getattr(request, "workspace", None)
-        if not isinstance(workspace, Workspace):
+        lazy = getattr(request, "workspace", None)
+        if not isinstance(lazy, Workspace):
             raise Forbidden(str(_("You are not a member of any workspace.")))
+        # The middleware's lazy object, evaluated by isinstance above: hand on the instance.
+        workspace: Workspace = getattr(lazy, "_wrapped", lazy)
         return RequestContext(user=user, workspace=workspace, actor=Actor.for_user(user))
 
 
