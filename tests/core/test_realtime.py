@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from ascolto.config.asgi import application
+from ascolto.config.env import redis_channel_layer
 from ascolto.core import realtime
 from ascolto.core.realtime import InvalidEvent
 from ascolto.customers import services
@@ -221,16 +222,13 @@ async def test_an_event_published_in_another_process_reaches_this_socket(
     member, workspace, redis_url, tmp_path, settings
 ):
     """Scaled: a worker process publishes, a browser connected to a web process receives."""
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": settings.REDIS_PREFIX},
-        }
-    }
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, settings.REDIS_PREFIX)}
     cookie = await sync_to_async(_session_cookie)(member)
     socket = _socket(cookie, ORIGIN)
     assert (await socket.connect())[0]
     try:
+        # An idle socket outlives Redis' blocking reads (5 s each) without a read timeout.
+        assert await socket.receive_nothing(timeout=7, interval=0.5)
         script = (
             "import django, os; django.setup(); from ascolto.core import realtime; "
             "realtime.publish_on_commit(workspace_id=int(os.environ['WS']), "

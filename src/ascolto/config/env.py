@@ -10,6 +10,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -133,3 +134,19 @@ def _read_key(key_file: Path) -> str:
             return key
         time.sleep(0.02)
     raise ImproperlyConfigured(f"{str(key_file)!r} is empty; delete it or set SECRET_KEY.")
+
+
+def redis_channel_layer(url: str, prefix: str) -> dict[str, Any]:
+    """The Channels layer on Redis shared by every web and worker process.
+
+    channels_redis waits for messages with BZPOPMIN for up to 5 seconds, and redis-py (8+) gives
+    every read a 5-second socket timeout by default: an idle websocket would then fail with
+    "Timeout reading". The socket timeout is set well above the blocking wait.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": url, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "prefix": prefix,
+        },
+    }

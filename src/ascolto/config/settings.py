@@ -26,6 +26,7 @@ from ascolto.config.env import (
     env_int,
     env_list,
     env_str,
+    redis_channel_layer,
     secret_key,
 )
 
@@ -184,12 +185,7 @@ if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", REDIS_PREFIX):
     )
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, REDIS_PREFIX)}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
