@@ -230,7 +230,8 @@ def test_job_page_polls_while_running_and_stops_when_done(  # type: ignore[no-un
     assert "hx-trigger" not in done
     assert 'data-status="succeeded"' in done
     assert "180" in done
-    assert "bad email" in done
+    assert '<th scope="col">row</th>' in done
+    assert '<td dir="auto">bad email</td>' in done
 
 
 def test_jobs_of_another_workspace_are_hidden(  # type: ignore[no-untyped-def]

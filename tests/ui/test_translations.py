@@ -17,6 +17,10 @@ LOCALE = Path(settings.LOCALE_PATHS[0])
 STYLESHEET = Path(settings.STATICFILES_DIRS[0]) / "ascolto" / "css" / "ascolto.css"
 
 
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text)
+
+
 def _po_entries(path: Path) -> list[dict[str, object]]:
     """msgid, msgstr forms and flags of each entry of a .po file (header excluded)."""
     entries = []
@@ -37,7 +41,7 @@ def _po_entries(path: Path) -> list[dict[str, object]]:
             continue
         entries.append(
             {
-                "msgid": "".join(fields["msgid"]),
+                "msgid": _unescape("".join(fields["msgid"])),
                 "msgstr": ["".join(v) for k, v in sorted(fields.items()) if k.startswith("msgstr")],
                 "fuzzy": "fuzzy" in flags,
             }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.conf import settings
@@ -176,14 +177,48 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render_in_workspace(request, template, context)
 
 
-def _result_rows(result: dict[str, Any]) -> list[tuple[str, Any, bool]]:
-    """A job's result as (key, value, is_list) rows, lists cut to their first 100 items."""
-    rows: list[tuple[str, Any, bool]] = []
+@dataclass(frozen=True)
+class ResultRow:
+    """One entry of a job's result: a value, or a list shown as a table (lists of objects)
+    or as lines, cut to its first RESULT_LIST_LIMIT items."""
+
+    key: str
+    value: Any = None
+    columns: list[str] = field(default_factory=list)
+    table: list[list[Any]] = field(default_factory=list)
+    lines: list[Any] = field(default_factory=list)
+    is_list: bool = False
+    total: int = 0
+
+    @property
+    def shown(self) -> int:
+        return len(self.table) or len(self.lines)
+
+
+RESULT_LIST_LIMIT = 100
+
+
+def _result_rows(result: dict[str, Any]) -> list[ResultRow]:
+    rows: list[ResultRow] = []
     for key, value in (result or {}).items():
-        if isinstance(value, list):
-            rows.append((str(key), value[:100], True))
+        if not isinstance(value, list):
+            rows.append(ResultRow(key=str(key), value=value))
+            continue
+        shown = value[:RESULT_LIST_LIMIT]
+        if shown and all(isinstance(item, dict) for item in shown):
+            columns = list(dict.fromkeys(k for item in shown for k in item))
+            table = [[item.get(column, "") for column in columns] for item in shown]
+            rows.append(
+                ResultRow(
+                    key=str(key),
+                    columns=[str(c) for c in columns],
+                    table=table,
+                    is_list=True,
+                    total=len(value),
+                )
+            )
         else:
-            rows.append((str(key), value, False))
+            rows.append(ResultRow(key=str(key), lines=shown, is_list=True, total=len(value)))
     return rows
 
 

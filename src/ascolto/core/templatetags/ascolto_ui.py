@@ -98,7 +98,7 @@ def audit_changes(entry: AuditLogEntry) -> list[ChangeRow]:
     for key, value in changes.items():
         if is_update and isinstance(value, list) and len(value) == 2:
             rows.append(ChangeRow(str(key), _plain(value[0]), _plain(value[1]), True))
-        else:
+        elif value not in (None, "", {}, []):
             rows.append(ChangeRow(str(key), "", _plain(value), False))
     return rows
 
