@@ -9,3 +9,11 @@ import pytest
 def _fast_password_hashing(settings: Any) -> None:
     # Agents are created in many of these tests; the hasher plays no part in what they check.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    # The public pages count requests per IP in the cache; each test starts with a clean count.
+    from django.core.cache import cache
+
+    cache.clear()

@@ -223,6 +223,8 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     language = _language(request, invitation)
     existing = selectors.response_of(invitation)
     if existing is not None and existing.completed:
+        if request.method == "POST":  # a double submit: the first one was recorded
+            return HttpResponseRedirect(_page_url(token, language, invitation, done="1"))
         return _done(request, invitation, language, just_now=request.GET.get("done") == "1")
     if _is_expired(invitation):
         return _expired(request, invitation, language)
