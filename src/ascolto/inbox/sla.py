@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from ascolto.accounts.models import Membership, Role, User
@@ -101,12 +101,14 @@ def calendar_for_conversation(conversation: Conversation, policy: SLAPolicy) -> 
     that cannot be compiled is logged and replaced by 24/7 rather than leaving no SLA."""
     hours: BusinessHours | None = policy.business_hours
     if hours is None:
-        candidates = BusinessHours.objects.filter(workspace_id=conversation.workspace_id)
         team_id = conversation.team_id or conversation.inbox.team_id
-        if team_id is not None:
-            hours = candidates.filter(team_id=team_id).order_by("id").first()
-        if hours is None:
-            hours = candidates.filter(team__isnull=True).order_by("id").first()
+        # The team's calendar sorts before the workspace default (a null team sorts last).
+        hours = (
+            BusinessHours.objects.filter(workspace_id=conversation.workspace_id)
+            .filter(Q(team__isnull=True) | Q(team_id=team_id))
+            .order_by(F("team_id").asc(nulls_last=True), "id")
+            .first()
+        )
     try:
         return calendar_for(hours)
     except InvalidCalendar as exc:
