@@ -1,4 +1,4 @@
-"""The shipped translations are complete and compiled, and the stylesheet mirrors for RTL."""
+"""The shipped translations are complete and compiled, and pages read in the chosen language."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from django.urls import reverse
 from tests.ui.conftest import login
 
 LOCALE = Path(settings.LOCALE_PATHS[0])
-STYLESHEET = Path(settings.STATICFILES_DIRS[0]) / "ascolto" / "css" / "ascolto.css"
 
 
 def _unescape(text: str) -> str:
@@ -79,15 +78,3 @@ def test_pages_read_in_italian(client: Client, agent) -> None:  # type: ignore[n
     assert '<html lang="it" dir="ltr">' in html
     for text in ("Clienti", "Fascia di valore", "Cerca", "Esci", "In arrivo"):
         assert text in html
-
-
-def test_stylesheet_uses_logical_properties_only() -> None:
-    css = re.sub(r"/\*.*?\*/", "", STYLESHEET.read_text(encoding="utf-8"), flags=re.S)
-
-    physical = re.findall(
-        r"(?:margin|padding|border)-(?:left|right)\b|\b(?:left|right)\s*:|"
-        r"text-align\s*:\s*(?:left|right)|float\s*:\s*(?:left|right)",
-        css,
-    )
-
-    assert physical == []
