@@ -134,3 +134,12 @@ def test_audit_log_cannot_be_edited(workspace, actor):
         entry.save()
     with pytest.raises(PermissionError):
         entry.delete()
+
+
+def test_merged_away_profile_cannot_be_changed(workspace, actor):
+    primary = services.customer_create(workspace=workspace, actor=actor, name="A")
+    duplicate = services.customer_create(workspace=workspace, actor=actor, name="B")
+    services.customer_merge(primary=primary, duplicate=duplicate, actor=actor)
+    duplicate.refresh_from_db()
+    with pytest.raises(ValidationFailed, match="merged into"):
+        services.customer_update(customer=duplicate, actor=actor, name="C")

@@ -16,6 +16,19 @@ from typing import Any
 from ascolto.core import realtime
 from ascolto.inbox.models import Conversation, Message
 
+MESSAGE_CREATED = realtime.define_event("inbox.message.created", conversation_id=int, message=dict)
+CONVERSATION_CREATED = realtime.define_event("inbox.conversation.created", conversation=dict)
+CONVERSATION_UPDATED = realtime.define_event("inbox.conversation.updated", conversation=dict)
+MESSAGE_DELIVERY = realtime.define_event(
+    "inbox.message.delivery", message_id=int, conversation_id=int, status=str
+)
+MENTION_CREATED = realtime.define_event(
+    "inbox.mention.created", user_id=int, conversation_id=int, message_id=int
+)
+CONVERSATION_BOUNCED = realtime.define_event(
+    "inbox.conversation.bounced", conversation_id=int, transfer_count=int
+)
+
 
 def message_payload(message: Message) -> dict[str, Any]:
     author = ""

@@ -143,6 +143,11 @@ def customer_update(*, customer: Customer, actor: Actor, **fields: Any) -> Custo
 
     Attributes are merged key by key; a null value removes one.
     """
+    if customer.merged_into_id is not None:
+        raise ValidationFailed(
+            f"Customer #{customer.pk} was merged into customer #{customer.merged_into_id}; "
+            "change that profile instead."
+        )
     unknown = set(fields) - {*PROFILE_FIELDS, "attributes", "organization"}
     if unknown:
         raise ValidationFailed(f"Unknown customer fields: {', '.join(sorted(unknown))}.")
