@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
+from django.db import connections
 
 import ascolto.connectors.webchat.handlers  # noqa: F401 - registers the outbox handlers
 from ascolto.connectors.webchat import services
@@ -34,6 +36,9 @@ def _widget_urls(settings: Any) -> Iterator[None]:
     cache.clear()  # rate-limit windows must not leak from one test into the next
     yield
     cache.clear()
+    # Sockets do their database work in asgiref's thread; its connection (kept open up to
+    # CONN_MAX_AGE on PostgreSQL) would keep the test database from being dropped at the end.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def make_widget(workspace: Any, **kwargs: Any) -> Inbox:

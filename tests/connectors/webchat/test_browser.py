@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.signals import connection_created
 
 from ascolto.connectors.webchat.config import widget_settings
@@ -135,6 +135,11 @@ def server(transactional_db: None, _sync_orm_beside_playwright: None) -> Iterato
         }
     )
     connection_created.connect(_read_uncommitted)
+    # Each request's thread closes its connection when done, so none outlives the server and
+    # keeps the test database from being dropped.
+    database = connections.settings[DEFAULT_DB_ALIAS]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -153,6 +158,7 @@ def server(transactional_db: None, _sync_orm_beside_playwright: None) -> Iterato
         uv.should_exit = True
         thread.join(10)
         connection_created.disconnect(_read_uncommitted)
+        database["CONN_MAX_AGE"] = max_age
 
 
 def _shop() -> dict[str, Any]:

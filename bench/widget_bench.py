@@ -1,0 +1,298 @@
+"""Benchmark: 2,000 concurrent web chat widget sockets on one node, customer -> agent delivery.
+
+    python bench/widget_bench.py [--sockets 2000] [--messages 3000] [--rate 50]
+                                 [--database-url URL] [--keep]
+
+Creates its own database (bench/_setup.py), a workspace with a webchat inbox and an agent, then
+starts the product's ASGI app under uvicorn in a separate process (one web process, as
+`ascolto web` runs it: the outbox is enqueued to the job queue, no worker consumes it). This
+process opens --sockets widget websockets (each says hello and waits for its welcome) and one
+agent console socket on /ws/events/, then sends --messages visitor messages from random open
+widgets at --rate per second (open loop: a slow server does not slow the senders down).
+
+Measured, with one clock (this process): customer -> agent delivery, from the visitor's send to
+the agent console receiving `inbox.message.created`; the visitor's ack; widget connect + hello;
+the server's resident memory. Goal: p99 customer -> agent <= 50 ms with 2,000 sockets open.
+Rate limits are raised in the server for the run (every socket comes from 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _setup import add_database_argument, bench_database, machine, percentile
+
+ORIGIN = "https://shop.example.com"
+
+
+def prepare() -> dict[str, Any]:
+    """The workspace, an online agent with a signed-in session, and the widget's key."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from ascolto.accounts.models import Membership, User
+    from ascolto.connectors.webchat import services
+    from ascolto.connectors.webchat.config import widget_settings
+    from ascolto.core.actors import Actor
+    from ascolto.core.models import Workspace
+    from ascolto.inbox.models import AgentProfile
+
+    workspace = Workspace.objects.create(name="Bench shop", slug=f"bench-{uuid.uuid4().hex[:8]}")
+    agent = User.objects.create_user(username=f"agent-{workspace.slug}", first_name="Sara")
+    Membership.objects.create(workspace=workspace, user=agent, role="agent")
+    AgentProfile.objects.create(workspace=workspace, user=agent, availability="online")
+    inbox = services.webchat_inbox_create(
+        workspace=workspace,
+        name="Shop chat",
+        actor=Actor.system("bench"),
+        allowed_origins=[ORIGIN],
+    )
+    session = SessionStore()
+    session[SESSION_KEY] = str(agent.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+    session.create()
+    return {"key": widget_settings(inbox.config).key, "session": session.session_key}
+
+
+def serve(port: int) -> None:
+    """The server process: the product's ASGI app with the widget socket mounted."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ascolto.config.settings")
+    django.setup()
+    import uvicorn
+    from channels.auth import AuthMiddlewareStack
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import AllowedHostsOriginValidator
+    from django.conf import settings
+
+    from ascolto.config.asgi import django_asgi_app, lifespan
+    from ascolto.config.routing import websocket_urlpatterns
+    from ascolto.connectors.webchat.routing import with_widget_socket
+
+    for name in ("CONNECTS_PER_MINUTE", "MESSAGES_PER_MINUTE", "CONFIG_PER_MINUTE"):
+        setattr(settings, f"ASCOLTO_WEBCHAT_{name}", 10**9)
+    app = ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": with_widget_socket(
+                AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            ),
+            "lifespan": lifespan,
+        }
+    )
+    _raise_file_limit()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        ws="websockets-sansio",
+        backlog=4096,
+    )
+
+
+def _raise_file_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+class Visitor:
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.acks: dict[str, asyncio.Future[float]] = {}
+
+    async def listen(self) -> None:
+        async for raw in self.ws:
+            frame = json.loads(raw)
+            if frame["type"] == "ack":
+                future = self.acks.pop(frame["client_id"], None)
+                if future is not None and not future.done():
+                    future.set_result(time.perf_counter())
+
+
+async def open_visitor(url: str, opened: list[Visitor], connect_ms: list[float]) -> None:
+    from websockets.asyncio.client import connect
+
+    started = time.perf_counter()
+    ws = await connect(url, origin=ORIGIN, open_timeout=60, max_queue=64)  # type: ignore[arg-type]
+    await ws.send(json.dumps({"type": "hello", "token": None, "locale": "en"}))
+    welcome = json.loads(await ws.recv())
+    assert welcome["type"] == "welcome", welcome
+    connect_ms.append((time.perf_counter() - started) * 1000)
+    visitor = Visitor(ws)
+    opened.append(visitor)
+    asyncio.get_running_loop().create_task(visitor.listen())
+
+
+async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: int) -> None:
+    from websockets.asyncio.client import connect
+
+    base = f"ws://127.0.0.1:{port}"
+    sent_at: dict[str, float] = {}
+    delivery_ms: list[float] = []
+    all_received = asyncio.Event()
+
+    agent = await connect(
+        f"{base}/ws/events/",
+        origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+        additional_headers={"Cookie": f"sessionid={setup['session']}"},
+    )
+
+    async def agent_listen() -> None:
+        async for raw in agent:
+            now = time.perf_counter()
+            event = json.loads(raw)
+            if event.get("event") != "inbox.message.created":
+                continue
+            started = sent_at.get(event["payload"]["message"]["text"])
+            if started is not None:
+                delivery_ms.append((now - started) * 1000)
+                if len(delivery_ms) == args.messages:
+                    all_received.set()
+
+    listener = asyncio.get_running_loop().create_task(agent_listen())
+
+    visitors: list[Visitor] = []
+    connect_ms: list[float] = []
+    gate = asyncio.Semaphore(100)
+    url = f"{base}/ws/widget/?key={setup['key']}"
+
+    async def one() -> None:
+        async with gate:
+            await open_visitor(url, visitors, connect_ms)
+
+    ramp = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(args.sockets)))
+    ramp_s = time.perf_counter() - ramp
+    print(
+        f"{len(visitors)} widget sockets open in {ramp_s:.1f} s "
+        f"(connect + hello p50 {percentile(sorted(connect_ms), 50):.0f} ms, "
+        f"p99 {percentile(sorted(connect_ms), 99):.0f} ms)"
+    )
+    await asyncio.sleep(2)
+    rss, _ = _rss_mb(pid)
+    print(f"server RSS with {len(visitors)} sockets open: {rss:.0f} MB")
+
+    rng = random.Random(7)
+    ack_ms: list[float] = []
+    pending: list[asyncio.Task[None]] = []
+
+    async def say(visitor: Visitor, n: int) -> None:
+        client_id = str(uuid.uuid4())
+        text = f"bench message {n}"
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        visitor.acks[client_id] = future
+        started = time.perf_counter()
+        sent_at[text] = started
+        await visitor.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
+        ack_ms.append((await asyncio.wait_for(future, 60) - started) * 1000)
+
+    start = time.perf_counter()
+    for n in range(args.messages):
+        delay = start + n / args.rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.get_running_loop().create_task(say(rng.choice(visitors), n)))
+    await asyncio.gather(*pending)
+    try:
+        await asyncio.wait_for(all_received.wait(), 60)
+    except TimeoutError:
+        print(f"only {len(delivery_ms)} of {args.messages} messages reached the agent")
+    elapsed = time.perf_counter() - start
+    _, peak = _rss_mb(pid)
+    listener.cancel()
+    await agent.close()
+    for visitor in visitors:
+        await visitor.ws.close()
+
+    delivery, acks = sorted(delivery_ms), sorted(ack_ms)
+    print(
+        f"{len(delivery)} messages in {elapsed:.1f} s ({len(delivery) / elapsed:.0f}/s offered "
+        f"{args.rate}/s) with {len(visitors)} sockets open; server peak RSS {peak:.0f} MB"
+    )
+    for name, values in (("customer -> agent", delivery), ("visitor ack", acks)):
+        print(
+            f"  {name:18} p50 {percentile(values, 50):6.1f} ms   p95 "
+            f"{percentile(values, 95):6.1f} ms   p99 {percentile(values, 99):6.1f} ms   "
+            f"max {values[-1] if values else float('nan'):6.1f} ms"
+        )
+    verdict = "met" if percentile(delivery, 99) <= 50 else "NOT met"
+    print(f"goal (p99 customer -> agent <= 50 ms with {args.sockets} sockets): {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sockets", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=50.0, help="Messages per second.")
+    parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
+    add_database_argument(parser)
+    parser.set_defaults(
+        database_url=os.environ.get("DATABASE_URL")
+        or "postgres://postgres@127.0.0.1:5432/ascolto_bench_widget"
+    )
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    _raise_file_limit()
+    print(f"{machine()} · {args.database_url.split('@')[-1]} · {time.strftime('%Y-%m-%d %H:%M')}")
+    with bench_database(args.database_url, keep=args.keep):
+        setup = prepare()
+        from django.db import connections
+
+        connections.close_all()
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("The server did not start.") from None
+                    time.sleep(0.2)
+            asyncio.run(load(args, port, setup, server.pid))
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    main()
