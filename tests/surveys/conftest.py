@@ -4,6 +4,9 @@ from typing import Any
 
 import pytest
 
+# The API clients of tests/api (token-authenticated members of a workspace), shared here.
+from tests.api.conftest import api, make_token, member, other_api  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:

@@ -291,3 +291,16 @@ def test_relational_surveys_invite_each_customer_once_per_period(workspace):
     later = now + dt.timedelta(days=91)
     assert services.relational_invite(survey=survey, now=later) == 3
     assert Invitation.objects.filter(survey=survey, customer=customers[0]).count() == 2
+
+
+def test_links_need_survey_consent_on_some_channel_unless_revoked_for_all(workspace, survey):
+    email_only = consenting_customer(workspace)
+    revoked_everywhere = consenting_customer(workspace)
+    customer_services.consent_set(
+        customer=revoked_everywhere, purpose="surveys", channel="any", granted=False, actor=SYSTEM
+    )
+    never = consenting_customer(workspace, consent=False)
+
+    assert invite(survey, email_only, "1", channel="link").status == "scheduled"
+    assert invite(survey, revoked_everywhere, "2", channel="link").skip_reason == "no_consent"
+    assert invite(survey, never, "3", channel="link").skip_reason == "no_consent"

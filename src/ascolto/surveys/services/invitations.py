@@ -24,7 +24,7 @@ from ascolto.core import outbox
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record
 from ascolto.core.errors import ValidationFailed
-from ascolto.customers.models import Customer, Identity, Order
+from ascolto.customers.models import Consent, Customer, Identity, Order
 from ascolto.customers.selectors import consent_allows
 from ascolto.inbox.models import Conversation
 from ascolto.surveys import emails, tokens
@@ -36,11 +36,23 @@ logger = logging.getLogger(__name__)
 Skip = Invitation.SkipReason
 MAX_SEND_ATTEMPTS = 3
 RETRY_AFTER = dt.timedelta(minutes=10)
-# Consent is recorded per consent channel; a link is handed out by the caller on any channel.
-CONSENT_CHANNEL: dict[str, str] = {
-    Invitation.Channel.EMAIL.value: "email",
-    Invitation.Channel.LINK.value: "any",
-}
+
+
+def survey_consent(customer: Customer, channel: str) -> bool:
+    """Whether the customer agreed to surveys on the invitation's channel. An email invitation
+    needs consent for email (or "any"); a link is handed out by the caller on a channel of
+    their choosing, so it needs consent for "any" channel or, absent that decision, for at least
+    one channel."""
+    if channel == Invitation.Channel.EMAIL:
+        return consent_allows(customer=customer, purpose="surveys", channel="email")
+    decisions = dict(
+        Consent.objects.filter(customer=customer, purpose="surveys").values_list(
+            "channel", "granted"
+        )
+    )
+    if "any" in decisions:
+        return bool(decisions["any"])
+    return any(decisions.values())
 
 
 def sampled(survey: Survey, source_key: str) -> bool:
@@ -103,7 +115,7 @@ def _skip_reason(
         return Skip.INACTIVE
     if not sampled(survey, source_key):
         return Skip.SAMPLING
-    if not consent_allows(customer=customer, purpose="surveys", channel=CONSENT_CHANNEL[channel]):
+    if not survey_consent(customer, channel):
         return Skip.NO_CONSENT
     if channel == Invitation.Channel.EMAIL and email_address(customer) is None:
         return Skip.NO_ADDRESS
@@ -232,9 +244,7 @@ def invitation_send(*, invitation: Invitation, now: dt.datetime | None = None) -
     reason = ""
     if not survey.is_active:
         reason = Skip.INACTIVE
-    elif not consent_allows(
-        customer=customer, purpose="surveys", channel=CONSENT_CHANNEL[invitation.channel]
-    ):
+    elif not survey_consent(customer, invitation.channel):
         reason = Skip.NO_CONSENT
     address = email_address(customer)
     if not reason and address is None:
@@ -351,9 +361,7 @@ def _remind(invitation: Invitation, moment: dt.datetime) -> bool:
         return False
     customer = invitation.customer
     address = email_address(customer)
-    if address is None or not consent_allows(
-        customer=customer, purpose="surveys", channel=CONSENT_CHANNEL[invitation.channel]
-    ):
+    if address is None or not survey_consent(customer, invitation.channel):
         return False
     token = invitation_issue_link(invitation=invitation, now=moment)
     first = invitation.survey.questions.order_by("position").first()
