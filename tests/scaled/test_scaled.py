@@ -75,14 +75,14 @@ def test_two_web_processes_and_a_worker_share_postgresql_and_redis(
     )
     migrated = run(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
-    admin = run(["createadmin", "--username", "ada", "--password", PASSWORD], env)
-    assert admin.returncode == 0, admin.stderr
 
     port_a, port_b = _ports(2)
     web_a = Service(["web", "--port", str(port_a)], env, tmp_path / "web-a.log")
     web_b = Service(["web", "--port", str(port_b)], env, tmp_path / "web-b.log")
     services = [web_a, web_b]
     try:
+        admin = run(["createadmin", "--username", "ada", "--password", PASSWORD], env)
+        assert admin.returncode == 0, admin.stderr
         a, b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
         web_a.wait_for_http(a + "/healthz")
         web_b.wait_for_http(b + "/healthz")
