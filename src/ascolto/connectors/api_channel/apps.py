@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ApiChannelConfig(AppConfig):
+    """Optional: installed, its outbox handler and delivery job are discovered by the kernel and
+    Huey. No models: settings live in the Inbox's `config` JSON."""
+
+    name = "ascolto.connectors.api_channel"
+    label = "api_channel"
+    verbose_name = "API channel"

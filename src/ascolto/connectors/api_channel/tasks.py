@@ -1,0 +1,38 @@
+"""The job that delivers a reply to the system's webhook. Thin: read, one HTTP attempt outside
+any transaction, record the outcome in one, and schedule the next attempt when it says so."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from huey.contrib.djhuey import db_task
+
+from ascolto.connectors.api_channel import selectors, services, webhook
+from ascolto.connectors.api_channel.config import request_timeout
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def deliver_reply(message_id: int, attempt: int = 1) -> str:
+    """Attempt `attempt` at delivering the reply `message_id`. Idempotent: a reply no longer
+    queued (sent, failed) is skipped. Returns the outcome's state."""
+    message = selectors.reply_for_delivery(message_id=message_id)
+    if message is None:
+        return "skipped"
+    request = services.reply_request(message=message)
+    result = (
+        webhook.post(
+            url=request.url,
+            secret=request.secret,
+            body=request.body,
+            key=request.key,
+            timeout=request_timeout(),
+        )
+        if request.url
+        else services.no_webhook()
+    )
+    with transaction.atomic():
+        outcome = services.reply_attempt_record(
+            message_id=message_id, result=result, attempt=attempt
+        )
+    if outcome.retry_in is not None:
+        deliver_reply.schedule(args=(message_id, attempt + 1), delay=outcome.retry_in)
+    return outcome.state
