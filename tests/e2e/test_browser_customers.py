@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from ascolto.core.actors import Actor
 from ascolto.customers import services
@@ -116,12 +116,14 @@ NOTES = [
 
 
 def _off_the_browser_thread(build: Callable[[], T]) -> T:
-    """Run `build` in another thread: services publish realtime events through async_to_sync,
-    which refuses to run in the thread where Playwright's event loop lives."""
+    """Run `build` in one transaction in another thread: services publish realtime events
+    through async_to_sync, which refuses to run in the thread where Playwright's event loop
+    lives, and the interface layer (here, the test) owns the transaction."""
 
     def run() -> T:
         try:
-            return build()
+            with transaction.atomic():
+                return build()
         finally:
             connection.close()
 
