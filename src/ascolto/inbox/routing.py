@@ -33,6 +33,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When
@@ -208,7 +209,8 @@ def waiting_queue(*, workspace_id: int, inbox: Inbox | None = None) -> QuerySet[
 def _candidates(workspace_id: int) -> list[Candidate]:
     """Lock and load the workspace's online agents with their current loads."""
     profiles = list(
-        AgentProfile.objects.select_for_update()
+        AgentProfile.objects.select_for_update(of=("self",))
+        .select_related("user")
         .filter(workspace_id=workspace_id, availability=AgentProfile.Availability.ONLINE)
         .order_by("pk")
     )
@@ -249,8 +251,12 @@ def _candidates(workspace_id: int) -> list[Candidate]:
     ]
 
 
+def _config(inbox: Inbox) -> dict[str, Any]:
+    return inbox.config if isinstance(inbox.config, dict) else {}
+
+
 def _required_skills(conversation: Conversation, known_skills: frozenset[str]) -> frozenset[str]:
-    configured = _words((conversation.inbox.config or {}).get("skills"))
+    configured = _words(_config(conversation.inbox).get("skills"))
     tags = frozenset(t.name.lower() for t in conversation.tags.all())
     return configured | (tags & known_skills)
 
@@ -258,7 +264,7 @@ def _required_skills(conversation: Conversation, known_skills: frozenset[str]) -
 def _team_pools(conversation: Conversation) -> list[int | None]:
     """Teams to try in order; None means any agent of the workspace."""
     inbox = conversation.inbox
-    config = inbox.config or {}
+    config = _config(inbox)
     base = conversation.team_id or inbox.team_id
     try:
         vip_team: int | None = int(config["vip_team_id"])
@@ -297,7 +303,7 @@ class RoutingPass:
     def route(self, conversation: Conversation, actor: Actor) -> User | None:
         """Assign one (locked, unassigned) conversation if an agent can take it."""
         inbox = conversation.inbox
-        config = inbox.config or {}
+        config = _config(inbox)
         skills = _required_skills(conversation, self.known_skills)
         for team_id in _team_pools(conversation):
             if team_id is not None and team_id not in self.valid_teams:
