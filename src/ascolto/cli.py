@@ -11,6 +11,7 @@ configuration is broken, and a configuration error is one clear line instead of 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import secrets
 import signal
@@ -24,6 +25,8 @@ from huey.consumer import Consumer
 if TYPE_CHECKING:
     from ascolto.accounts.models import User
     from ascolto.core.models import Workspace
+
+logger = logging.getLogger(__name__)
 
 ASGI_APP = "ascolto.config.asgi:application"
 DEFAULT_HOST = "127.0.0.1"
@@ -179,7 +182,8 @@ def create_admin(
         user = User.objects.create_superuser(username=username, email=email, password=password)
         workspace: Workspace | None
         if workspace_slug:
-            workspace = Workspace.objects.filter(slug=workspace_slug).first()
+            candidates = {workspace_slug, slugify(workspace_slug)}
+            workspace = Workspace.objects.filter(slug__in=candidates).order_by("pk").first()
             if workspace is None:
                 workspace = workspace_create(name=workspace_slug, slug=slugify(workspace_slug))
         else:
@@ -324,7 +328,12 @@ def _watch_workers(consumer: InProcessConsumer, stop: threading.Event) -> None:
 
 
 def first_run(*, demo: bool) -> tuple[str, str]:
-    """Load demo data (when asked and available) and create the administrator `admin`."""
+    """Load demo data (when asked and available) and create an administrator.
+
+    Returns the administrator's username and generated password. A failure to load the demo
+    is reported and the first run goes on: an empty Ascolto is better than none.
+    """
+    from ascolto.accounts.models import User
     from ascolto.core.models import Workspace
 
     workspace_slug = ""
@@ -337,14 +346,26 @@ def first_run(*, demo: bool) -> tuple[str, str]:
             click.echo("Demo data is not available in this version; starting empty.")
         else:
             click.echo(f"Loading demo data ({DEMO_CUSTOMERS} customers)…")
-            loaded = demo_module.load_demo(customers=DEMO_CUSTOMERS)
-            if isinstance(loaded, Workspace):
-                workspace_slug = loaded.slug
+            try:
+                loaded = demo_module.load_demo(customers=DEMO_CUSTOMERS)
+            except Exception as exc:
+                logger.exception("Loading the demo data failed")
+                click.echo(f"Demo data could not be loaded ({exc}); starting without it.", err=True)
+            else:
+                if isinstance(loaded, Workspace):
+                    workspace_slug = loaded.slug
+    username, n = "admin", 1
+    while User.objects.filter(username=username).exists():
+        n += 1
+        username = f"admin{n}"
     password = secrets.token_urlsafe(12)
     create_admin(
-        username="admin", email="admin@localhost", password=password, workspace_slug=workspace_slug
+        username=username,
+        email="admin@localhost",
+        password=password,
+        workspace_slug=workspace_slug,
     )
-    return "admin", password
+    return username, password
 
 
 def _url_host(host: str) -> str:

@@ -12,7 +12,7 @@ from django.db import connections
 from django.db.utils import load_backend
 
 from ascolto.accounts.models import Membership, Role, User
-from ascolto.cli import main
+from ascolto.cli import first_run, main
 from ascolto.core import checks
 from ascolto.core.models import AuditLogEntry, Workspace
 
@@ -214,3 +214,39 @@ def fake_smtp() -> Iterator[int]:
     yield server.getsockname()[1]
     server.close()
     thread.join(5)
+
+
+@pytest.mark.django_db
+def test_createadmin_finds_a_workspace_by_its_name_as_well_as_its_slug(runner):
+    for username in ("boss", "deputy"):
+        result = runner.invoke(
+            main,
+            [
+                "createadmin",
+                "--username",
+                username,
+                "--password",
+                PASSWORD,
+                "--workspace",
+                "Acme Inc",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+
+    workspace = Workspace.objects.get()
+    assert workspace.slug == "acme-inc"
+    assert workspace.memberships.count() == 2
+
+
+@pytest.mark.django_db
+def test_first_run_creates_a_working_admin_beside_an_existing_one(agent):
+    agent.username = "admin"
+    agent.save()
+
+    username, password = first_run(demo=False)
+
+    assert username == "admin2"
+    admin = User.objects.get(username=username)
+    assert admin.is_superuser
+    assert admin.check_password(password)
+    assert Membership.objects.filter(user=admin, role=Role.OWNER).exists()
