@@ -26,7 +26,7 @@ from ascolto.connectors.webchat.config import widget_settings
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import AgentProfile, Conversation, Message
+from ascolto.inbox.models import AgentProfile, Attachment, Conversation, Message
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.connectors.webchat.conftest import make_widget
 
@@ -48,6 +48,11 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 LAUNCHER = "button[aria-controls='ascolto-chat-panel']"
+# A 1x1 PNG: the widget shows it in the conversation.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f6a0b40000000049454e44ae426082"
+)
 T = TypeVar("T")
 
 
@@ -62,15 +67,61 @@ def _missing_browser() -> str | None:
 
 
 class Server:
-    """The running server: its URL, and a way to run ORM work beside its websockets."""
+    """The product's ASGI app with the widget socket mounted, served by uvicorn in a thread of
+    this process; it can be stopped and started again on the same port (a deploy, a crash)."""
 
-    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.url, self.loop = url, loop
+    def __init__(self) -> None:
+        from channels.routing import ProtocolTypeRouter, URLRouter
+
+        from ascolto.config.asgi import django_asgi_app, lifespan
+        from ascolto.config.routing import websocket_urlpatterns
+        from ascolto.connectors.webchat.routing import with_widget_socket
+
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+        async def lifespan_here(scope: Any, receive: Any, send: Any) -> None:
+            self.loop = asyncio.get_running_loop()
+            await lifespan(scope, receive, send)
+
+        self.app = ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                "websocket": with_widget_socket(URLRouter(websocket_urlpatterns)),
+                "lifespan": lifespan_here,
+            }
+        )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.uvicorn: Any = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
+        )
+        self.uvicorn = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.uvicorn.run, name="uvicorn", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.uvicorn.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.uvicorn.should_exit = True
+        assert self.thread is not None
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
 
     def db(self, work: Callable[[], T]) -> T:
         """Run `work` on the thread where the widget sockets do their database work (channels'
         database_sync_to_async), so the test's writes and theirs never overlap: with the
         in-memory SQLite of the default test run, overlapping writers fail at once."""
+        assert self.loop is not None
         call = database_sync_to_async(work)
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=30)
 
@@ -113,50 +164,18 @@ def _sync_orm_beside_playwright() -> Iterator[None]:
 
 @pytest.fixture
 def server(transactional_db: None, _sync_orm_beside_playwright: None) -> Iterator[Server]:
-    """The product's ASGI app with the widget socket mounted, served by uvicorn in a thread."""
-    import uvicorn
-    from channels.routing import ProtocolTypeRouter, URLRouter
-
-    from ascolto.config.asgi import django_asgi_app, lifespan
-    from ascolto.config.routing import websocket_urlpatterns
-    from ascolto.connectors.webchat.routing import with_widget_socket
-
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    async def lifespan_here(scope: Any, receive: Any, send: Any) -> None:
-        loops.append(asyncio.get_running_loop())
-        await lifespan(scope, receive, send)
-
-    app = ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            "websocket": with_widget_socket(URLRouter(websocket_urlpatterns)),
-            "lifespan": lifespan_here,
-        }
-    )
     connection_created.connect(_read_uncommitted)
     # Each request's thread closes its connection when done, so none outlives the server and
     # keeps the test database from being dropped.
     database = connections.settings[DEFAULT_DB_ALIAS]
     max_age = database.get("CONN_MAX_AGE", 0)
     database["CONN_MAX_AGE"] = 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
-    )
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+    running = Server()
+    running.start()
     try:
-        yield Server(f"http://127.0.0.1:{port}", loops[0])
+        yield running
     finally:
-        uv.should_exit = True
-        thread.join(10)
+        running.stop()
         connection_created.disconnect(_read_uncommitted)
         database["CONN_MAX_AGE"] = max_age
 
@@ -246,6 +265,12 @@ def test_a_visitor_chats_with_an_agent_and_finds_the_history_later(
     expect(log).to_contain_text("Sara")  # the agent by first name
     _shot(page, "widget-en")
 
+    page.locator("#ascolto-chat-file").set_input_files(
+        files=[{"name": "receipt.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(log.get_by_role("img", name="receipt.png")).to_be_visible()
+    assert server.db(lambda: Attachment.objects.get().filename) == "receipt.png"
+
     # Keyboard: Escape closes and gives the focus back to the launcher.
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_be_hidden()
@@ -256,7 +281,8 @@ def test_a_visitor_chats_with_an_agent_and_finds_the_history_later(
     page.locator(LAUNCHER).click()
     expect(log).to_contain_text("Where is my order?")
     expect(log).to_contain_text("It ships tomorrow")
-    assert server.db(lambda: Message.objects.filter(kind="inbound").count()) == 1
+    expect(log.get_by_role("img", name="receipt.png")).to_be_visible()
+    assert server.db(lambda: Message.objects.filter(kind="inbound").count()) == 2
 
     # In Hebrew, right to left, with the same history.
     _open_chat(page, demo + "&locale=he")
@@ -318,4 +344,38 @@ def test_when_nobody_is_online_the_visitor_leaves_an_email(
     assert server.db(
         lambda: Identity.objects.filter(kind="email", value="noa@example.com").exists()
     )
+    context.close()
+
+
+def test_after_a_dropped_connection_the_widget_reconnects_resends_and_resyncs(
+    browser: Browser, server: Server, shop: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    _open_chat(page, f"{server.url}/widget/demo/?key={shop['key']}")
+    log = page.get_by_role("log")
+    page.get_by_label("Message").fill("Before the restart")
+    page.keyboard.press("Enter")
+    _wait_for(server, lambda: Message.objects.filter(kind="inbound").exists(), "the message")
+
+    server.stop()  # every socket drops
+    expect(page.get_by_role("dialog")).to_contain_text("Reconnecting")
+    page.get_by_label("Message").fill("Written while offline")
+    page.keyboard.press("Enter")
+    server.start()
+    _reply(server, shop["agent"], "Sent while your socket was down")
+
+    # Back online: the pending message is resent (and stored once), the reply is synced.
+    expect(log).to_contain_text("Sent while your socket was down")
+    _wait_for(
+        server,
+        lambda: Message.objects.filter(text="Written while offline").exists(),
+        "the message written while offline",
+    )
+    expect(page.get_by_role("dialog")).to_contain_text("We're online")
+    assert server.db(lambda: Message.objects.filter(text="Written while offline").count()) == 1
+    assert log.get_by_text("Before the restart").count() == 1
     context.close()

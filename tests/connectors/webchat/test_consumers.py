@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from ascolto.connectors.webchat import services
+from ascolto.connectors.webchat import consumers, handlers, services
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
@@ -368,3 +368,65 @@ async def test_flooding_frames_closes_the_socket(app, widget):
     for _ in range(40):
         await tab.send({"type": "ping"})
     assert await tab.closed_with() == 4429
+
+
+async def test_one_ip_sending_too_many_messages_is_slowed_down(app, widget, settings):
+    settings.ASCOLTO_WEBCHAT_MESSAGES_PER_MINUTE = 2
+    first, second = Widget(app, widget, ip="192.0.2.9"), Widget(app, widget, ip="192.0.2.9")
+    await first.open()
+    await second.open()
+    await first.say("one")
+    await second.say("two")
+    await first.send({"type": "message", "client_id": str(uuid.uuid4()), "text": "three"})
+    assert (await first.receive("error"))["code"] == "rate_limited"
+    await Widget(app, widget, ip="192.0.2.10").open()
+
+
+async def test_a_silent_socket_is_closed(app, widget, monkeypatch):
+    monkeypatch.setattr(consumers, "HELLO_TIMEOUT", 0.2)
+    tab = Widget(app, widget)
+    assert (await tab.connect())[0]
+    assert await tab.closed_with() == 4408
+
+
+# --- workspaces --------------------------------------------------------------------------------
+
+
+async def test_the_same_user_id_in_two_workspaces_is_two_people(app, widget, other_workspace):
+    other = await database_sync_to_async(make_widget)(other_workspace)
+    here = Widget(app, widget)
+    await here.open(user=signed_user(widget, "42"))
+    await here.say("in the first shop")
+
+    there = Widget(app, other)
+    welcome = await there.open(user=signed_user(other, "42"))
+    assert welcome["messages"] == []
+    # The first shop's signature does not open the second shop's widget.
+    forged = Widget(app, other, ip="10.0.0.9")
+    assert (await forged.connect())[0]
+    await forged.send({"type": "hello", "user": signed_user(widget, "42")})
+    assert (await forged.receive("error"))["code"] == "identity_rejected"
+
+
+async def test_the_end_of_a_chat_hands_off_to_the_survey(app, widget, agent):
+    handlers.set_survey_link(lambda conversation: f"https://cx.example.com/s/{conversation.pk}")
+    try:
+        tab = Widget(app, widget)
+        await tab.open()
+        said = await tab.say("bye")
+
+        @database_sync_to_async
+        def close():
+            with transaction.atomic():
+                inbox_services.conversation_set_status(
+                    conversation=Conversation.objects.get(),
+                    status="closed",
+                    actor=Actor.for_user(agent),
+                )
+
+        await close()
+        ended = await tab.receive("ended")
+        conversation_id = said["message"]["conversation_id"]
+        assert ended["survey_url"] == f"https://cx.example.com/s/{conversation_id}"
+    finally:
+        handlers.set_survey_link(None)

@@ -100,7 +100,8 @@ def test_a_visitor_sends_a_file_and_can_open_it(client, widget):
     served = client.get(attachment["url"])
     assert served.status_code == 200
     assert served["Content-Type"] == "image/png"
-    assert b"".join(served.streaming_content) == PNG
+    assert served.content == PNG
+    assert served["Content-Disposition"] == 'inline; filename="receipt.png"'
     assert served["X-Content-Type-Options"] == "nosniff"
     assert "sandbox" in served["Content-Security-Policy"]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import engines
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -228,11 +229,16 @@ def widget_file(request: HttpRequest, token: str) -> HttpResponseBase:
     if attachment is None:
         return problem_response(request, status=404, detail=_("This file is not available."))
     inline = attachment.content_type in INLINE_TYPES
-    response = FileResponse(
-        attachment.file.open("rb"),
+    # Read whole (files are size-limited): under ASGI a streamed file would be read
+    # synchronously into memory all the same.
+    with attachment.file.open("rb") as stored:
+        content = stored.read()
+    response = HttpResponse(
+        content,
         content_type=attachment.content_type if inline else "application/octet-stream",
-        as_attachment=not inline,
-        filename=attachment.filename,
+    )
+    response["Content-Disposition"] = (
+        content_disposition_header(not inline, attachment.filename) or ""
     )
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"

@@ -19,7 +19,8 @@
       later: "We'll reply by email as soon as we can.", ended: "This conversation has ended.",
       survey: "Tell us how we did", reconnecting: "Reconnecting…",
       tooBig: "The file is too large.", badType: "This type of file can't be sent.", error: "Something went wrong.",
-      unread: "{0} new messages", refused: "The chat is not available on this page." },
+      unread: "{0} new messages", refused: "The chat is not available on this page.",
+      slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address." },
     it: { open: "Apri la chat", close: "Chiudi la chat", title: "Scrivici", online: "Siamo online",
       offline: "Al momento non siamo disponibili", placeholder: "Scrivi un messaggio…", message: "Messaggio",
       send: "Invia", attach: "Invia un file", you: "Tu", typing: "{0} sta scrivendo…", someone: "Qualcuno",
@@ -28,7 +29,8 @@
       later: "Ti risponderemo via email appena possibile.", ended: "La conversazione è terminata.",
       survey: "Dicci come è andata", reconnecting: "Riconnessione…",
       tooBig: "Il file è troppo grande.", badType: "Questo tipo di file non si può inviare.", error: "Qualcosa è andato storto.",
-      unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina." },
+      unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina.",
+      slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email." },
     he: { open: "פתיחת צ'אט", close: "סגירת הצ'אט", title: "דברו איתנו", online: "אנחנו זמינים",
       offline: "כרגע איננו זמינים", placeholder: "כתבו הודעה…", message: "הודעה",
       send: "שליחה", attach: "שליחת קובץ", you: "את/ה", typing: "{0} מקליד/ה…", someone: "מישהו",
@@ -37,7 +39,8 @@
       later: "נענה באימייל בהקדם האפשרי.", ended: "השיחה הסתיימה.",
       survey: "ספרו לנו איך היה", reconnecting: "מתחבר מחדש…",
       tooBig: "הקובץ גדול מדי.", badType: "לא ניתן לשלוח קובץ מסוג זה.", error: "משהו השתבש.",
-      unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה." }
+      unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה.",
+      slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל." }
   };
   function pick(l) { l = (l || "").toLowerCase().slice(0, 2); return T[l] ? l : ""; }
   var LANG = pick(d.locale) || pick(navigator.language) || "en", S = T[LANG];
@@ -220,10 +223,13 @@
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
+        // Server texts are for developers; visitors read the widget's own, in their language.
+        var p = f.client_id && pending[f.client_id];
         if (f.code === "invalid_token") { token = ""; keep(""); }
-        if (f.client_id && pending[f.client_id] && f.code !== "rate_limited") { pending[f.client_id].el.remove(); delete pending[f.client_id]; notice(f.detail); }
-        else if (f.code === "rate_limited" && f.client_id) setTimeout(function () { var p = pending[f.client_id]; if (p) send({ type: "message", client_id: f.client_id, text: p.text }); }, 3000);
-        else if (!f.client_id && f.code !== "invalid_token") notice(f.detail || t("error"));
+        else if (f.code === "rate_limited") { if (p) setTimeout(function () { if (pending[f.client_id]) send({ type: "message", client_id: f.client_id, text: p.text }); }, 3000); else notice(t("slow")); }
+        else if (p) { p.el.remove(); delete pending[f.client_id]; notice(t("error")); }
+        else if (f.code === "validation_failed") notice(t("badEmail"));
+        else if (f.code !== "identity_rejected") notice(t("error"));
       }
     };
     ws.onclose = function (e) {
