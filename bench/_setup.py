@@ -107,4 +107,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
 def machine() -> str:
     import platform
 
-    return f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · "
+        f"load average {load} (other work on the machine slows every figure)"
+    )
