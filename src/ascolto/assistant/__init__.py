@@ -1,0 +1,1 @@
+"""Tier-1 assistant: triage (language, intent, sentiment), later the bot and themes."""

