@@ -113,11 +113,6 @@ def test_saved_language_follows_the_user_to_a_new_browser(agent) -> None:  # typ
     assert "<h1>Clienti</h1>" in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UserLocaleMiddleware runs before AuthenticationMiddleware (config/settings.py), so "
-    "request.user is not set yet and the saved language loses to the cookie",
-)
 def test_saved_language_wins_over_an_old_cookie(agent) -> None:  # type: ignore[no-untyped-def]
     agent.locale = "he"
     agent.save()
