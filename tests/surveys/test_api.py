@@ -337,3 +337,37 @@ def test_settings_are_read_by_members_and_changed_by_admins(api, admin_api, agen
     assert changed.json()["suppression_days"] == 10
     assert changed.json()["followup_owner_id"] == agent.pk
     assert "followup_rules.0.owner" in assert_problem(bad_rule, 422)["errors"]
+
+
+def count_queries(call):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    assert response.status_code == 200, response.content
+    return len(captured)
+
+
+def test_lists_metrics_and_export_do_not_grow_queries_with_the_data(api, workspace):
+    survey = nps_answers(workspace, {"email": [10, 2], "webchat": [7]})
+    calls = {
+        "responses": lambda: api.get("surveys/responses"),
+        "metrics": lambda: api.get("surveys/metrics", by="agent"),
+        "export": lambda: api.get(f"surveys/{survey.pk}/responses.csv"),
+        "invitations": lambda: api.get(f"surveys/{survey.pk}/invitations"),
+    }
+    api.get("surveys")  # the token's first use of the run records its last use: not counted
+    before = {name: count_queries(call) for name, call in calls.items()}
+
+    services.settings_update(workspace=workspace, actor=SYSTEM, suppression_days=0)
+    for index in range(12):
+        invitation, _ = sent_invitation(
+            survey, consenting_customer(workspace), source_key=f"more-{index}"
+        )
+        services.response_record(
+            invitation=invitation, answers={"score": index % 11}, keys=["score"]
+        )
+
+    after = {name: count_queries(call) for name, call in calls.items()}
+    assert after == before
