@@ -121,9 +121,11 @@ def test_expired_links_say_so_and_record_nothing(client, nps, workspace):
 def test_one_click_records_the_score_once_then_asks_the_rest(client, nps, workspace):
     invitation, token = link(nps, workspace)
 
+    scanned = client.head(page(token, "answer/2/"))
     first = client.get(page(token, "answer/9/"))
     again = client.get(page(token, "answer/9/"))
 
+    assert scanned.status_code == 405  # link checkers' HEAD requests record nothing
     assert first.status_code == again.status_code == 302
     assert first["Location"] == page(token)
     response = Response.objects.get()

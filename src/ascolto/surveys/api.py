@@ -416,7 +416,7 @@ def _chain(first: str, rest: Any) -> Any:
 @router.get("/surveys/metrics", response=MetricsOut, tags=[RESULTS])
 def survey_metrics(request: HttpRequest, filters: Query[MetricsFilters]) -> dict[str, Any]:
     """NPS (with its 95% confidence interval), CSAT %, CES average and response rate, in total
-    and per group of `by`. Definitions: docs/metrics.md."""
+    and per group of `by`. Definitions: docs/decisions/0007-surveys.md."""
     ctx = require(request, "read")
     result = selectors.metric_counts(
         workspace=ctx.workspace,

@@ -1,4 +1,4 @@
-"""Survey metric maths, pure: no database, no Django. Definitions are in docs/metrics.md.
+"""Survey metric maths, pure: no database, no Django. Definitions: docs/decisions/0007-surveys.md.
 
 The database counts (promoters, detractors, satisfied answers, effort sums) per group in one
 GROUP BY; these functions turn counts into the figures people read, so the same maths serves a

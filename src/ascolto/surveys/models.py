@@ -11,7 +11,7 @@ language then field:
 A missing language or field falls back to the default-language text, so a half-translated
 survey still reads whole. JSON instead of a Translation table: a survey and its questions load
 in two queries in every language, and texts are edited together with the survey.
-See docs/decisions/surveys-translations-and-tokens.md.
+See docs/decisions/0007-surveys.md.
 """
 
 from __future__ import annotations
