@@ -132,21 +132,33 @@ class Visitor:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.acks: dict[str, asyncio.Future[float]] = {}
+        self.closed = False
 
     async def listen(self) -> None:
-        async for raw in self.ws:
-            frame = json.loads(raw)
-            if frame["type"] == "ack":
-                future = self.acks.pop(frame["client_id"], None)
-                if future is not None and not future.done():
-                    future.set_result(time.perf_counter())
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                if frame["type"] == "ack":
+                    future = self.acks.pop(frame["client_id"], None)
+                    if future is not None and not future.done():
+                        future.set_result(time.perf_counter())
+        except ConnectionClosed:
+            self.closed = True
 
 
 async def open_visitor(url: str, opened: list[Visitor], connect_ms: list[float]) -> None:
     from websockets.asyncio.client import connect
 
     started = time.perf_counter()
-    ws = await connect(url, origin=ORIGIN, open_timeout=60, max_queue=64)  # type: ignore[arg-type]
+    ws = await connect(
+        url,
+        origin=ORIGIN,
+        open_timeout=120,
+        max_queue=64,
+        ping_interval=None,  # type: ignore[arg-type]
+    )
     await ws.send(json.dumps({"type": "hello", "token": None, "locale": "en"}))
     welcome = json.loads(await ws.recv())
     assert welcome["type"] == "welcome", welcome
@@ -168,6 +180,7 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         f"{base}/ws/events/",
         origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
         additional_headers={"Cookie": f"sessionid={setup['session']}"},
+        ping_interval=None,
     )
 
     async def agent_listen() -> None:
@@ -207,6 +220,7 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
 
     rng = random.Random(7)
     ack_ms: list[float] = []
+    lost: list[int] = []
     pending: list[asyncio.Task[None]] = []
 
     async def say(visitor: Visitor, n: int) -> None:
@@ -217,7 +231,10 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         started = time.perf_counter()
         sent_at[text] = started
         await visitor.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
-        ack_ms.append((await asyncio.wait_for(future, 60) - started) * 1000)
+        try:
+            ack_ms.append((await asyncio.wait_for(future, 60) - started) * 1000)
+        except TimeoutError:
+            lost.append(n)
 
     start = time.perf_counter()
     for n in range(args.messages):
@@ -238,6 +255,9 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         await visitor.ws.close()
 
     delivery, acks = sorted(delivery_ms), sorted(ack_ms)
+    dropped = sum(1 for v in visitors if v.closed)
+    if lost or dropped:
+        print(f"{len(lost)} messages got no ack within 60 s; {dropped} sockets were dropped")
     print(
         f"{len(delivery)} messages in {elapsed:.1f} s ({len(delivery) / elapsed:.0f}/s offered "
         f"{args.rate}/s) with {len(visitors)} sockets open; server peak RSS {peak:.0f} MB"

@@ -29,7 +29,7 @@ from ascolto.connectors.api_channel.webhook import AttemptResult
 from ascolto.core import realtime
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record
-from ascolto.core.errors import NotFound, ValidationFailed
+from ascolto.core.errors import Conflict, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.inbox import services as inbox_services
@@ -134,11 +134,14 @@ def message_ingest(*, inbox: Inbox, item: IngestItem, actor: Actor) -> IngestRes
 
     The customer is the one owning the identity, created when nobody does. A time in the
     future (a skewed clock) is taken as now. Raises ValidationFailed with field paths as the
-    API names them (`customer.value`, `text`).
+    API names them (`customer.value`, `text`), Conflict when the inbox is disabled (a repeat
+    of a message stored before is still answered).
     """
     existing = selectors.message_by_provider_id(inbox=inbox, provider_id=item.provider_id)
     if existing is not None:
         return _duplicate(existing)
+    if not inbox.is_active:
+        raise Conflict("This inbox is disabled and takes no new messages; enable it first.")
     try:
         customer, _ = customer_services.customer_get_or_create_by_identity(
             workspace=inbox.workspace,

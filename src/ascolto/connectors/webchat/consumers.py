@@ -113,8 +113,8 @@ def _inbox_for_key(key: str) -> Inbox | None:
 
 @database_sync_to_async  # type: ignore[untyped-decorator]
 def _start(inbox: Inbox, hello: dict[str, Any]) -> Visitor:
-    user = hello.get("user") if isinstance(hello.get("user"), dict) else {}
-    assert isinstance(user, dict)
+    raw_user = hello.get("user")
+    user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
     session, token = services.visitor_session_start(
         inbox=inbox,
         token=_text(hello.get("token"), 1000),
@@ -142,8 +142,7 @@ def _start(inbox: Inbox, hello: dict[str, Any]) -> Visitor:
     )
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
-def _messages(
+def _visible_messages(
     inbox: Inbox, widget: WidgetSettings, session: VisitorSession, after_id: int | None
 ) -> tuple[list[dict[str, Any]], bool]:
     customer = selectors.visitor_customer(session)
@@ -151,11 +150,18 @@ def _messages(
     return [visitor_message(m, team_name=widget.title) for m in rows], has_more
 
 
+_messages = database_sync_to_async(_visible_messages)
+
+
 @database_sync_to_async  # type: ignore[untyped-decorator]
-def _availability(inbox: Inbox) -> tuple[bool, dict[str, object]]:
+def _welcome(
+    inbox: Inbox, widget: WidgetSettings, session: VisitorSession, after_id: int | None
+) -> tuple[list[dict[str, Any]], bool, bool, dict[str, object]]:
+    """(messages, has_more, online, reply expectation) for the welcome frame."""
+    messages, has_more = _visible_messages(inbox, widget, session, after_id)
     if selectors.agents_online(inbox):
-        return True, {"open_now": True, "next_open_at": None}
-    return False, selectors.reply_expectation(inbox).as_dict()
+        return messages, has_more, True, {"open_now": True, "next_open_at": None}
+    return messages, has_more, False, selectors.reply_expectation(inbox).as_dict()
 
 
 @database_sync_to_async  # type: ignore[untyped-decorator]
@@ -329,10 +335,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._join(visitor.customer_id)
         # Read after joining the group: a reply published in between is pushed, read, or both
         # (the widget keys messages by id), never lost.
-        messages, has_more = await _messages(
+        messages, has_more, online, reply = await _welcome(
             self.inbox, self.widget, visitor.session, _int_or_none(content.get("last_id"))
         )
-        online, reply = await _availability(self.inbox)
         await self.send_json(
             frame(
                 "welcome",
