@@ -71,7 +71,7 @@ def single_instance(name: str) -> Callable[[Callable[..., T]], Callable[..., T |
         def run(*args: Any, **kwargs: Any) -> T | None:
             with exclusive(name) as acquired:
                 if not acquired:
-                    logger.info("Skipping %s: another worker is running it", name)
+                    logger.debug("Skipping %s: another worker is running it", name)
                     return None
                 return func(*args, **kwargs)
 
