@@ -161,6 +161,31 @@ def train_for_task(
     return TextClassifier(config, encoder if use_embeddings else None).fit(texts, labels)
 
 
+def measure(
+    classifier: TextClassifier,
+    task: str,
+    train: tuple[Sequence[str], Sequence[str]],
+    test: tuple[Sequence[str], Sequence[str]],
+) -> EvaluationReport:
+    """Scores of a classifier trained on `train` over the examples of `test`."""
+    test_texts, test_labels = test
+    started = time.perf_counter()
+    predictions = classifier.predict(test_texts)
+    per_message_ms = (time.perf_counter() - started) * 1000 / max(len(test_texts), 1)
+    accuracy, macro_f1, per_class = scores(test_labels, [p.label for p in predictions])
+    return EvaluationReport(
+        task=task,
+        train_examples=len(train[0]),
+        test_examples=len(test_texts),
+        accuracy=accuracy,
+        macro_f1=macro_f1,
+        per_class=per_class,
+        training_seconds=classifier.training_seconds,
+        prediction_ms_per_message=per_message_ms,
+        unseen_labels=sorted(set(test_labels) - set(train[1])),
+    )
+
+
 def evaluate(
     task: Task,
     train: tuple[Sequence[str], Sequence[str]],
@@ -169,26 +194,8 @@ def evaluate(
     encoder: SentenceEncoder | None = None,
     use_embeddings: bool = True,
 ) -> EvaluationReport:
-    train_texts, train_labels = train
-    test_texts, test_labels = test
-    classifier = train_for_task(
-        task, train_texts, train_labels, encoder=encoder, use_embeddings=use_embeddings
-    )
-    started = time.perf_counter()
-    predictions = classifier.predict(test_texts)
-    per_message_ms = (time.perf_counter() - started) * 1000 / max(len(test_texts), 1)
-    accuracy, macro_f1, per_class = scores(test_labels, [p.label for p in predictions])
-    return EvaluationReport(
-        task=task,
-        train_examples=len(train_texts),
-        test_examples=len(test_texts),
-        accuracy=accuracy,
-        macro_f1=macro_f1,
-        per_class=per_class,
-        training_seconds=classifier.training_seconds,
-        prediction_ms_per_message=per_message_ms,
-        unseen_labels=sorted(set(test_labels) - set(train_labels)),
-    )
+    classifier = train_for_task(task, *train, encoder=encoder, use_embeddings=use_embeddings)
+    return measure(classifier, task, train, test)
 
 
 def evaluate_files(

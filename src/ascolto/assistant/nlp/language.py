@@ -89,11 +89,15 @@ class LanguageDetector:
         self._lock = threading.Lock()
 
     def _detector(self) -> Any:
+        """The Lingua detector, or None when lingua-language-detector is not installed."""
         if self._lingua is None:
             with self._lock:
                 if self._lingua is None:
-                    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
-
+                    try:
+                        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+                    except ImportError:
+                        self._lingua = False
+                        return None
                     selected = [
                         Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
                         for code in self.languages
@@ -104,7 +108,7 @@ class LanguageDetector:
                         .with_preloaded_language_models()
                         .build()
                     )
-        return self._lingua
+        return self._lingua or None
 
     def detect(self, text: str) -> LanguageGuess:
         letters = len(_LETTER.findall(text))
@@ -118,7 +122,10 @@ class LanguageDetector:
         key = " ".join(phrase)
         if key in _PHRASE_LANGUAGE and _PHRASE_LANGUAGE[key] in self.languages:
             return LanguageGuess(_PHRASE_LANGUAGE[key], 0.9)
-        values = self._detector().compute_language_confidence_values(text)
+        detector = self._detector()
+        if detector is None:
+            return LanguageGuess(UNKNOWN, 0.0)
+        values = detector.compute_language_confidence_values(text)
         if not values:
             return LanguageGuess(UNKNOWN, 0.0)
         weighted: dict[str, float] = {}

@@ -28,7 +28,7 @@ KIND = "sentiment"
 LABELS = ("negative", "neutral", "positive")
 DEFAULT = "default"
 
-EMBEDDING_CONFIG = ClassifierConfig(embedding_weight=2.0, estimator="svm", C=0.3)
+EMBEDDING_CONFIG = ClassifierConfig(embedding_weight=1.0, estimator="svm", C=0.1)
 HEBREW_CONFIG = ClassifierConfig(
     char_ngrams=(1, 5), embedding_weight=0.0, estimator="logreg", C=30.0
 )
@@ -50,9 +50,13 @@ class SentimentModel:
         data: Mapping[str, tuple[Sequence[str], Sequence[str]]],
         *,
         encoder: SentenceEncoder | None = None,
+        use_embeddings: bool = True,
     ) -> SentimentModel:
         """`data` maps a language code (or "default") to (texts, labels)."""
-        encoder = encoder or default_encoder()
+        if use_embeddings and encoder is None:
+            encoder = default_encoder()
+        if not use_embeddings:
+            encoder = None
         classifiers = {}
         for language, (texts, labels) in data.items():
             config = config_for(language)
