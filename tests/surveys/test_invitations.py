@@ -304,3 +304,11 @@ def test_links_need_survey_consent_on_some_channel_unless_revoked_for_all(worksp
     assert invite(survey, email_only, "1", channel="link").status == "scheduled"
     assert invite(survey, revoked_everywhere, "2", channel="link").skip_reason == "no_consent"
     assert invite(survey, never, "3", channel="link").skip_reason == "no_consent"
+
+
+def test_the_email_job_never_emails_link_invitations(workspace, survey, mailoutbox):
+    link = invite(survey, consenting_customer(workspace), channel="link")
+
+    assert services.due_invitation_ids() == []
+    assert services.invitation_send(invitation=link) is False
+    assert mailoutbox == []

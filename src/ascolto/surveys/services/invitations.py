@@ -237,7 +237,10 @@ def invitation_send(*, invitation: Invitation, now: dt.datetime | None = None) -
     invitation is `failed`. Returns whether the email went out.
     """
     moment = now or timezone.now()
-    if invitation.status != Invitation.Status.SCHEDULED:
+    if (
+        invitation.status != Invitation.Status.SCHEDULED
+        or invitation.channel != Invitation.Channel.EMAIL
+    ):
         return False
     survey = invitation.survey
     customer = invitation.customer
@@ -298,10 +301,15 @@ def _locked(invitation_id: int) -> Invitation | None:
 
 
 def due_invitation_ids(*, now: dt.datetime | None = None, limit: int = 200) -> list[int]:
-    """Scheduled invitations whose time has come, oldest first."""
+    """Scheduled email invitations whose time has come, oldest first (a link invitation is
+    "sent" when its link is issued)."""
     moment = now or timezone.now()
     return list(
-        Invitation.objects.filter(status=Invitation.Status.SCHEDULED, send_after__lte=moment)
+        Invitation.objects.filter(
+            status=Invitation.Status.SCHEDULED,
+            channel=Invitation.Channel.EMAIL,
+            send_after__lte=moment,
+        )
         .order_by("send_after", "id")
         .values_list("id", flat=True)[:limit]
     )
