@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ascolto.core import outbox
 from ascolto.core.actors import Actor
@@ -121,6 +121,8 @@ KINDS: tuple[Kind, ...] = ("customers", "orders")
 FORMATS: tuple[Format, ...] = ("csv", "jsonl")
 JOB_KINDS = {"customers": "import.customers", "orders": "import.orders"}
 BATCH_SIZE = 50_000
+# SQLite has one writer at a time: smaller transactions keep the web app's writes flowing.
+SQLITE_BATCH_SIZE = 10_000
 CHUNK_ROWS = 2_000
 SAMPLE_ERRORS = 100
 # Below this size, worker processes cost more to start than they save.
@@ -527,7 +529,7 @@ def import_file(
     job: Job | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     total: int | None = None,
     error_path: Path | None = None,
 ) -> ImportResult:
@@ -538,6 +540,8 @@ def import_file(
     if kind not in KINDS:
         raise ImportFormatError(f"Unknown import kind {kind!r}: use customers or orders.")
     size = os.path.getsize(path)
+    if batch_size is None:
+        batch_size = BATCH_SIZE if connection.vendor == "postgresql" else SQLITE_BATCH_SIZE
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
     if total is None:
