@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import add_database_argument, bench_database, machine  # noqa: E402
+from _setup import add_database_argument, bench_database, machine
 
 BATCH = 1_000
 
@@ -84,8 +84,11 @@ def main() -> None:
                 elapsed += time.perf_counter() - started
                 assert not result.errors, result.errors[:3]
                 written += len(rows)
-            print(f"{label:28} {written:>6,} rows in {elapsed:6.1f} s = {written / elapsed:7,.0f} rows/s "
-                  f"({elapsed / args.batches * 1000:,.0f} ms per 1,000-row call)")
+            print(
+                f"{label:28} {written:>6,} rows in {elapsed:6.1f} s = "
+                f"{written / elapsed:7,.0f} rows/s "
+                f"({elapsed / args.batches * 1000:,.0f} ms per 1,000-row call)"
+            )
 
         run("customers, new", services.customers_bulk_upsert, customer_rows)
         run("customers, sent again", services.customers_bulk_upsert, customer_rows)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import add_database_argument, bench_database, machine, percentile  # noqa: E402
+from _setup import add_database_argument, bench_database, machine, percentile
 
 
 def main() -> None:
@@ -52,8 +52,12 @@ def main() -> None:
         Activity.objects.bulk_create(
             (
                 Activity(
-                    workspace=workspace, customer=customer, kind="note", title=f"Note {i}",
-                    body="Called about an order.", occurred_at=start + step * i,
+                    workspace=workspace,
+                    customer=customer,
+                    kind="note",
+                    title=f"Note {i}",
+                    body="Called about an order.",
+                    occurred_at=start + step * i,
                     data={"n": i},
                 )
                 for i in range(args.activities)
@@ -63,8 +67,11 @@ def main() -> None:
         Activity.objects.bulk_create(
             (
                 Activity(
-                    workspace=workspace, customer=others[i % len(others)], kind="note",
-                    title=f"Other {i}", occurred_at=start + dt.timedelta(minutes=7 * i),
+                    workspace=workspace,
+                    customer=others[i % len(others)],
+                    kind="note",
+                    title=f"Other {i}",
+                    occurred_at=start + dt.timedelta(minutes=7 * i),
                 )
                 for i in range(args.noise)
             ),
@@ -73,9 +80,13 @@ def main() -> None:
         Order.objects.bulk_create(
             (
                 Order(
-                    workspace=workspace, customer=customer, external_id=f"O{i}",
-                    status="delivered", placed_at=start + step * (i * 20) + dt.timedelta(seconds=1),
-                    total=Decimal("49.90"), currency="EUR",
+                    workspace=workspace,
+                    customer=customer,
+                    external_id=f"O{i}",
+                    status="delivered",
+                    placed_at=start + step * (i * 20) + dt.timedelta(seconds=1),
+                    total=Decimal("49.90"),
+                    currency="EUR",
                 )
                 for i in range(args.orders)
             ),
@@ -103,9 +114,11 @@ def main() -> None:
             f"page {len(cursors) // 2} (middle)": len(cursors) // 2,
             f"page {len(cursors)} (last)": len(cursors) - 1,
         }
-        print(f"timeline of {args.activities:,} activities + {args.orders:,} orders, "
-              f"{args.noise:,} other activities in the table, {args.page} per page, "
-              f"{args.runs} runs each")
+        print(
+            f"timeline of {args.activities:,} activities + {args.orders:,} orders, "
+            f"{args.noise:,} other activities in the table, {args.page} per page, "
+            f"{args.runs} runs each"
+        )
         for label, index in depths.items():
             timings = []
             for _ in range(args.runs):
@@ -116,8 +129,10 @@ def main() -> None:
                 timings.append((time.perf_counter() - started) * 1000)
                 assert result.items
             timings.sort()
-            print(f"{label:24} p50 {percentile(timings, 50):6.2f} ms  p95 "
-                  f"{percentile(timings, 95):6.2f} ms  p99 {percentile(timings, 99):6.2f} ms")
+            print(
+                f"{label:24} p50 {percentile(timings, 50):6.2f} ms  p95 "
+                f"{percentile(timings, 95):6.2f} ms  p99 {percentile(timings, 99):6.2f} ms"
+            )
         print(f"walked all {len(cursors)} pages: every entry once, newest first")
         print(f"machine {machine()}, {connection.vendor}")
 
