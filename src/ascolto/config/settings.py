@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "huey.contrib.djhuey",
+    "ninja",
     "ascolto.core",
     "ascolto.accounts",
     "ascolto.customers",
@@ -223,6 +224,9 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+if TESTING:
+    # Tests create many users; a slow hash per user costs seconds and protects nothing there.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
