@@ -105,6 +105,7 @@ def serve(port: int) -> None:
         log_level="warning",
         ws="websockets-sansio",
         backlog=4096,
+        timeout_graceful_shutdown=5,
     )
 
 

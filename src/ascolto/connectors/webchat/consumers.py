@@ -37,6 +37,7 @@ verified, 4408 no hello in time, 4429 too many frames (back off), 1009 frame too
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -106,9 +107,54 @@ def _text(value: object, limit: int) -> str:
 # --- database work, run off the event loop ---------------------------------------------------
 
 
+class _Recent:
+    """A few seconds' memory of per-widget reads every socket of a widget repeats (its inbox
+    and settings on connect, whether an agent is online on hello), so a burst of visitors,
+    or a reconnect storm after a deploy, costs one query per widget instead of one per socket.
+    A settings change (allowed origins, texts) reaches new sockets within `ttl` seconds."""
+
+    def __init__(self, ttl: float, size: int = 1000) -> None:
+        self.ttl, self.size = ttl, size
+        self.items: dict[object, tuple[float, Any]] = {}
+
+    def get(self, key: object) -> tuple[bool, Any]:
+        found = self.items.get(key)
+        if found is None or found[0] < time.monotonic():
+            return False, None
+        return True, found[1]
+
+    def put(self, key: object, value: Any) -> Any:
+        if len(self.items) >= self.size:
+            self.items.clear()
+        self.items[key] = (time.monotonic() + self.ttl, value)
+        return value
+
+
+_inboxes = _Recent(ttl=10.0)
+_availability = _Recent(ttl=5.0)
+
+
 @database_sync_to_async  # type: ignore[untyped-decorator]
-def _inbox_for_key(key: str) -> Inbox | None:
+def _read_inbox(key: str) -> Inbox | None:
     return selectors.inbox_for_key(key)
+
+
+async def _inbox_for_key(key: str) -> Inbox | None:
+    known, inbox = _inboxes.get(key)
+    if not known:
+        inbox = _inboxes.put(key, await _read_inbox(key))
+    return inbox  # type: ignore[no-any-return]
+
+
+def _online(inbox: Inbox, key: str) -> tuple[bool, dict[str, object]]:
+    known, value = _availability.get(key)
+    if known:
+        return value  # type: ignore[no-any-return]
+    if selectors.agents_online(inbox):
+        result: tuple[bool, dict[str, object]] = (True, {"open_now": True, "next_open_at": None})
+    else:
+        result = (False, selectors.reply_expectation(inbox).as_dict())
+    return _availability.put(key, result)  # type: ignore[no-any-return]
 
 
 @database_sync_to_async  # type: ignore[untyped-decorator]
@@ -159,9 +205,8 @@ def _welcome(
 ) -> tuple[list[dict[str, Any]], bool, bool, dict[str, object]]:
     """(messages, has_more, online, reply expectation) for the welcome frame."""
     messages, has_more = _visible_messages(inbox, widget, session, after_id)
-    if selectors.agents_online(inbox):
-        return messages, has_more, True, {"open_now": True, "next_open_at": None}
-    return messages, has_more, False, selectors.reply_expectation(inbox).as_dict()
+    online, reply = _online(inbox, widget.key)
+    return messages, has_more, online, reply
 
 
 @database_sync_to_async  # type: ignore[untyped-decorator]
@@ -287,9 +332,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except DomainError as exc:
             client_id = _text(content.get("client_id"), 100)
             await self.send_json(error_frame(exc.code, exc.message, client_id))
+        except OSError:
+            pass  # the visitor left while the frame was handled; the widget resyncs on return
         except Exception:
             logger.exception("Widget frame %r failed", content.get("type"))
-            await self.send_json(error_frame("server_error", "Something went wrong; retry."))
+            with contextlib.suppress(OSError):
+                await self.send_json(error_frame("server_error", "Something went wrong; retry."))
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
