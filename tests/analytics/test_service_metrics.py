@@ -40,45 +40,66 @@ def test_first_response_in_business_time_uses_the_clock():
 
 
 def test_next_response_times_skip_the_first_and_open_waits():
-    c = conv(messages=[
-        MessageFact(at(0), "inbound"),
-        MessageFact(at(10), "outbound"),   # first response: not a next response
-        MessageFact(at(20), "inbound"),    # wait starts
-        MessageFact(at(25), "inbound"),    # still the same wait
-        MessageFact(at(50), "outbound"),   # 30 minutes
-        MessageFact(at(55), "outbound"),
-        MessageFact(at(60), "bot"),
-        MessageFact(at(70), "inbound"),    # unanswered: not counted
-    ])
+    c = conv(
+        messages=[
+            MessageFact(at(0), "inbound"),
+            MessageFact(at(10), "outbound"),  # first response: not a next response
+            MessageFact(at(20), "inbound"),  # wait starts
+            MessageFact(at(25), "inbound"),  # still the same wait
+            MessageFact(at(50), "outbound"),  # 30 minutes
+            MessageFact(at(55), "outbound"),
+            MessageFact(at(60), "bot"),
+            MessageFact(at(70), "inbound"),  # unanswered: not counted
+        ]
+    )
     assert m.next_response_times(c) == [30 * 60]
 
 
 def test_resolution_time_counts_to_the_final_resolution():
-    reopened = conv(status="resolved", first_customer_message_at=at(0), resolved_at=at(300), reopen_count=1)
+    reopened = conv(
+        status="resolved", first_customer_message_at=at(0), resolved_at=at(300), reopen_count=1
+    )
     open_again = conv(status="open", first_customer_message_at=at(0), resolved_at=None)
     assert m.resolution_time(reopened) == 300 * 60
     assert m.resolution_time(open_again) is None
 
 
 def test_handle_time_merges_overlaps_per_agent():
-    c = conv(handling=[
-        (1, at(0), at(10)),
-        (1, at(5), at(12)),   # overlaps the first: 12 minutes in all for agent 1
-        (1, at(20), at(21)),  # +1
-        (2, at(0), at(3)),    # another agent at the same time: +3
-    ])
+    c = conv(
+        handling=[
+            (1, at(0), at(10)),
+            (1, at(5), at(12)),  # overlaps the first: 12 minutes in all for agent 1
+            (1, at(20), at(21)),  # +1
+            (2, at(0), at(3)),  # another agent at the same time: +3
+        ]
+    )
     assert m.handle_time(c) == (12 + 1 + 3) * 60
 
 
 def test_first_contact_resolution():
     now = at(60 * 24 * 30)
-    one_touch = conv(1, customer=1, status="resolved", first_customer_message_at=at(0), resolved_at=at(60))
-    reopened = conv(2, customer=2, status="resolved", first_customer_message_at=at(0),
-                    resolved_at=at(60), reopen_count=1)
-    came_back = conv(3, customer=3, status="resolved", first_customer_message_at=at(0), resolved_at=at(60))
+    one_touch = conv(
+        1, customer=1, status="resolved", first_customer_message_at=at(0), resolved_at=at(60)
+    )
+    reopened = conv(
+        2,
+        customer=2,
+        status="resolved",
+        first_customer_message_at=at(0),
+        resolved_at=at(60),
+        reopen_count=1,
+    )
+    came_back = conv(
+        3, customer=3, status="resolved", first_customer_message_at=at(0), resolved_at=at(60)
+    )
     recontact = conv(4, customer=3, first_customer_message_at=at(60 * 24 * 3))  # 3 days later
-    too_recent = conv(5, customer=4, status="resolved", first_customer_message_at=now - dt.timedelta(days=2),
-                      resolved_at=now - dt.timedelta(days=1))
+    too_recent = conv(
+        5,
+        customer=4,
+        status="resolved",
+        first_customer_message_at=now - dt.timedelta(days=2),
+        resolved_at=now - dt.timedelta(days=1),
+    )
     everything = [one_touch, reopened, came_back, recontact, too_recent]
 
     rate = m.first_contact_resolution_rate(everything, everything, now=now)
@@ -105,18 +126,23 @@ def test_sla_compliance_judges_only_what_is_due():
 
 
 def test_heatmap_uses_the_workspace_time_zone():
-    late_utc = conv(first_customer_message_at=dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC))  # Sunday UTC
+    late_utc = conv(
+        first_customer_message_at=dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    )  # Sunday UTC
     heat = m.volume_heatmap([late_utc], tz="Europe/Rome")
     assert heat == {(0, 0): 1}  # Monday 00:30 in Rome
 
 
 def test_backlog_and_summary():
     now = at(120)
-    items = [conv(status="open", first_customer_message_at=at(0)),
-             conv(status="pending", first_customer_message_at=at(60)),
-             conv(status="resolved", first_customer_message_at=at(0), resolved_at=at(10))]
+    items = [
+        conv(status="open", first_customer_message_at=at(0)),
+        conv(status="pending", first_customer_message_at=at(60)),
+        conv(status="resolved", first_customer_message_at=at(0), resolved_at=at(10)),
+    ]
     summary = m.backlog(items, now=now)
-    assert summary.count == 2 and summary.mean == 90 * 60
+    assert summary.count == 2
+    assert summary.mean == 90 * 60
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e7, allow_nan=False), min_size=1, max_size=50))

@@ -35,7 +35,9 @@ class OrderFactory(factory.django.DjangoModelFactory):
     workspace = factory.LazyAttribute(lambda o: o.customer.workspace)
     external_id = factory.Sequence(lambda n: f"O{n:07d}")
     status = "delivered"
-    placed_at = factory.Sequence(lambda n: dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n))
+    placed_at = factory.Sequence(
+        lambda n: dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=n)
+    )
     total = Decimal("49.90")
     currency = "EUR"
 

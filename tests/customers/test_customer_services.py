@@ -30,9 +30,7 @@ def test_identity_is_unique_per_workspace_and_kind(workspace, other_workspace, a
     services.customer_create(workspace=workspace, actor=actor, identities=[("email", "a@b.it")])
 
     with pytest.raises(Conflict, match="already belongs"):
-        services.customer_create(
-            workspace=workspace, actor=actor, identities=[("email", "A@B.IT")]
-        )
+        services.customer_create(workspace=workspace, actor=actor, identities=[("email", "A@B.IT")])
     # Another workspace may know the same person independently.
     other = services.customer_create(
         workspace=other_workspace, actor=actor, identities=[("email", "a@b.it")]
@@ -51,14 +49,20 @@ def test_failed_create_writes_nothing(workspace, actor):
 
 
 def test_typed_attributes_are_validated_and_coerced(workspace, actor):
-    AttributeDefinition.objects.create(workspace=workspace, key="loyal", label="Loyal", type="boolean")
-    AttributeDefinition.objects.create(workspace=workspace, key="visits", label="Visits", type="number")
+    AttributeDefinition.objects.create(
+        workspace=workspace, key="loyal", label="Loyal", type="boolean"
+    )
+    AttributeDefinition.objects.create(
+        workspace=workspace, key="visits", label="Visits", type="number"
+    )
     AttributeDefinition.objects.create(
         workspace=workspace, key="store", label="Store", type="choice", choices=["roma", "milano"]
     )
 
     customer = services.customer_create(
-        workspace=workspace, actor=actor, attributes={"loyal": "yes", "visits": "12", "store": "roma"}
+        workspace=workspace,
+        actor=actor,
+        attributes={"loyal": "yes", "visits": "12", "store": "roma"},
     )
     assert customer.attributes == {"loyal": True, "visits": 12, "store": "roma"}
 
@@ -107,11 +111,17 @@ def test_identity_add_is_idempotent_and_refuses_someone_elses(workspace, actor):
         workspace=workspace, actor=actor, name="Bob", identities=[("whatsapp", "+39 333 1234567")]
     )
 
-    first = services.identity_add(customer=alice, kind="email", value="alice@example.com", actor=actor)
-    again = services.identity_add(customer=alice, kind="email", value="ALICE@example.com", actor=actor)
+    first = services.identity_add(
+        customer=alice, kind="email", value="alice@example.com", actor=actor
+    )
+    again = services.identity_add(
+        customer=alice, kind="email", value="ALICE@example.com", actor=actor
+    )
     assert first.pk == again.pk
     with pytest.raises(Conflict):
-        services.identity_add(customer=alice, kind="whatsapp", value="whatsapp:+393331234567", actor=actor)
+        services.identity_add(
+            customer=alice, kind="whatsapp", value="whatsapp:+393331234567", actor=actor
+        )
     assert Identity.objects.get(kind="whatsapp").customer == bob
 
 
@@ -122,7 +132,8 @@ def test_get_or_create_by_identity_finds_the_same_person(workspace, actor):
     second, created_again = services.customer_get_or_create_by_identity(
         workspace=workspace, kind="email", value="noa@example.com", actor=actor
     )
-    assert created and not created_again
+    assert created
+    assert not created_again
     assert first.pk == second.pk
 
 

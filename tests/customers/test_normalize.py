@@ -23,7 +23,13 @@ def test_identities_are_normalised(kind, raw, expected):
 
 @pytest.mark.parametrize(
     ("kind", "raw"),
-    [("email", "not-an-email"), ("phone", "12"), ("phone", "call me"), ("fax", "x"), ("web", "   ")],
+    [
+        ("email", "not-an-email"),
+        ("phone", "12"),
+        ("phone", "call me"),
+        ("fax", "x"),
+        ("web", "   "),
+    ],
 )
 def test_bad_identities_are_refused(kind, raw):
     with pytest.raises(ValidationFailed):

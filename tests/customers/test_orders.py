@@ -13,8 +13,12 @@ PLACED = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.UTC)
 
 def order_input(external_id="A-1", total="100.00", status="paid", **extra):
     return services.OrderInput(
-        external_id=external_id, placed_at=PLACED, total=Decimal(total), currency="EUR",
-        status=status, **extra,
+        external_id=external_id,
+        placed_at=PLACED,
+        total=Decimal(total),
+        currency="EUR",
+        status=status,
+        **extra,
     )
 
 
@@ -28,13 +32,19 @@ def test_upsert_by_external_id_updates_and_never_duplicates(workspace, actor):
         workspace=workspace, customer=customer, data=order_input(status="shipped"), actor=actor
     )
 
-    assert created and not created_again
+    assert created
+    assert not created_again
     assert order.pk == again.pk
     assert Order.objects.count() == 1
     assert Order.objects.get().status == "shipped"
     change = Activity.objects.get(kind="order.updated")
-    assert change.data["from"] == "paid" and change.data["to"] == "shipped"
-    assert list(OutboxEvent.objects.filter(name__startswith="customers.order").values_list("name", flat=True).order_by("id")) == [
+    assert change.data["from"] == "paid"
+    assert change.data["to"] == "shipped"
+    assert list(
+        OutboxEvent.objects.filter(name__startswith="customers.order")
+        .values_list("name", flat=True)
+        .order_by("id")
+    ) == [
         "customers.order.created",
         "customers.order.updated",
     ]
@@ -49,14 +59,19 @@ def test_lines_replace_and_stats_follow_the_orders(workspace, actor):
         services.OrderLineInput(name="Tazza", quantity=Decimal(1), unit_price=Decimal("12.00")),
     ]
     services.order_upsert(
-        workspace=workspace, customer=customer, data=order_input(total="27.00", lines=lines), actor=actor
+        workspace=workspace,
+        customer=customer,
+        data=order_input(total="27.00", lines=lines),
+        actor=actor,
     )
     services.order_upsert(
         workspace=workspace, customer=customer, data=order_input("A-2", total="10.00"), actor=actor
     )
     services.order_upsert(
-        workspace=workspace, customer=customer,
-        data=order_input("A-3", total="99.00", status="cancelled"), actor=actor,
+        workspace=workspace,
+        customer=customer,
+        data=order_input("A-3", total="99.00", status="cancelled"),
+        actor=actor,
     )
     customer.refresh_from_db()
     assert customer.lifetime_spend == Decimal("37.00")
@@ -64,8 +79,10 @@ def test_lines_replace_and_stats_follow_the_orders(workspace, actor):
     assert Order.objects.get(external_id="A-1").lines.count() == 2
 
     services.order_upsert(
-        workspace=workspace, customer=customer,
-        data=order_input(total="27.00", lines=[lines[0]]), actor=actor,
+        workspace=workspace,
+        customer=customer,
+        data=order_input(total="27.00", lines=[lines[0]]),
+        actor=actor,
     )
     assert Order.objects.get(external_id="A-1").lines.count() == 1
 
@@ -105,4 +122,6 @@ def test_invalid_orders_are_refused_with_the_field(workspace, actor, changes, fi
 def test_order_for_customer_of_another_workspace_is_refused(workspace, other_workspace, actor):
     stranger = services.customer_create(workspace=other_workspace, actor=actor)
     with pytest.raises(ValidationFailed):
-        services.order_upsert(workspace=workspace, customer=stranger, data=order_input(), actor=actor)
+        services.order_upsert(
+            workspace=workspace, customer=stranger, data=order_input(), actor=actor
+        )

@@ -60,8 +60,12 @@ def test_customer_list_search_and_keyset(workspace, other_workspace):
     others = [CustomerFactory(workspace=workspace) for _ in range(5)]
     CustomerFactory(workspace=other_workspace, name="Mario Rossi")
 
-    assert [c.pk for c in selectors.customer_list(workspace=workspace, search="rossi").items] == [rossi.pk]
-    assert [c.pk for c in selectors.customer_list(workspace=workspace, search="MARIO@ROSSI").items] == [rossi.pk]
+    assert [c.pk for c in selectors.customer_list(workspace=workspace, search="rossi").items] == [
+        rossi.pk
+    ]
+    assert [
+        c.pk for c in selectors.customer_list(workspace=workspace, search="MARIO@ROSSI").items
+    ] == [rossi.pk]
     first = selectors.customer_list(workspace=workspace, limit=4)
     second = selectors.customer_list(workspace=workspace, limit=4, cursor=first.next_cursor)
     seen = [c.pk for c in first.items + second.items]

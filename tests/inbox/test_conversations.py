@@ -28,20 +28,33 @@ def test_assign_then_transfer_is_counted_with_reason(workspace, conversation, ac
     anna, bruno = member(workspace), member(workspace)
 
     services.conversation_assign(conversation=conversation, assignee=anna, actor=actor)
-    services.conversation_assign(conversation=conversation, assignee=bruno, actor=actor, reason="billing expert")
+    services.conversation_assign(
+        conversation=conversation, assignee=bruno, actor=actor, reason="billing expert"
+    )
 
     conversation.refresh_from_db()
-    assert conversation.assignee == bruno and conversation.transfer_count == 1
-    kinds = list(ConversationEvent.objects.filter(conversation=conversation)
-                 .values_list("kind", "to_value", "reason"))
-    assert kinds[-2:] == [("assigned", str(anna.pk), ""), ("transferred", str(bruno.pk), "billing expert")]
+    assert conversation.assignee == bruno
+    assert conversation.transfer_count == 1
+    kinds = list(
+        ConversationEvent.objects.filter(conversation=conversation).values_list(
+            "kind", "to_value", "reason"
+        )
+    )
+    assert kinds[-2:] == [
+        ("assigned", str(anna.pk), ""),
+        ("transferred", str(bruno.pk), "billing expert"),
+    ]
 
 
-def test_assign_refuses_outsiders_and_foreign_teams(workspace, other_workspace, conversation, actor):
+def test_assign_refuses_outsiders_and_foreign_teams(
+    workspace, other_workspace, conversation, actor
+):
     with pytest.raises(ValidationFailed):
         services.conversation_assign(conversation=conversation, assignee=UserFactory(), actor=actor)
     with pytest.raises(ValidationFailed):
-        services.conversation_assign(conversation=conversation, team=TeamFactory(workspace=other_workspace), actor=actor)
+        services.conversation_assign(
+            conversation=conversation, team=TeamFactory(workspace=other_workspace), actor=actor
+        )
 
 
 def test_resolve_and_reopen_by_agent(conversation, actor):
@@ -51,7 +64,8 @@ def test_resolve_and_reopen_by_agent(conversation, actor):
 
     services.conversation_set_status(conversation=conversation, status="open", actor=actor)
     conversation.refresh_from_db()
-    assert conversation.reopen_count == 1 and conversation.resolved_at is None
+    assert conversation.reopen_count == 1
+    assert conversation.resolved_at is None
     assert ConversationEvent.objects.filter(conversation=conversation, kind="reopened").count() == 1
 
 
@@ -59,16 +73,21 @@ def test_snooze_needs_future_and_wakes_up(conversation, actor):
     with pytest.raises(ValidationFailed):
         services.conversation_set_status(conversation=conversation, status="snoozed", actor=actor)
     until = timezone.now() + dt.timedelta(hours=1)
-    services.conversation_set_status(conversation=conversation, status="snoozed", actor=actor, snoozed_until=until)
+    services.conversation_set_status(
+        conversation=conversation, status="snoozed", actor=actor, snoozed_until=until
+    )
 
     assert services.snoozed_wake_up(now=until - dt.timedelta(minutes=1)) == 0
     assert services.snoozed_wake_up(now=until + dt.timedelta(seconds=1)) == 1
     conversation.refresh_from_db()
-    assert conversation.status == "open" and conversation.snoozed_until is None
+    assert conversation.status == "open"
+    assert conversation.snoozed_until is None
 
 
 def test_tags_and_priority(conversation, actor):
-    services.conversation_set_tags(conversation=conversation, names=["Billing", "refund ", ""], actor=actor)
+    services.conversation_set_tags(
+        conversation=conversation, names=["Billing", "refund ", ""], actor=actor
+    )
     services.conversation_set_priority(conversation=conversation, priority=3, actor=actor)
     conversation.refresh_from_db()
     assert sorted(conversation.tags.values_list("name", flat=True)) == ["billing", "refund"]
@@ -79,8 +98,19 @@ def test_tags_and_priority(conversation, actor):
 
 def test_handling_intervals_ignore_noise(conversation, agent):
     start = timezone.now()
-    assert services.handling_record(conversation=conversation, agent=agent, started_at=start,
-                                    ended_at=start + dt.timedelta(milliseconds=200)) is None
-    kept = services.handling_record(conversation=conversation, agent=agent, started_at=start,
-                                    ended_at=start + dt.timedelta(minutes=3))
+    assert (
+        services.handling_record(
+            conversation=conversation,
+            agent=agent,
+            started_at=start,
+            ended_at=start + dt.timedelta(milliseconds=200),
+        )
+        is None
+    )
+    kept = services.handling_record(
+        conversation=conversation,
+        agent=agent,
+        started_at=start,
+        ended_at=start + dt.timedelta(minutes=3),
+    )
     assert kept is not None

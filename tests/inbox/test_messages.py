@@ -26,11 +26,16 @@ def customer(workspace):
 def test_inbound_opens_a_conversation_and_records_the_clock(inbox, customer):
     when = timezone.now()
     result = services.message_receive(
-        inbox=inbox, customer=customer, text="Dov'è il mio ordine?", provider_id="m-1", occurred_at=when
+        inbox=inbox,
+        customer=customer,
+        text="Dov'è il mio ordine?",
+        provider_id="m-1",
+        occurred_at=when,
     )
 
     conversation = result.conversation
-    assert result.conversation_created and not result.duplicate
+    assert result.conversation_created
+    assert not result.duplicate
     assert conversation.status == "open"
     assert conversation.first_customer_message_at == when
     assert conversation.waiting_since == when
@@ -44,7 +49,8 @@ def test_retried_delivery_is_stored_once(inbox, customer):
     first = services.message_receive(inbox=inbox, customer=customer, text="hi", provider_id="SM123")
     again = services.message_receive(inbox=inbox, customer=customer, text="hi", provider_id="SM123")
 
-    assert again.duplicate and again.message.pk == first.message.pk
+    assert again.duplicate
+    assert again.message.pk == first.message.pk
     assert Message.objects.count() == 1
     assert Conversation.objects.get().message_count == 1
 
@@ -61,7 +67,9 @@ def test_active_conversation_continues_and_reply_stops_the_clock(inbox, customer
     second = services.message_receive(inbox=inbox, customer=customer, text="two")
     assert second.conversation.pk == first.conversation.pk
 
-    reply = services.message_send(conversation=second.conversation, author=agent, actor=actor, text="Eccomi")
+    reply = services.message_send(
+        conversation=second.conversation, author=agent, actor=actor, text="Eccomi"
+    )
 
     conversation = Conversation.objects.get()
     assert reply.delivery_status == "queued"
@@ -69,7 +77,9 @@ def test_active_conversation_continues_and_reply_stops_the_clock(inbox, customer
     assert conversation.waiting_since is None
     assert conversation.assignee == agent  # replying takes an unassigned conversation
     assert conversation.message_count == 3
-    later = services.message_send(conversation=conversation, author=agent, actor=actor, text="Altro")
+    later = services.message_send(
+        conversation=conversation, author=agent, actor=actor, text="Altro"
+    )
     conversation.refresh_from_db()
     assert conversation.first_response_at == reply.created_at != later.created_at
 
@@ -79,13 +89,18 @@ def test_reply_within_window_reopens_after_it_links_a_new_conversation(inbox, cu
     services.conversation_set_status(conversation=first, status="resolved", actor=actor)
 
     reopened = services.message_receive(inbox=inbox, customer=customer, text="still broken")
-    assert reopened.reopened and reopened.conversation.pk == first.pk
+    assert reopened.reopened
+    assert reopened.conversation.pk == first.pk
     first.refresh_from_db()
-    assert first.status == "open" and first.reopen_count == 1 and first.resolved_at is None
+    assert first.status == "open"
+    assert first.reopen_count == 1
+    assert first.resolved_at is None
 
     services.conversation_set_status(conversation=first, status="resolved", actor=actor)
     late = timezone.now() + dt.timedelta(hours=inbox.reopen_window_hours + 1)
-    fresh = services.message_receive(inbox=inbox, customer=customer, text="new issue", occurred_at=late)
+    fresh = services.message_receive(
+        inbox=inbox, customer=customer, text="new issue", occurred_at=late
+    )
     assert fresh.conversation_created
     assert fresh.conversation.previous_id == first.pk
 
@@ -100,9 +115,10 @@ def test_pending_conversation_opens_when_the_customer_answers(inbox, customer, a
 
 def test_hostile_html_is_inert(inbox, customer):
     result = services.message_receive(
-        inbox=inbox, customer=customer,
+        inbox=inbox,
+        customer=customer,
         html='<p onmouseover="steal()">Ciao<script>alert(1)</script>'
-             '<a href="javascript:alert(2)">x</a><img src=x onerror="alert(3)"></p>',
+        '<a href="javascript:alert(2)">x</a><img src=x onerror="alert(3)"></p>',
     )
     html = result.message.html
     for needle in ("script", "onmouseover", "onerror", "javascript:"):
@@ -122,11 +138,15 @@ def test_customer_of_another_workspace_is_refused(inbox, other_workspace):
         services.message_receive(inbox=inbox, customer=stranger, text="hi")
 
 
-def test_attachments_within_limits_are_stored_others_recorded_with_reason(inbox, customer, settings, tmp_path):
+def test_attachments_within_limits_are_stored_others_recorded_with_reason(
+    inbox, customer, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     settings.ASCOLTO_ATTACHMENT_MAX_BYTES = 10
     result = services.message_receive(
-        inbox=inbox, customer=customer, text="files",
+        inbox=inbox,
+        customer=customer,
+        text="files",
         attachments=[
             services.IncomingAttachment("ok.txt", "text/plain", b"small"),
             services.IncomingAttachment("big.pdf", "application/pdf", b"x" * 11),
@@ -135,8 +155,10 @@ def test_attachments_within_limits_are_stored_others_recorded_with_reason(inbox,
     )
     stored = {a.filename: a for a in Attachment.objects.all()}
     assert set(stored) == {"ok.txt", "big.pdf", "run.exe"}
-    assert stored["ok.txt"].file.read() == b"small" and stored["ok.txt"].refused_reason == ""
-    assert "larger" in stored["big.pdf"].refused_reason and not stored["big.pdf"].file
+    assert stored["ok.txt"].file.read() == b"small"
+    assert stored["ok.txt"].refused_reason == ""
+    assert "larger" in stored["big.pdf"].refused_reason
+    assert not stored["big.pdf"].file
     assert stored["run.exe"].refused_reason == "file type not allowed"
     assert len(result.refused_attachments) == 2
 
@@ -147,8 +169,12 @@ def test_note_mentions_notify_members_only(workspace, inbox, customer, agent, ac
     UserFactory(username="outsider")
     conversation = services.message_receive(inbox=inbox, customer=customer, text="q").conversation
 
-    note = services.note_add(conversation=conversation, author=agent, actor=actor,
-                             text="@marta puoi guardare? cc @outsider")
+    note = services.note_add(
+        conversation=conversation,
+        author=agent,
+        actor=actor,
+        text="@marta puoi guardare? cc @outsider",
+    )
 
     assert note.kind == "note"
     assert list(Mention.objects.values_list("user__username", flat=True)) == ["marta"]
@@ -166,7 +192,9 @@ def test_delivery_status_only_moves_forward(inbox, customer, agent, actor):
     reply.refresh_from_db()
     assert reply.delivery_status == "read"
     assert services.message_delivery_update(inbox=inbox, provider_id="nope", status="read") is None
-    services.message_delivery_update(inbox=inbox, provider_id="wamid.1", status="failed", error="131047")
+    services.message_delivery_update(
+        inbox=inbox, provider_id="wamid.1", status="failed", error="131047"
+    )
     reply.refresh_from_db()
     assert (reply.delivery_status, reply.delivery_error) == ("failed", "131047")
 
@@ -177,4 +205,6 @@ def test_only_members_reply(inbox, customer):
     from ascolto.core.actors import Actor
 
     with pytest.raises(ValidationFailed):
-        services.message_send(conversation=conversation, author=outsider, actor=Actor.for_user(outsider), text="x")
+        services.message_send(
+            conversation=conversation, author=outsider, actor=Actor.for_user(outsider), text="x"
+        )

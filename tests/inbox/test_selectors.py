@@ -18,7 +18,9 @@ def inbox(workspace):
 
 def receive(inbox, text="hello", customer=None, **kwargs):
     customer = customer or CustomerFactory(workspace=inbox.workspace)
-    return services.message_receive(inbox=inbox, customer=customer, text=text, **kwargs).conversation
+    return services.message_receive(
+        inbox=inbox, customer=customer, text=text, **kwargs
+    ).conversation
 
 
 def ids(page):
@@ -35,8 +37,13 @@ def test_views_mine_unassigned_my_teams(workspace, inbox, agent, actor):
     loose = receive(inbox)
 
     def view(name):
-        return set(ids(selectors.conversation_list(workspace=workspace, user=agent,
-                                                   filters=ConversationFilter(view=name))))
+        return set(
+            ids(
+                selectors.conversation_list(
+                    workspace=workspace, user=agent, filters=ConversationFilter(view=name)
+                )
+            )
+        )
 
     assert view("mine") == {mine.pk}
     assert view("unassigned") == {teams.pk, loose.pk}
@@ -49,10 +56,16 @@ def test_high_value_and_mentions(workspace, inbox, agent, actor):
     other = receive(inbox)
     author = UserFactory()
     MembershipFactory(workspace=workspace, user=author)
-    services.note_add(conversation=other, author=author, actor=actor, text=f"@{agent.username} look")
+    services.note_add(
+        conversation=other, author=author, actor=actor, text=f"@{agent.username} look"
+    )
 
     def view(name):
-        return ids(selectors.conversation_list(workspace=workspace, user=agent, filters=ConversationFilter(view=name)))
+        return ids(
+            selectors.conversation_list(
+                workspace=workspace, user=agent, filters=ConversationFilter(view=name)
+            )
+        )
 
     assert view("high_value") == [vip.pk]
     assert view("mentions") == [other.pk]
@@ -65,7 +78,9 @@ def test_sla_due_soon(workspace, inbox, agent):
     later = receive(inbox)
     later.first_response_due_at = timezone.now() + dt.timedelta(hours=5)
     later.save()
-    page = selectors.conversation_list(workspace=workspace, user=agent, filters=ConversationFilter(view="sla_due"))
+    page = selectors.conversation_list(
+        workspace=workspace, user=agent, filters=ConversationFilter(view="sla_due")
+    )
     assert ids(page) == [due.pk]
 
 
@@ -76,8 +91,13 @@ def test_search_matches_messages_subject_and_identities(workspace, inbox, agent)
     by_customer = receive(inbox, customer=customer)
 
     def search(term):
-        return set(ids(selectors.conversation_list(workspace=workspace, user=agent,
-                                                   filters=ConversationFilter(search=term))))
+        return set(
+            ids(
+                selectors.conversation_list(
+                    workspace=workspace, user=agent, filters=ConversationFilter(search=term)
+                )
+            )
+        )
 
     assert search("rimborso") == {by_text.pk}
     assert search("conti.it") == {by_customer.pk}
@@ -94,7 +114,8 @@ def test_keyset_pages_cover_everything_once(workspace, inbox, agent):
         if not page.next_cursor:
             break
         cursor = page.next_cursor
-    assert sorted(seen) == sorted(made) and len(seen) == len(set(seen))
+    assert sorted(seen) == sorted(made)
+    assert len(seen) == len(set(seen))
 
 
 def test_other_workspace_is_invisible(workspace, other_workspace, inbox, agent):
@@ -106,7 +127,9 @@ def test_other_workspace_is_invisible(workspace, other_workspace, inbox, agent):
 
 def test_unknown_view_is_a_clear_error(workspace, agent):
     with pytest.raises(ValidationFailed):
-        selectors.conversation_list(workspace=workspace, user=agent, filters=ConversationFilter(view="x"))
+        selectors.conversation_list(
+            workspace=workspace, user=agent, filters=ConversationFilter(view="x")
+        )
 
 
 def test_resync_returns_messages_after_cursor(workspace, inbox):
@@ -115,7 +138,9 @@ def test_resync_returns_messages_after_cursor(workspace, inbox):
     first = selectors.thread(conversation=conversation)[-1]
     services.message_receive(inbox=inbox, customer=customer, text="two")
     services.message_receive(inbox=inbox, customer=customer, text="three")
-    assert [m.text for m in selectors.messages_since(conversation=conversation, after_id=first.pk)] == ["two", "three"]
+    assert [
+        m.text for m in selectors.messages_since(conversation=conversation, after_id=first.pk)
+    ] == ["two", "three"]
 
 
 def test_list_query_count_does_not_grow(workspace, inbox, agent, django_assert_max_num_queries):

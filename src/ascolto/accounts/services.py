@@ -14,7 +14,7 @@ from ascolto.core.audit import audit_record
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 
-TOKEN_PREFIX = "asc_"
+TOKEN_PREFIX = "asc_"  # noqa: S105 - a public marker of our tokens, not a secret
 
 
 def workspace_create(
@@ -61,8 +61,12 @@ def team_create(*, workspace: Workspace, name: str, members: list[User], actor: 
     team = Team.objects.create(workspace=workspace, name=name)
     team.members.set(members)
     audit_record(
-        workspace=workspace, actor=actor, action="team.create", object_type="team",
-        object_id=team.pk, changes={"name": name},
+        workspace=workspace,
+        actor=actor,
+        action="team.create",
+        object_type="team",
+        object_id=team.pk,
+        changes={"name": name},
     )
     return team
 
@@ -82,8 +86,12 @@ def api_token_create(
         workspace=workspace, user=user, name=name, prefix=raw[:12], digest=_digest(raw)
     )
     audit_record(
-        workspace=workspace, actor=actor, action="api_token.create", object_type="api_token",
-        object_id=token.pk, changes={"name": name, "user": user.get_username()},
+        workspace=workspace,
+        actor=actor,
+        action="api_token.create",
+        object_type="api_token",
+        object_id=token.pk,
+        changes={"name": name, "user": user.get_username()},
     )
     return token, raw
 
@@ -93,8 +101,11 @@ def api_token_revoke(*, token: ApiToken, actor: Actor) -> None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
         audit_record(
-            workspace=token.workspace, actor=actor, action="api_token.revoke",
-            object_type="api_token", object_id=token.pk,
+            workspace=token.workspace,
+            actor=actor,
+            action="api_token.revoke",
+            object_type="api_token",
+            object_id=token.pk,
         )
 
 

@@ -7,13 +7,16 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from ascolto.core.models import Workspace
 from ascolto.analytics.service_metrics import ConversationFacts, MessageFact
+from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval, Message
 
 
 def conversation_facts(
-    *, workspace: Workspace, start: dt.datetime, end: dt.datetime,
+    *,
+    workspace: Workspace,
+    start: dt.datetime,
+    end: dt.datetime,
     with_messages: bool = True,
 ) -> list[ConversationFacts]:
     """Facts of the conversations that started (first customer message, else creation) in
@@ -25,9 +28,18 @@ def conversation_facts(
             | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
         )
         .values(
-            "id", "customer_id", "channel", "created_at", "status", "first_customer_message_at",
-            "first_response_at", "resolved_at", "reopen_count", "transfer_count",
-            "first_response_due_at", "resolution_due_at",
+            "id",
+            "customer_id",
+            "channel",
+            "created_at",
+            "status",
+            "first_customer_message_at",
+            "first_response_at",
+            "resolved_at",
+            "reopen_count",
+            "transfer_count",
+            "first_response_due_at",
+            "resolution_due_at",
         )
     )
     facts = {r["id"]: ConversationFacts(**r) for r in rows}
@@ -47,7 +59,8 @@ def conversation_facts(
             bot_by[conversation_id] |= kind == Message.Kind.BOT
         for conversation_id, fact in facts.items():
             fact.bot_resolved = (
-                fact.resolved_at is not None and bot_by[conversation_id]
+                fact.resolved_at is not None
+                and bot_by[conversation_id]
                 and not outbound_by[conversation_id]
             )
     for conversation_id, agent_id, started, ended in HandlingInterval.objects.filter(

@@ -56,7 +56,9 @@ class ConversationFacts:
 # --- Per conversation -------------------------------------------------------------------------
 
 
-def first_response_time(c: ConversationFacts, clock: BusinessClock = calendar_seconds) -> float | None:
+def first_response_time(
+    c: ConversationFacts, clock: BusinessClock = calendar_seconds
+) -> float | None:
     """From the customer's first message to the first agent reply (not a bot answer, not a
     note). None until answered, or when the customer never wrote (proactive conversations).
     A reopen does not reset it."""
@@ -65,7 +67,9 @@ def first_response_time(c: ConversationFacts, clock: BusinessClock = calendar_se
     return clock(c.first_customer_message_at, c.first_response_at)
 
 
-def next_response_times(c: ConversationFacts, clock: BusinessClock = calendar_seconds) -> list[float]:
+def next_response_times(
+    c: ConversationFacts, clock: BusinessClock = calendar_seconds
+) -> list[float]:
     """After the first response: for each customer message that starts a wait (the first
     inbound after an agent reply), the time to the next agent reply. Waits still open are not
     counted."""
@@ -126,7 +130,7 @@ def summarize(values: Iterable[float | None]) -> Summary:
     clean = sorted(v for v in values if v is not None)
     if not clean:
         return Summary(0, None, None, None)
-    p90_index = max(0, int(round(0.9 * len(clean) + 0.5)) - 1)
+    p90_index = max(0, round(0.9 * len(clean) + 0.5) - 1)
     return Summary(
         count=len(clean),
         mean=statistics.fmean(clean),
@@ -178,7 +182,9 @@ def transfers_per_conversation(conversations: Sequence[ConversationFacts]) -> fl
     return sum(c.transfer_count for c in conversations) / len(conversations)
 
 
-def sla_compliance(conversations: Sequence[ConversationFacts], *, now: dt.datetime) -> dict[str, float | None]:
+def sla_compliance(
+    conversations: Sequence[ConversationFacts], *, now: dt.datetime
+) -> dict[str, float | None]:
     """Share of conversations with a target whose target was met. An unanswered conversation
     counts as missed once its due time has passed, and is not judged before."""
 
@@ -188,11 +194,17 @@ def sla_compliance(conversations: Sequence[ConversationFacts], *, now: dt.dateti
             return None
         return sum(1 for done, due in judged if done is not None and done <= due) / len(judged)
 
-    first = [(c.first_response_at, c.first_response_due_at) for c in conversations
-             if c.first_response_due_at is not None]
-    resolution = [(c.resolved_at, c.resolution_due_at) for c in conversations
-                  if c.resolution_due_at is not None]
-    return {"first_response": rate(first), "resolution": rate(resolution)}  # type: ignore[arg-type]
+    first = [
+        (c.first_response_at, c.first_response_due_at)
+        for c in conversations
+        if c.first_response_due_at is not None
+    ]
+    resolution = [
+        (c.resolved_at, c.resolution_due_at)
+        for c in conversations
+        if c.resolution_due_at is not None
+    ]
+    return {"first_response": rate(first), "resolution": rate(resolution)}
 
 
 def backlog(conversations: Sequence[ConversationFacts], *, now: dt.datetime) -> Summary:
@@ -201,7 +213,9 @@ def backlog(conversations: Sequence[ConversationFacts], *, now: dt.datetime) -> 
     return summarize((now - c.started_at).total_seconds() for c in active)
 
 
-def volume_heatmap(conversations: Sequence[ConversationFacts], *, tz: str) -> dict[tuple[int, int], int]:
+def volume_heatmap(
+    conversations: Sequence[ConversationFacts], *, tz: str
+) -> dict[tuple[int, int], int]:
     """Conversations started per (weekday 0=Monday, hour) in the workspace's time zone."""
     zone = ZoneInfo(tz)
     counts: Counter[tuple[int, int]] = Counter()

@@ -1,4 +1,4 @@
-"""Domain errors raised by services and selectors, mapped to one problem-details shape by the API."""
+"""Domain errors raised by services and selectors; the API maps them to problem details."""
 
 from __future__ import annotations
 

@@ -83,6 +83,9 @@ class OutboxDelivery(models.Model):
             models.UniqueConstraint(fields=["event", "handler"], name="outbox_delivery_once")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.handler} ← event #{self.event_id}"
+
 
 class Job(models.Model):
     """Long work a user waits for (imports, exports, bulk sends), with progress."""

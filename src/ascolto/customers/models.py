@@ -250,9 +250,7 @@ class Consent(WorkspaceScopedModel):
 class ConsentChange(WorkspaceScopedModel):
     """Every grant and revocation ever recorded: the consent history, append-only."""
 
-    customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, related_name="consent_changes"
-    )
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consent_changes")
     purpose = models.CharField(_("purpose"), max_length=12, choices=ConsentPurpose.choices)
     channel = models.CharField(_("channel"), max_length=12, choices=ConsentChannel.choices)
     granted = models.BooleanField(_("granted"))
@@ -302,9 +300,7 @@ class Activity(WorkspaceScopedModel):
         verbose_name = _("activity")
         verbose_name_plural = _("activities")
         indexes = [
-            models.Index(
-                fields=["customer", "-occurred_at", "-id"], name="activity_timeline_idx"
-            ),
+            models.Index(fields=["customer", "-occurred_at", "-id"], name="activity_timeline_idx"),
             models.Index(fields=["workspace", "-occurred_at", "-id"], name="activity_ws_idx"),
         ]
 

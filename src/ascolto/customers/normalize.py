@@ -54,13 +54,17 @@ def normalize_phone(text: str, *, default_region: str | None = None) -> str:
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
     try:
-        number = phonenumbers.parse(candidate, None if candidate.startswith("+") else default_region)
+        number = phonenumbers.parse(
+            candidate, None if candidate.startswith("+") else default_region
+        )
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_possible_number(number):
         raise ValidationFailed(
             f"{text!r} is not a phone number in international form.",
-            field_errors={"value": ["Enter the number with its country code, e.g. +39 06 1234 5678."]},
+            field_errors={
+                "value": ["Enter the number with its country code, e.g. +39 06 1234 5678."]
+            },
         )
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 

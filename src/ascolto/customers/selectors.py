@@ -74,9 +74,7 @@ def customer_list(
         identity_match = Identity.objects.filter(
             workspace=workspace, value__icontains=term.lower()
         ).values("customer_id")
-        qs = qs.filter(
-            Q(name__icontains=term) | Q(external_id=term) | Q(pk__in=identity_match)
-        )
+        qs = qs.filter(Q(name__icontains=term) | Q(external_id=term) | Q(pk__in=identity_match))
     if value_tier is not None:
         qs = qs.filter(value_tier=value_tier)
     if organization_id is not None:
@@ -190,9 +188,7 @@ def consent_allows(*, customer: Customer, purpose: str, channel: str) -> bool:
 
 
 def merges_of(*, customer: Customer) -> list[CustomerMerge]:
-    return list(
-        CustomerMerge.objects.filter(workspace_id=customer.workspace_id, primary=customer)
-    )
+    return list(CustomerMerge.objects.filter(workspace_id=customer.workspace_id, primary=customer))
 
 
 @dataclass
@@ -212,9 +208,7 @@ class TimelineEntry:
         return str(labels.get(self.kind, self.kind))
 
 
-def customer_timeline(
-    *, customer: Customer, cursor: str | None = None, limit: int = 50
-) -> Page:
+def customer_timeline(*, customer: Customer, cursor: str | None = None, limit: int = 50) -> Page:
     """The customer's timeline, newest first: activity rows merged with orders placed.
 
     Keyset pagination on (occurred_at, source rank, id) across both sources: each source is read
@@ -246,8 +240,14 @@ def customer_timeline(
     merged: list[tuple[dt.datetime, int, int, TimelineEntry]] = []
     for a in activities.order_by("-occurred_at", "-pk")[: limit + 1]:
         entry = TimelineEntry(
-            kind=a.kind, occurred_at=a.occurred_at, title=a.title, body=a.body, data=a.data,
-            source_type=a.source_type, source_id=a.source_id, key=f"a{a.pk}",
+            kind=a.kind,
+            occurred_at=a.occurred_at,
+            title=a.title,
+            body=a.body,
+            data=a.data,
+            source_type=a.source_type,
+            source_id=a.source_id,
+            key=f"a{a.pk}",
         )
         merged.append((a.occurred_at, 1, a.pk, entry))
     for o in orders.order_by("-placed_at", "-pk")[: limit + 1]:
@@ -256,8 +256,13 @@ def customer_timeline(
             occurred_at=o.placed_at,
             title=f"Order {o.external_id}",
             body=f"{o.total} {o.currency}",
-            data={"order_id": o.pk, "external_id": o.external_id, "status": o.status,
-                  "total": str(o.total), "currency": o.currency},
+            data={
+                "order_id": o.pk,
+                "external_id": o.external_id,
+                "status": o.status,
+                "total": str(o.total),
+                "currency": o.currency,
+            },
             source_type="order",
             source_id=str(o.pk),
             key=f"o{o.pk}",

@@ -92,7 +92,10 @@ class Conversation(WorkspaceScopedModel):
     subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
     language = models.CharField(_("language"), max_length=8, blank=True, default="")
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="assigned_conversations",
     )
     team = models.ForeignKey(
@@ -147,7 +150,9 @@ class Conversation(WorkspaceScopedModel):
                 fields=["workspace", "assignee", "status", "-last_message_at"],
                 name="conv_ws_assignee_idx",
             ),
-            models.Index(fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent_idx"),
+            models.Index(
+                fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent_idx"
+            ),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
         ]
 
@@ -172,6 +177,9 @@ class Participant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "customer"], name="participant_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"customer #{self.customer_id} in conversation #{self.conversation_id}"
 
 
 class Message(WorkspaceScopedModel):
@@ -258,6 +266,9 @@ class Mention(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="mention_unique")]
 
+    def __str__(self) -> str:
+        return f"user #{self.user_id} in message #{self.message_id}"
+
 
 class ConversationEvent(WorkspaceScopedModel):
     """Each status change, assignment, transfer, priority or tag change: who, when, why.
@@ -334,7 +345,9 @@ class AgentProfile(WorkspaceScopedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profiles"
     )
     availability = models.CharField(
-        _("availability"), max_length=8, choices=Availability.choices,
+        _("availability"),
+        max_length=8,
+        choices=Availability.choices,
         default=Availability.OFFLINE,
     )
     # {"webchat": 3, "email": 10, "*": 5}: open conversations an agent takes per channel;

@@ -67,9 +67,13 @@ def inbox_list(*, workspace: Workspace) -> QuerySet[Inbox]:
     return Inbox.objects.filter(workspace=workspace).order_by("name")
 
 
-def _apply_view(qs: QuerySet[Conversation], view: str, user: User, now: dt.datetime) -> QuerySet[Conversation]:
+def _apply_view(
+    qs: QuerySet[Conversation], view: str, user: User, now: dt.datetime
+) -> QuerySet[Conversation]:
     if view not in VIEWS:
-        raise ValidationFailed(f"Unknown view {view!r}.", field_errors={"view": [f"One of: {', '.join(VIEWS)}."]})
+        raise ValidationFailed(
+            f"Unknown view {view!r}.", field_errors={"view": [f"One of: {', '.join(VIEWS)}."]}
+        )
     if view == "mine":
         return qs.filter(assignee=user)
     if view == "unassigned":
@@ -130,8 +134,9 @@ def conversation_list(
         last_at, last_id = decode_cursor(cursor, types=(dt.datetime, int))
         qs = qs.filter(Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_id))
     rows = list(
-        qs.select_related("customer", "assignee", "inbox", "team")
-        .order_by("-last_message_at", "-pk")[: limit + 1]
+        qs.select_related("customer", "assignee", "inbox", "team").order_by(
+            "-last_message_at", "-pk"
+        )[: limit + 1]
     )
     next_cursor = None
     if len(rows) > limit:
@@ -145,9 +150,9 @@ def _search_ids(workspace: Workspace, term: str) -> QuerySet[Any]:
     by_message = Message.objects.filter(workspace=workspace, text__icontains=term).values(
         "conversation_id"
     )
-    by_identity = Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values(
-        "customer_id"
-    )
+    by_identity = Identity.objects.filter(
+        workspace=workspace, value__icontains=term.lower()
+    ).values("customer_id")
     return (
         Conversation.objects.filter(workspace=workspace)
         .filter(
@@ -161,9 +166,11 @@ def _search_ids(workspace: Workspace, term: str) -> QuerySet[Any]:
 
 
 def thread(*, conversation: Conversation, include_notes: bool = True) -> list[Message]:
-    qs = Message.objects.filter(
-        workspace_id=conversation.workspace_id, conversation=conversation
-    ).select_related("author_user").prefetch_related("attachments")
+    qs = (
+        Message.objects.filter(workspace_id=conversation.workspace_id, conversation=conversation)
+        .select_related("author_user")
+        .prefetch_related("attachments")
+    )
     if not include_notes:
         qs = qs.exclude(kind=Message.Kind.NOTE)
     return list(qs.order_by("created_at", "pk"))
@@ -192,10 +199,13 @@ def conversations_changed_since(
     )
 
 
-def customer_conversations(*, workspace: Workspace, customer_id: int, limit: int = 20) -> list[Conversation]:
+def customer_conversations(
+    *, workspace: Workspace, customer_id: int, limit: int = 20
+) -> list[Conversation]:
     return list(
-        Conversation.objects.filter(workspace=workspace, customer_id=customer_id)
-        .order_by("-last_message_at")[:limit]
+        Conversation.objects.filter(workspace=workspace, customer_id=customer_id).order_by(
+            "-last_message_at"
+        )[:limit]
     )
 
 

@@ -95,7 +95,10 @@ def customer_create(
     }
     normalized = _normalized_identities(identities or [])
     _ensure_identities_free(workspace, normalized, customer=None)
-    if external_id and Customer.objects.filter(workspace=workspace, external_id=external_id).exists():
+    if (
+        external_id
+        and Customer.objects.filter(workspace=workspace, external_id=external_id).exists()
+    ):
         raise Conflict(
             f"A customer with external id {external_id!r} already exists.",
             field_errors={"external_id": ["Already used by another customer."]},
@@ -115,7 +118,10 @@ def customer_create(
             )
             for index, (kind, value) in enumerate(normalized):
                 Identity.objects.create(
-                    workspace=workspace, customer=customer, kind=kind, value=value,
+                    workspace=workspace,
+                    customer=customer,
+                    kind=kind,
+                    value=value,
                     is_primary=index == 0,
                 )
     except IntegrityError as exc:  # a concurrent writer took the same handle
@@ -129,8 +135,13 @@ def customer_create(
         source_id=str(customer.pk),
     )
     audit_record(
-        workspace=workspace, actor=actor, action="customer.create", object_type="customer",
-        object_id=customer.pk, customer_id=customer.pk, changes=customer_snapshot(customer),
+        workspace=workspace,
+        actor=actor,
+        action="customer.create",
+        object_type="customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        changes=customer_snapshot(customer),
     )
     outbox.emit(
         workspace=workspace, name="customers.customer.created", payload={"customer_id": customer.pk}
@@ -188,8 +199,12 @@ def customer_update(*, customer: Customer, actor: Actor, **fields: Any) -> Custo
             source_id=str(customer.pk),
         )
         audit_record(
-            workspace=customer.workspace, actor=actor, action="customer.update",
-            object_type="customer", object_id=customer.pk, customer_id=customer.pk,
+            workspace=customer.workspace,
+            actor=actor,
+            action="customer.update",
+            object_type="customer",
+            object_id=customer.pk,
+            customer_id=customer.pk,
             changes=changes,
         )
         outbox.emit(
@@ -264,23 +279,37 @@ def identity_add(
         source_id=str(identity.pk),
     )
     audit_record(
-        workspace=customer.workspace, actor=actor, action="identity.add", object_type="identity",
-        object_id=identity.pk, customer_id=customer.pk, changes={"kind": kind, "value": normalized},
+        workspace=customer.workspace,
+        actor=actor,
+        action="identity.add",
+        object_type="identity",
+        object_id=identity.pk,
+        customer_id=customer.pk,
+        changes={"kind": kind, "value": normalized},
     )
     return identity
 
 
 def identity_remove(*, identity: Identity, actor: Actor) -> None:
     audit_record(
-        workspace=identity.workspace, actor=actor, action="identity.remove",
-        object_type="identity", object_id=identity.pk, customer_id=identity.customer_id,
+        workspace=identity.workspace,
+        actor=actor,
+        action="identity.remove",
+        object_type="identity",
+        object_id=identity.pk,
+        customer_id=identity.customer_id,
         changes={"kind": identity.kind, "value": identity.value},
     )
     identity.delete()
 
 
 def customer_get_or_create_by_identity(
-    *, workspace: Workspace, kind: str, value: str, actor: Actor, name: str = "",
+    *,
+    workspace: Workspace,
+    kind: str,
+    value: str,
+    actor: Actor,
+    name: str = "",
     locale: str = "",
 ) -> tuple[Customer, bool]:
     """The customer who owns a handle, created when nobody does. For channel adapters."""
@@ -295,7 +324,10 @@ def customer_get_or_create_by_identity(
     try:
         with transaction.atomic():
             customer = customer_create(
-                workspace=workspace, actor=actor, name=name, locale=locale,
+                workspace=workspace,
+                actor=actor,
+                name=name,
+                locale=locale,
                 identities=[(kind, normalized)],
             )
     except Conflict:
@@ -307,11 +339,17 @@ def customer_get_or_create_by_identity(
 
 
 def organization_upsert(
-    *, workspace: Workspace, actor: Actor, name: str, external_id: str | None = None,
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    name: str,
+    external_id: str | None = None,
     domain: str = "",
 ) -> Organization:
     if not name.strip():
-        raise ValidationFailed("An organization needs a name.", field_errors={"name": ["Required."]})
+        raise ValidationFailed(
+            "An organization needs a name.", field_errors={"name": ["Required."]}
+        )
     organization = None
     if external_id:
         organization = Organization.objects.filter(
@@ -327,8 +365,12 @@ def organization_upsert(
         organization.save()
         action = "organization.update"
     audit_record(
-        workspace=workspace, actor=actor, action=action, object_type="organization",
-        object_id=organization.pk, changes={"name": organization.name},
+        workspace=workspace,
+        actor=actor,
+        action=action,
+        object_type="organization",
+        object_id=organization.pk,
+        changes={"name": organization.name},
     )
     return organization
 
@@ -353,8 +395,14 @@ def consent_set(
         raise ValidationFailed("The consent is not valid.", field_errors=errors)
     when = recorded_at or timezone.now()
     ConsentChange.objects.create(
-        workspace_id=customer.workspace_id, customer=customer, purpose=purpose, channel=channel,
-        granted=granted, source=source[:120], recorded_at=when, actor_label=actor.describe()[:200],
+        workspace_id=customer.workspace_id,
+        customer=customer,
+        purpose=purpose,
+        channel=channel,
+        granted=granted,
+        source=source[:120],
+        recorded_at=when,
+        actor_label=actor.describe()[:200],
     )
     consent, _ = Consent.objects.update_or_create(
         customer=customer,
@@ -379,15 +427,23 @@ def consent_set(
         source_id=str(consent.pk),
     )
     audit_record(
-        workspace=customer.workspace, actor=actor, action=f"consent.{verb}",
-        object_type="consent", object_id=consent.pk, customer_id=customer.pk,
+        workspace=customer.workspace,
+        actor=actor,
+        action=f"consent.{verb}",
+        object_type="consent",
+        object_id=consent.pk,
+        customer_id=customer.pk,
         changes={"purpose": purpose, "channel": channel, "granted": granted, "source": source},
     )
     outbox.emit(
         workspace=customer.workspace,
         name="customers.consent.changed",
-        payload={"customer_id": customer.pk, "purpose": purpose, "channel": channel,
-                 "granted": granted},
+        payload={
+            "customer_id": customer.pk,
+            "purpose": purpose,
+            "channel": channel,
+            "granted": granted,
+        },
     )
     return consent
 

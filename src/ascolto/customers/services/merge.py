@@ -74,8 +74,12 @@ def customer_merge(*, primary: Customer, duplicate: Customer, actor: Actor) -> C
     customer_refresh_stats(customer_ids=[primary.pk, duplicate.pk])
 
     merge = CustomerMerge.objects.create(
-        workspace_id=primary.workspace_id, primary=primary, merged_customer_id=duplicate.pk,
-        snapshot=snapshot, moved=moved, actor_label=actor.describe()[:200],
+        workspace_id=primary.workspace_id,
+        primary=primary,
+        merged_customer_id=duplicate.pk,
+        snapshot=snapshot,
+        moved=moved,
+        actor_label=actor.describe()[:200],
     )
     activity_record(
         customer=primary,
@@ -87,13 +91,21 @@ def customer_merge(*, primary: Customer, duplicate: Customer, actor: Actor) -> C
         source_id=str(merge.pk),
     )
     audit_record(
-        workspace=primary.workspace, actor=actor, action="customer.merge",
-        object_type="customer", object_id=primary.pk, customer_id=primary.pk,
+        workspace=primary.workspace,
+        actor=actor,
+        action="customer.merge",
+        object_type="customer",
+        object_id=primary.pk,
+        customer_id=primary.pk,
         changes={"merged_customer_id": duplicate.pk, "moved": moved},
     )
     audit_record(
-        workspace=primary.workspace, actor=actor, action="customer.merged_away",
-        object_type="customer", object_id=duplicate.pk, customer_id=duplicate.pk,
+        workspace=primary.workspace,
+        actor=actor,
+        action="customer.merged_away",
+        object_type="customer",
+        object_id=duplicate.pk,
+        customer_id=duplicate.pk,
         changes={"merged_into": primary.pk},
     )
     outbox.emit(

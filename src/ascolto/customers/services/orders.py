@@ -108,8 +108,13 @@ def order_upsert(
     if data.lines is not None:
         order.lines.all().delete()
         OrderLine.objects.bulk_create(
-            OrderLine(order=order, sku=line.sku, name=line.name, quantity=line.quantity,
-                      unit_price=line.unit_price)
+            OrderLine(
+                order=order,
+                sku=line.sku,
+                name=line.name,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
             for line in data.lines
         )
     customer_refresh_stats(customer_ids=[customer.pk])
@@ -124,16 +129,28 @@ def order_upsert(
             source_id=str(order.pk),
         )
     audit_record(
-        workspace=workspace, actor=actor, action="order.create" if created else "order.update",
-        object_type="order", object_id=order.pk, customer_id=customer.pk,
-        changes={"external_id": order.external_id, "status": order.status,
-                 "total": str(order.total), "currency": order.currency},
+        workspace=workspace,
+        actor=actor,
+        action="order.create" if created else "order.update",
+        object_type="order",
+        object_id=order.pk,
+        customer_id=customer.pk,
+        changes={
+            "external_id": order.external_id,
+            "status": order.status,
+            "total": str(order.total),
+            "currency": order.currency,
+        },
     )
     outbox.emit(
         workspace=workspace,
         name="customers.order.created" if created else "customers.order.updated",
-        payload={"order_id": order.pk, "customer_id": customer.pk, "status": order.status,
-                 "previous_status": previous_status},
+        payload={
+            "order_id": order.pk,
+            "customer_id": customer.pk,
+            "status": order.status,
+            "previous_status": previous_status,
+        },
     )
     return order, created
 

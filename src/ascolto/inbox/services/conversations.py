@@ -20,13 +20,24 @@ Status = Conversation.Status
 
 
 def _event(
-    conversation: Conversation, kind: str, actor: Actor, *, from_value: object = "",
-    to_value: object = "", reason: str = "", data: dict[str, object] | None = None,
+    conversation: Conversation,
+    kind: str,
+    actor: Actor,
+    *,
+    from_value: object = "",
+    to_value: object = "",
+    reason: str = "",
+    data: dict[str, object] | None = None,
 ) -> ConversationEvent:
     return ConversationEvent.objects.create(
-        workspace_id=conversation.workspace_id, conversation=conversation, kind=kind,
-        actor=actor.user, from_value=str(from_value or "")[:100], to_value=str(to_value or "")[:100],
-        reason=reason[:300], data=data or {},
+        workspace_id=conversation.workspace_id,
+        conversation=conversation,
+        kind=kind,
+        actor=actor.user,
+        from_value=str(from_value or "")[:100],
+        to_value=str(to_value or "")[:100],
+        reason=reason[:300],
+        data=data or {},
     )
 
 
@@ -45,12 +56,16 @@ def conversation_set_status(
     """Move a conversation to open, pending (waiting on the customer), snoozed (until a time),
     resolved or closed. Setting the status it already has is a no-op."""
     if status not in Status.values:
-        raise ValidationFailed(f"Unknown status {status!r}.",
-                               field_errors={"status": [f"Choose one of: {', '.join(Status.values)}."]})
+        raise ValidationFailed(
+            f"Unknown status {status!r}.",
+            field_errors={"status": [f"Choose one of: {', '.join(Status.values)}."]},
+        )
     now = timezone.now()
     if status == Status.SNOOZED and (snoozed_until is None or snoozed_until <= now):
-        raise ValidationFailed("Snoozing needs a time in the future.",
-                               field_errors={"snoozed_until": ["A future date and time."]})
+        raise ValidationFailed(
+            "Snoozing needs a time in the future.",
+            field_errors={"snoozed_until": ["A future date and time."]},
+        )
     conversation = _lock(conversation)
     previous = conversation.status
     if previous == status and status != Status.SNOOZED:
@@ -72,14 +87,24 @@ def conversation_set_status(
         if previous in (Status.RESOLVED, Status.CLOSED) and status in (Status.OPEN, Status.PENDING)
         else ConversationEvent.Kind.STATUS
     )
-    _event(conversation, kind, actor, from_value=previous, to_value=status, reason=reason,
-           data={"snoozed_until": snoozed_until.isoformat()} if snoozed_until else None)
+    _event(
+        conversation,
+        kind,
+        actor,
+        from_value=previous,
+        to_value=status,
+        reason=reason,
+        data={"snoozed_until": snoozed_until.isoformat()} if snoozed_until else None,
+    )
     if status == Status.RESOLVED:
         activity_record(
-            customer=conversation.customer, kind=Activity.Kind.CONVERSATION,
+            customer=conversation.customer,
+            kind=Activity.Kind.CONVERSATION,
             title=f"Conversation resolved: {conversation.subject}",
             data={"conversation_id": conversation.pk, "channel": conversation.channel},
-            actor=actor, source_type="conversation", source_id=str(conversation.pk),
+            actor=actor,
+            source_type="conversation",
+            source_id=str(conversation.pk),
         )
     outbox.emit(
         workspace=conversation.workspace,
@@ -106,11 +131,14 @@ def conversation_assign(
     transfer: counted, with its reason; past the workspace's bounce limit a supervisor is alerted.
     """
     if assignee is not None and not _is_member(conversation.workspace_id, assignee):
-        raise ValidationFailed("The assignee is not a member of this workspace.",
-                               field_errors={"assignee": ["Not a member of this workspace."]})
+        raise ValidationFailed(
+            "The assignee is not a member of this workspace.",
+            field_errors={"assignee": ["Not a member of this workspace."]},
+        )
     if team is not None and team.workspace_id != conversation.workspace_id:
-        raise ValidationFailed("The team belongs to another workspace.",
-                               field_errors={"team": ["Unknown team."]})
+        raise ValidationFailed(
+            "The team belongs to another workspace.", field_errors={"team": ["Unknown team."]}
+        )
     conversation = _lock(conversation)
     previous_assignee, previous_team = conversation.assignee_id, conversation.team_id
     new_assignee = assignee.pk if assignee is not None else None
@@ -126,22 +154,32 @@ def conversation_assign(
     _event(
         conversation,
         ConversationEvent.Kind.TRANSFERRED if transfer else ConversationEvent.Kind.ASSIGNED,
-        actor, from_value=previous_assignee, to_value=new_assignee, reason=reason,
+        actor,
+        from_value=previous_assignee,
+        to_value=new_assignee,
+        reason=reason,
         data={"from_team": previous_team, "to_team": new_team},
     )
     outbox.emit(
         workspace=conversation.workspace,
         name="inbox.conversation.transferred" if transfer else "inbox.conversation.assigned",
-        payload={"conversation_id": conversation.pk, "from": previous_assignee,
-                 "to": new_assignee, "team": new_team, "transfer_count": conversation.transfer_count},
+        payload={
+            "conversation_id": conversation.pk,
+            "from": previous_assignee,
+            "to": new_assignee,
+            "team": new_team,
+            "transfer_count": conversation.transfer_count,
+        },
     )
     limit = int(getattr(settings, "ASCOLTO_TRANSFER_ALERT_AFTER", 3))
     if transfer and conversation.transfer_count > limit:
         realtime.publish_on_commit(
             workspace_id=conversation.workspace_id,
             event="inbox.conversation.bounced",
-            payload={"conversation_id": conversation.pk,
-                     "transfer_count": conversation.transfer_count},
+            payload={
+                "conversation_id": conversation.pk,
+                "transfer_count": conversation.transfer_count,
+            },
         )
     events.publish_conversation(conversation, "inbox.conversation.updated")
     return conversation
@@ -158,8 +196,14 @@ def conversation_set_priority(
     previous = conversation.priority
     conversation.priority = priority
     conversation.save(update_fields=["priority", "updated_at"])
-    _event(conversation, ConversationEvent.Kind.PRIORITY, actor, from_value=previous,
-           to_value=priority, reason=reason)
+    _event(
+        conversation,
+        ConversationEvent.Kind.PRIORITY,
+        actor,
+        from_value=previous,
+        to_value=priority,
+        reason=reason,
+    )
     events.publish_conversation(conversation, "inbox.conversation.updated")
     return conversation
 
@@ -177,8 +221,13 @@ def conversation_set_tags(
     if before == clean:
         return tags
     conversation.tags.set(tags)
-    _event(conversation, ConversationEvent.Kind.TAGGED, actor, from_value=",".join(before),
-           to_value=",".join(clean))
+    _event(
+        conversation,
+        ConversationEvent.Kind.TAGGED,
+        actor,
+        from_value=",".join(before),
+        to_value=",".join(clean),
+    )
     events.publish_conversation(conversation, "inbox.conversation.updated")
     return tags
 
@@ -192,8 +241,11 @@ def handling_record(
     if seconds < 1 or seconds > 4 * 3600:
         return None
     return HandlingInterval.objects.create(
-        workspace_id=conversation.workspace_id, conversation=conversation, agent=agent,
-        started_at=started_at, ended_at=ended_at,
+        workspace_id=conversation.workspace_id,
+        conversation=conversation,
+        agent=agent,
+        started_at=started_at,
+        ended_at=ended_at,
     )
 
 
@@ -205,7 +257,9 @@ def snoozed_wake_up(*, now: dt.datetime | None = None) -> int:
         status=Status.SNOOZED, snoozed_until__lte=moment
     ).select_related("workspace")[:500]:
         conversation_set_status(
-            conversation=conversation, status=Status.OPEN, actor=Actor.system("snooze"),
+            conversation=conversation,
+            status=Status.OPEN,
+            actor=Actor.system("snooze"),
             reason="snooze ended",
         )
         woken += 1
@@ -235,11 +289,19 @@ def inbox_create(
     if errors:
         raise ValidationFailed("The inbox is not valid.", field_errors=errors)
     inbox = Inbox.objects.create(
-        workspace_id=workspace_id, name=name.strip(), channel=channel, team=team, routing=routing,
+        workspace_id=workspace_id,
+        name=name.strip(),
+        channel=channel,
+        team=team,
+        routing=routing,
         reopen_window_hours=reopen_window_hours,
     )
     audit_record(
-        workspace=inbox.workspace, actor=actor, action="inbox.create", object_type="inbox",
-        object_id=inbox.pk, changes={"name": inbox.name, "channel": channel},
+        workspace=inbox.workspace,
+        actor=actor,
+        action="inbox.create",
+        object_type="inbox",
+        object_id=inbox.pk,
+        changes={"name": inbox.name, "channel": channel},
     )
     return inbox

@@ -80,7 +80,9 @@ def _store_attachments(message: Message, attachments: list[IncomingAttachment]) 
         reason = ""
         if len(item.content) > max_bytes:
             reason = f"larger than {max_bytes // (1024 * 1024)} MB"
-        elif item.content_type.lower() in blocked or name.lower().endswith((".exe", ".bat", ".scr")):
+        elif item.content_type.lower() in blocked or name.lower().endswith(
+            (".exe", ".bat", ".scr")
+        ):
             reason = "file type not allowed"
         attachment = Attachment(
             workspace_id=message.workspace_id,
@@ -142,8 +144,10 @@ def _conversation_for_inbound(
         last_message_at=when,
     )
     ConversationEvent.objects.create(
-        workspace_id=inbox.workspace_id, conversation=conversation,
-        kind=ConversationEvent.Kind.CREATED, to_value=Conversation.Status.OPEN,
+        workspace_id=inbox.workspace_id,
+        conversation=conversation,
+        kind=ConversationEvent.Kind.CREATED,
+        to_value=Conversation.Status.OPEN,
     )
     return conversation, True, False
 
@@ -171,8 +175,9 @@ def message_receive(
         raise ValidationFailed("The customer belongs to another workspace.")
     plain, clean_html = _clean_content(text, html)
     if not plain and not attachments:
-        raise ValidationFailed("A message needs text or an attachment.",
-                               field_errors={"text": ["Required."]})
+        raise ValidationFailed(
+            "A message needs text or an attachment.", field_errors={"text": ["Required."]}
+        )
     if provider_id:
         existing = Message.objects.filter(inbox=inbox, provider_id=provider_id).first()
         if existing is not None:
@@ -181,10 +186,17 @@ def message_receive(
     try:
         with transaction.atomic():
             return _receive(
-                inbox=inbox, customer=customer, plain=plain, clean_html=clean_html,
-                provider_id=provider_id or None, subject=subject, when=when,
-                conversation=conversation, new_thread=new_thread,
-                attachments=attachments or [], metadata=metadata or {},
+                inbox=inbox,
+                customer=customer,
+                plain=plain,
+                clean_html=clean_html,
+                provider_id=provider_id or None,
+                subject=subject,
+                when=when,
+                conversation=conversation,
+                new_thread=new_thread,
+                attachments=attachments or [],
+                metadata=metadata or {},
             )
     except IntegrityError:
         # A concurrent delivery of the same provider message won the race.
@@ -195,9 +207,18 @@ def message_receive(
 
 
 def _receive(
-    *, inbox: Inbox, customer: Customer, plain: str, clean_html: str, provider_id: str | None,
-    subject: str, when: dt.datetime, conversation: Conversation | None, new_thread: bool,
-    attachments: list[IncomingAttachment], metadata: dict[str, object],
+    *,
+    inbox: Inbox,
+    customer: Customer,
+    plain: str,
+    clean_html: str,
+    provider_id: str | None,
+    subject: str,
+    when: dt.datetime,
+    conversation: Conversation | None,
+    new_thread: bool,
+    attachments: list[IncomingAttachment],
+    metadata: dict[str, object],
 ) -> ReceiveResult:
     created = reopened = False
     if conversation is not None:
@@ -207,13 +228,23 @@ def _receive(
         reopened = not conversation.is_active
     else:
         conversation, created, reopened = _conversation_for_inbound(
-            inbox=inbox, customer=customer, when=when, subject=subject or plain[:80],
+            inbox=inbox,
+            customer=customer,
+            when=when,
+            subject=subject or plain[:80],
             new_thread=new_thread,
         )
     message = Message.objects.create(
-        workspace_id=inbox.workspace_id, conversation=conversation, inbox=inbox,
-        kind=Message.Kind.INBOUND, author_customer=customer, text=plain, html=clean_html,
-        provider_id=provider_id, delivery_status=Message.Delivery.RECEIVED, metadata=metadata,
+        workspace_id=inbox.workspace_id,
+        conversation=conversation,
+        inbox=inbox,
+        kind=Message.Kind.INBOUND,
+        author_customer=customer,
+        text=plain,
+        html=clean_html,
+        provider_id=provider_id,
+        delivery_status=Message.Delivery.RECEIVED,
+        metadata=metadata,
         created_at=when,
     )
     refused = _store_attachments(message, attachments) if attachments else []
@@ -224,15 +255,21 @@ def _receive(
         conversation.resolved_at = None
         conversation.closed_at = None
         ConversationEvent.objects.create(
-            workspace_id=inbox.workspace_id, conversation=conversation,
-            kind=ConversationEvent.Kind.REOPENED, from_value=previous_status,
-            to_value=Conversation.Status.OPEN, reason="customer replied",
+            workspace_id=inbox.workspace_id,
+            conversation=conversation,
+            kind=ConversationEvent.Kind.REOPENED,
+            from_value=previous_status,
+            to_value=Conversation.Status.OPEN,
+            reason="customer replied",
         )
     elif previous_status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
         ConversationEvent.objects.create(
-            workspace_id=inbox.workspace_id, conversation=conversation,
-            kind=ConversationEvent.Kind.STATUS, from_value=previous_status,
-            to_value=Conversation.Status.OPEN, reason="customer replied",
+            workspace_id=inbox.workspace_id,
+            conversation=conversation,
+            kind=ConversationEvent.Kind.STATUS,
+            from_value=previous_status,
+            to_value=Conversation.Status.OPEN,
+            reason="customer replied",
         )
     conversation.status = Conversation.Status.OPEN
     conversation.snoozed_until = None
@@ -249,7 +286,8 @@ def _receive(
             customer=customer,
             kind=Activity.Kind.CONVERSATION,
             title=(
-                f"Conversation started: {conversation.subject}" if created
+                f"Conversation started: {conversation.subject}"
+                if created
                 else f"Conversation reopened: {conversation.subject}"
             ),
             body=plain[:500],
@@ -261,13 +299,18 @@ def _receive(
     outbox.emit(
         workspace=inbox.workspace,
         name="inbox.message.received",
-        payload={"message_id": message.pk, "conversation_id": conversation.pk,
-                 "conversation_created": created, "reopened": reopened},
+        payload={
+            "message_id": message.pk,
+            "conversation_id": conversation.pk,
+            "conversation_created": created,
+            "reopened": reopened,
+        },
     )
     events.publish_message(message, conversation)
     if created or reopened:
-        events.publish_conversation(conversation, "inbox.conversation.created" if created
-                                    else "inbox.conversation.updated")
+        events.publish_conversation(
+            conversation, "inbox.conversation.created" if created else "inbox.conversation.updated"
+        )
     return ReceiveResult(message, conversation, created, False, reopened, refused)
 
 
@@ -294,20 +337,28 @@ def message_send(
         _ensure_agent(conversation, author)
     plain, clean_html = _clean_content(text, html)
     if not plain and not attachments:
-        raise ValidationFailed("A reply needs text or an attachment.",
-                               field_errors={"text": ["Required."]})
+        raise ValidationFailed(
+            "A reply needs text or an attachment.", field_errors={"text": ["Required."]}
+        )
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     now = timezone.now()
     message = Message.objects.create(
-        workspace_id=conversation.workspace_id, conversation=conversation,
-        inbox_id=conversation.inbox_id, kind=kind,
+        workspace_id=conversation.workspace_id,
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        kind=kind,
         author_user=author if kind == Message.Kind.OUTBOUND else None,
-        text=plain, html=clean_html, delivery_status=Message.Delivery.QUEUED, created_at=now,
+        text=plain,
+        html=clean_html,
+        delivery_status=Message.Delivery.QUEUED,
+        created_at=now,
     )
     refused = _store_attachments(message, attachments) if attachments else []
     if refused:
-        raise ValidationFailed("Some attachments were refused: " + "; ".join(refused),
-                               field_errors={"attachments": refused})
+        raise ValidationFailed(
+            "Some attachments were refused: " + "; ".join(refused),
+            field_errors={"attachments": refused},
+        )
     if kind == Message.Kind.OUTBOUND:
         if conversation.first_response_at is None and conversation.first_customer_message_at:
             conversation.first_response_at = now
@@ -316,8 +367,11 @@ def message_send(
         if conversation.assignee_id is None:
             conversation.assignee = author
             ConversationEvent.objects.create(
-                workspace_id=conversation.workspace_id, conversation=conversation,
-                kind=ConversationEvent.Kind.ASSIGNED, actor=author, to_value=str(author.pk),
+                workspace_id=conversation.workspace_id,
+                conversation=conversation,
+                kind=ConversationEvent.Kind.ASSIGNED,
+                actor=author,
+                to_value=str(author.pk),
                 reason="replied",
             )
     conversation.last_message_at = now
@@ -327,8 +381,11 @@ def message_send(
     outbox.emit(
         workspace=conversation.workspace,
         name="inbox.message.sent",
-        payload={"message_id": message.pk, "conversation_id": conversation.pk,
-                 "channel": conversation.channel},
+        payload={
+            "message_id": message.pk,
+            "conversation_id": conversation.pk,
+            "channel": conversation.channel,
+        },
     )
     events.publish_message(message, conversation)
     return message
@@ -341,8 +398,12 @@ def note_add(*, conversation: Conversation, author: User, text: str, actor: Acto
     if not plain.strip():
         raise ValidationFailed("A note needs text.", field_errors={"text": ["Required."]})
     message = Message.objects.create(
-        workspace_id=conversation.workspace_id, conversation=conversation,
-        inbox_id=conversation.inbox_id, kind=Message.Kind.NOTE, author_user=author, text=plain,
+        workspace_id=conversation.workspace_id,
+        conversation=conversation,
+        inbox_id=conversation.inbox_id,
+        kind=Message.Kind.NOTE,
+        author_user=author,
+        text=plain,
         delivery_status=Message.Delivery.SENT,
     )
     usernames = set(MENTION_RE.findall(plain))
@@ -357,14 +418,17 @@ def note_add(*, conversation: Conversation, author: User, text: str, actor: Acto
         realtime.publish_on_commit(
             workspace_id=conversation.workspace_id,
             event="inbox.mention.created",
-            payload={"user_id": user.pk, "conversation_id": conversation.pk,
-                     "message_id": message.pk},
+            payload={
+                "user_id": user.pk,
+                "conversation_id": conversation.pk,
+                "message_id": message.pk,
+            },
         )
     events.publish_message(message, conversation)
     return message
 
 
-DELIVERY_ORDER = {
+DELIVERY_ORDER: dict[str, int] = {
     Message.Delivery.QUEUED: 0,
     Message.Delivery.SENT: 1,
     Message.Delivery.DELIVERED: 2,
@@ -395,8 +459,11 @@ def message_delivery_update(
     realtime.publish_on_commit(
         workspace_id=message.workspace_id,
         event="inbox.message.delivery",
-        payload={"message_id": message.pk, "conversation_id": message.conversation_id,
-                 "status": message.delivery_status},
+        payload={
+            "message_id": message.pk,
+            "conversation_id": message.conversation_id,
+            "status": message.delivery_status,
+        },
     )
     return message
 
