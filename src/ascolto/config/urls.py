@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("ascolto.core.urls")),
     path("customers/", include("ascolto.customers.urls")),
+    path("inbox/", include("ascolto.inbox.urls")),
     path("s/", include("ascolto.surveys.urls")),
 ]
