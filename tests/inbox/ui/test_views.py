@@ -448,8 +448,9 @@ def test_assign_to_me_then_transfer_with_a_reason(  # type: ignore[no-untyped-de
     assert conversation.team == team
     assert conversation.transfer_count == 1
     assert conversation.events.filter(kind="transferred", reason="needs a refund").exists()
-    assert "Transferred from" in html
-    assert "to Marco Conti" in html
+    # Names are isolated (FSI…PDI) so that they keep their order in right-to-left sentences.
+    assert "Transferred from \u2068" in html
+    assert "to \u2068Marco Conti\u2069" in html
     assert "needs a refund" in html
     assert "Assigned to Marco Conti" in html  # the header
 

@@ -195,7 +195,7 @@ def js_strings() -> dict[str, Any]:
         "removeFilter": _("Remove the saved filter %(name)s"),
         "noSavedFilters": _("None yet: search or pick a view, then save it."),
         "delivery": dict(Message.Delivery.choices),
-        "filesChosen": _("%(count)s file(s) attached"),
+        "filesChosen": _("Files attached: %(count)s"),
     }
 
 
@@ -252,6 +252,12 @@ def _label(choices: Any, value: object) -> str:
     return str(dict(choices).get(value, value))
 
 
+def _iso(text: str) -> str:
+    """Isolate a name inside a translated sentence (Unicode FSI…PDI, the text form of <bdi>),
+    so "Marco Conti" keeps its order inside Hebrew and "נועה כהן" inside English."""
+    return f"\u2068{text}\u2069"
+
+
 def _event_line(event: ConversationEvent, people: dict[str, str], teams: dict[int, str]) -> str:
     kind, Kind = event.kind, ConversationEvent.Kind
     if kind == Kind.CREATED:
@@ -269,10 +275,10 @@ def _event_line(event: ConversationEvent, people: dict[str, str], teams: dict[in
             "to": _label(Status.choices, event.to_value),
         }
     if kind in (Kind.ASSIGNED, Kind.TRANSFERRED):
-        to = people.get(event.to_value, f"#{event.to_value}") if event.to_value else ""
+        to = _iso(people.get(event.to_value, f"#{event.to_value}")) if event.to_value else ""
         team_id = event.data.get("to_team")
         if kind == Kind.TRANSFERRED:
-            source = people.get(event.from_value, f"#{event.from_value}")
+            source = _iso(people.get(event.from_value, f"#{event.from_value}"))
             if not to:
                 return _("Taken from %(from)s and handed back to the queue") % {"from": source}
             return _("Transferred from %(from)s to %(to)s") % {"from": source, "to": to}
@@ -280,7 +286,7 @@ def _event_line(event: ConversationEvent, people: dict[str, str], teams: dict[in
             return _("Assigned to %(name)s") % {"name": to}
         if team_id and team_id != event.data.get("from_team"):
             return _("Handed over to the team %(team)s") % {
-                "team": teams.get(int(team_id), f"#{team_id}")
+                "team": _iso(teams.get(int(team_id), f"#{team_id}"))
             }
         return _("Unassigned")
     if kind == Kind.PRIORITY:
@@ -291,7 +297,7 @@ def _event_line(event: ConversationEvent, people: dict[str, str], teams: dict[in
     if kind == Kind.TAGGED:
         if not event.to_value:
             return _("Tags removed")
-        return _("Tags: %(tags)s") % {"tags": event.to_value.replace(",", ", ")}
+        return _("Tags: %(tags)s") % {"tags": _iso(event.to_value.replace(",", ", "))}
     if kind == Kind.SLA:
         return _("SLA breached: %(target)s") % {
             "target": _label(SLAAlert.Target.choices, event.from_value)

@@ -300,8 +300,15 @@
         break;
       case "inbox.agent.availability":
         if (String(payload.user_id) === root().dataset.user) {
+          // Changed in another tab: show the new state here too.
           document.querySelectorAll("#availability button[name=availability]").forEach(function (b) {
-            b.setAttribute("aria-pressed", b.value === payload.availability ? "true" : "false");
+            var chosen = b.value === payload.availability;
+            b.setAttribute("aria-pressed", chosen ? "true" : "false");
+            if (!chosen) return;
+            var label = document.querySelector("#availability [data-availability-label]");
+            var dot = document.querySelector("#availability summary .dot");
+            if (label) label.textContent = b.textContent.trim();
+            if (dot) dot.className = "dot dot-" + b.value;
           });
         }
         break;
