@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -31,9 +31,11 @@ os.environ.setdefault("ASCOLTO_ENV", "test")
 
 
 def _postgres_url() -> str:
+    """The server's maintenance database: the database DATABASE_URL names need not exist (the
+    test database is created beside it), and tests that want a database create their own."""
     configured = os.environ.get("DATABASE_URL", "")
     if configured.startswith(("postgres://", "postgresql://")):
-        return configured
+        return urlunsplit(urlsplit(configured)._replace(path="/postgres"))
     return os.environ.get(
         "ASCOLTO_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
     )

@@ -15,7 +15,7 @@ import pytest_asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
 
 from ascolto.config.asgi import application
@@ -41,6 +41,14 @@ def _session_cookie(user: Any) -> tuple[bytes, bytes]:
 
 def _socket(*headers: tuple[bytes, bytes]) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/events/", headers=list(headers))
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _close_connections_of_the_sync_thread() -> AsyncIterator[None]:
+    """ORM calls from async code run in asgiref's sync thread; its connection would otherwise
+    outlive the test and keep the test database from being dropped."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

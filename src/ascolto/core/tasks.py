@@ -14,9 +14,9 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_shutdown
 from huey.exceptions import TaskLockedException
 
 from ascolto.core import outbox
@@ -92,6 +92,12 @@ def _advisory_key(name: str) -> int:
     return int.from_bytes(
         hashlib.sha256(f"ascolto:{name}".encode()).digest()[:8], "big", signed=True
     )
+
+
+@on_shutdown()  # type: ignore[untyped-decorator]
+def close_database_connections() -> None:
+    """A stopping worker thread closes its database connection instead of leaving it open."""
+    connections.close_all()
 
 
 @db_task(retries=3, retry_delay=5)  # type: ignore[untyped-decorator]
