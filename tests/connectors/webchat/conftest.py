@@ -15,11 +15,12 @@ from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 import ascolto.connectors.webchat.handlers  # noqa: F401 - registers the outbox handlers
 from ascolto.connectors.webchat import services
 from ascolto.connectors.webchat.config import widget_settings
+from ascolto.connectors.webchat.consumers import close_database_connections
 from ascolto.connectors.webchat.identity import user_hash
 from ascolto.connectors.webchat.protocol import validate_server_message
 from ascolto.connectors.webchat.routing import websocket_urlpatterns
@@ -34,11 +35,16 @@ ORIGIN = "https://shop.example.com"
 def _widget_urls(settings: Any) -> Iterator[None]:
     settings.ROOT_URLCONF = "tests.connectors.webchat.urls"
     cache.clear()  # rate-limit windows must not leak from one test into the next
+    # Sockets do their database work in other threads; a connection they kept open (up to
+    # CONN_MAX_AGE on PostgreSQL) would keep the test database from being dropped at the end.
+    database = connections.settings[DEFAULT_DB_ALIAS]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
     yield
     cache.clear()
-    # Sockets do their database work in asgiref's thread; its connection (kept open up to
-    # CONN_MAX_AGE on PostgreSQL) would keep the test database from being dropped at the end.
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    close_database_connections()
+    database["CONN_MAX_AGE"] = max_age
 
 
 def make_widget(workspace: Any, **kwargs: Any) -> Inbox:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import transaction
 from django.db.backends.signals import connection_created
 
 from ascolto.connectors.webchat.config import widget_settings
@@ -118,9 +118,9 @@ class Server:
         assert not self.thread.is_alive(), "uvicorn did not stop"
 
     def db(self, work: Callable[[], T]) -> T:
-        """Run `work` on the thread where the widget sockets do their database work (channels'
-        database_sync_to_async), so the test's writes and theirs never overlap: with the
-        in-memory SQLite of the default test run, overlapping writers fail at once."""
+        """Run `work` on asgiref's database thread, where the widget sockets do their database
+        work on SQLite, so the test's writes and theirs never overlap: with the in-memory
+        SQLite of the default test run, overlapping writers fail at once."""
         assert self.loop is not None
         call = database_sync_to_async(work)
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout=30)
@@ -165,11 +165,6 @@ def _sync_orm_beside_playwright() -> Iterator[None]:
 @pytest.fixture
 def server(transactional_db: None, _sync_orm_beside_playwright: None) -> Iterator[Server]:
     connection_created.connect(_read_uncommitted)
-    # Each request's thread closes its connection when done, so none outlives the server and
-    # keeps the test database from being dropped.
-    database = connections.settings[DEFAULT_DB_ALIAS]
-    max_age = database.get("CONN_MAX_AGE", 0)
-    database["CONN_MAX_AGE"] = 0
     running = Server()
     running.start()
     try:
@@ -177,7 +172,6 @@ def server(transactional_db: None, _sync_orm_beside_playwright: None) -> Iterato
     finally:
         running.stop()
         connection_created.disconnect(_read_uncommitted)
-        database["CONN_MAX_AGE"] = max_age
 
 
 def _shop() -> dict[str, Any]:

@@ -40,15 +40,19 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 
 from ascolto.connectors.webchat import ratelimit, selectors, services
 from ascolto.connectors.webchat.config import WidgetSettings, origin_allowed, widget_settings
@@ -107,6 +111,42 @@ def _text(value: object, limit: int) -> str:
 # --- database work, run off the event loop ---------------------------------------------------
 
 
+DB_THREADS = 4
+# SQLite has a single writer: channels' one database thread serialises the work. PostgreSQL
+# serves many at once: a pool keeps one socket's wait on the database from holding up every
+# other socket's message.
+_pool = (
+    ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="webchat-db")
+    if settings.IS_POSTGRES
+    else None
+)
+
+
+def _db(func: Callable[..., Any]) -> Any:
+    """Run database work off the event loop, closing stale connections around it (channels)."""
+    if _pool is None:
+        return DatabaseSyncToAsync(func)
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_pool)
+
+
+def close_database_connections() -> None:
+    """Close the connections the widget's database threads keep (at shutdown, between tests)."""
+    if _pool is None:
+        return
+    barrier = threading.Barrier(DB_THREADS)  # holds each worker until all took one task
+
+    def close() -> None:
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        finally:
+            connections.close_all()
+
+    for future in [_pool.submit(close) for _ in range(DB_THREADS)]:
+        future.result()
+
+
 class _Recent:
     """A few seconds' memory of per-widget reads every socket of a widget repeats (its inbox
     and settings on connect, whether an agent is online on hello), so a burst of visitors,
@@ -134,7 +174,7 @@ _inboxes = _Recent(ttl=10.0)
 _availability = _Recent(ttl=5.0)
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _read_inbox(key: str) -> Inbox | None:
     return selectors.inbox_for_key(key)
 
@@ -157,7 +197,7 @@ def _online(inbox: Inbox, key: str) -> tuple[bool, dict[str, object]]:
     return _availability.put(key, result)  # type: ignore[no-any-return]
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _start(inbox: Inbox, hello: dict[str, Any]) -> Visitor:
     raw_user = hello.get("user")
     user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
@@ -196,10 +236,10 @@ def _visible_messages(
     return [visitor_message(m, team_name=widget.title) for m in rows], has_more
 
 
-_messages = database_sync_to_async(_visible_messages)
+_messages = _db(_visible_messages)
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _welcome(
     inbox: Inbox, widget: WidgetSettings, session: VisitorSession, after_id: int | None
 ) -> tuple[list[dict[str, Any]], bool, bool, dict[str, object]]:
@@ -209,7 +249,7 @@ def _welcome(
     return messages, has_more, online, reply
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _send_message(
     inbox: Inbox,
     widget: WidgetSettings,
@@ -234,7 +274,7 @@ def _send_message(
     return Sent(payload, result.conversation.customer_id)
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _capture_email(inbox: Inbox, visitor: Visitor, email: str, locale: str) -> tuple[int, str]:
     with transaction.atomic():
         customer, _linked = services.visitor_email_capture(
@@ -243,7 +283,7 @@ def _capture_email(inbox: Inbox, visitor: Visitor, email: str, locale: str) -> t
     return customer.pk, email.strip().lower()
 
 
-@database_sync_to_async  # type: ignore[untyped-decorator]
+@_db
 def _mark_read(inbox: Inbox, visitor: Visitor, up_to: int) -> int:
     with transaction.atomic():
         return services.visitor_mark_read(inbox=inbox, session=visitor.session, up_to=up_to)
