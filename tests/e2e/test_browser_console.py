@@ -404,3 +404,63 @@ def test_a_visitor_writes_and_the_agent_answers_live_from_the_console(
 
     for context in (colleague_context, visitor_context, agent_context):
         context.close()
+
+
+def _off_the_browser_thread(work: Callable[[], T]) -> T:
+    """Run `work` in one transaction in a thread of its own (the server is down, so not on its
+    database thread; and not in this one, where Playwright's event loop lives)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run() -> T:
+        try:
+            with transaction.atomic():
+                return work()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+def test_after_a_dropped_connection_the_console_catches_up(
+    browser: Browser, server: ConsoleServer
+) -> None:
+    from playwright.sync_api import expect
+
+    desk = server.db(_desk)
+    context, console = _agent(browser, server, "sara")
+    console.locator(f'.conv-row[data-conversation-id="{desk["damaged"]}"] .conv-link').click()
+    expect(console.locator("#thread-items")).to_contain_text("Grazie mille")
+
+    server.stop()  # every socket drops
+    expect(console.locator("#console-offline")).to_have_text("Live updates paused; reconnecting…")
+
+    def customer_writes_twice() -> None:
+        damaged = Conversation.objects.select_related("inbox", "customer").get(pk=desk["damaged"])
+        inbox_services.message_receive(
+            inbox=damaged.inbox,
+            customer=damaged.customer,
+            conversation=damaged,
+            text="One more thing: can the new one come in red?",
+        )
+        luca = Conversation.objects.select_related("inbox", "customer").get(
+            subject="Invoice for order W-2150"
+        )
+        inbox_services.message_receive(
+            inbox=luca.inbox,
+            customer=luca.customer,
+            conversation=luca,
+            text="My VAT number is IT01234567890.",
+        )
+
+    _off_the_browser_thread(customer_writes_twice)  # nobody is listening: the pushes are lost
+    server.start()
+
+    # Back online: the open thread gets what it missed, and the list its new order.
+    expect(console.locator("#console-offline")).to_be_hidden()
+    expect(console.locator("#thread-items")).to_contain_text("can the new one come in red?")
+    expect(console.locator("#thread-items .msg")).to_have_count(5)
+    expect(console.locator("#conversation-rows > .conv-row").first).to_contain_text(
+        "My VAT number is IT01234567890."
+    )
+    context.close()

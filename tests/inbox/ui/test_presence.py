@@ -4,15 +4,16 @@ their workspace, and nobody else sees anything."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 from ascolto.config.asgi import application
@@ -61,6 +62,18 @@ class Tab:
 
     async def nothing(self) -> bool:
         return bool(await self.ws.receive_nothing(0.3))
+
+
+@pytest.fixture(autouse=True)
+def _close_socket_connections() -> Iterator[None]:
+    # The consumers query the database in asgiref's thread; a connection kept open there (up to
+    # CONN_MAX_AGE on PostgreSQL) would keep the test database from being dropped at the end.
+    database = connections.settings[DEFAULT_DB_ALIAS]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+    database["CONN_MAX_AGE"] = max_age
 
 
 @pytest_asyncio.fixture(autouse=True)
