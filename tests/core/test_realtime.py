@@ -265,7 +265,7 @@ async def test_an_event_published_in_another_process_reaches_this_socket(
         )
         assert done.returncode == 0, done.stderr
 
-        message = await socket.receive_json_from(timeout=10)
+        message = await socket.receive_json_from(timeout=30)
         assert message["event"] == "tests.remote.published"
         assert message["payload"]["pid"] != os.getpid()
     finally:
