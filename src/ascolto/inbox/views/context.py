@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from django.core.exceptions import PermissionDenied
 from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, QueryDict
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -124,6 +125,8 @@ class Row:
     conversation: Conversation
     sla: str  # "", "soon" or "breached"
     sla_due: dt.datetime | None
+    pane_url: str  # the conversation (htmx asks for its pane)
+    url: str  # the same with the list's filters, for links and the address bar
 
 
 def _sla(conversation: Conversation, now: dt.datetime) -> tuple[str, dt.datetime | None]:
@@ -154,7 +157,13 @@ def _list_page(
         limit=params.limit,
     )
     now = timezone.now()
-    rows = [Row(c, *_sla(c, now)) for c in api_support.with_tags(page.items)]
+    # One reverse() for the page, not three per row: the list is the console's hottest fragment.
+    base = reverse("inbox:conversation", args=[0]).removesuffix("0/")
+    query = f"?{params.query}" if params.query else ""
+    rows = [
+        Row(c, *_sla(c, now), pane_url=f"{base}{c.pk}/", url=f"{base}{c.pk}/{query}")
+        for c in api_support.with_tags(page.items)
+    ]
     return rows, page.next_cursor
 
 
