@@ -116,7 +116,11 @@ def ingest_message(request: HttpRequest, inbox_id: Id, payload: IngestIn) -> Sta
 )
 def ingest_messages_bulk(request: HttpRequest, inbox_id: Id, payload: BulkIngestIn) -> Any:
     """Up to 500 messages at once. Each item stands alone: a bad one is reported by index and
-    the others are stored; duplicates (also within the batch) are stored once."""
+    the others are stored; duplicates (also within the batch) are stored once.
+
+    Each item is committed on its own, so a batch never holds the locks of hundreds of
+    conversations at once (routing and SLA jobs need them). A request that fails midway may
+    have stored some items: send the batch again, and those answer `duplicate`."""
     ctx = require(request, "write")
     valid, invalid = validate_items(payload.items, IngestIn)
     results: dict[int, dict[str, Any]] = {
@@ -130,33 +134,29 @@ def ingest_messages_bulk(request: HttpRequest, inbox_id: Id, payload: BulkIngest
         }
         for error in invalid
     }
-    # One order for every batch (by customer), so concurrent batches that share customers take
-    # their conversations' row locks in the same order and never deadlock.
-    ordered = sorted(valid, key=lambda pair: (pair[1].customer.kind, pair[1].customer.value))
-    with transaction.atomic():
-        inbox = selectors.api_inbox_get(workspace=ctx.workspace, inbox_id=inbox_id)
-        for index, item in ordered:
-            try:
-                with transaction.atomic():
-                    result = services.message_ingest(inbox=inbox, item=_item(item), actor=ctx.actor)
-            except DomainError as exc:
-                results[index] = {
-                    "index": index,
-                    "status": "error",
-                    "message_id": None,
-                    "conversation_id": None,
-                    "detail": exc.message,
-                    "errors": exc.field_errors,
-                }
-                continue
+    inbox = selectors.api_inbox_get(workspace=ctx.workspace, inbox_id=inbox_id)
+    for index, item in valid:
+        try:
+            with transaction.atomic():
+                result = services.message_ingest(inbox=inbox, item=_item(item), actor=ctx.actor)
+        except DomainError as exc:
             results[index] = {
                 "index": index,
-                "status": "created" if result.created else "duplicate",
-                "message_id": result.message_id,
-                "conversation_id": result.conversation_id,
-                "detail": "",
-                "errors": {},
+                "status": "error",
+                "message_id": None,
+                "conversation_id": None,
+                "detail": exc.message,
+                "errors": exc.field_errors,
             }
+            continue
+        results[index] = {
+            "index": index,
+            "status": "created" if result.created else "duplicate",
+            "message_id": result.message_id,
+            "conversation_id": result.conversation_id,
+            "detail": "",
+            "errors": {},
+        }
     rows = [results[i] for i in sorted(results)]
     return {
         "created": sum(r["status"] == "created" for r in rows),
