@@ -185,6 +185,14 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
     )
 
     async def agent_listen() -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await agent_frames()
+        except ConnectionClosed as exc:
+            print(f"the agent's socket closed: {exc}")
+
+    async def agent_frames() -> None:
         async for raw in agent:
             now = time.perf_counter()
             event = json.loads(raw)

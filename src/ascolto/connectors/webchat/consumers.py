@@ -270,7 +270,8 @@ def _send_message(
             email=_text(user.get("email"), 300),
             page=page,
         )
-        payload = visitor_message(result.message, team_name=widget.title)
+        # A text message from the widget has no attachment (files come through the upload).
+        payload = visitor_message(result.message, team_name=widget.title, attachments=[])
     return Sent(payload, result.conversation.customer_id)
 
 
