@@ -188,7 +188,9 @@ def serve(port: int) -> None:
         ws="websockets-sansio",
         backlog=4096,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    # uvicorn re-raises the signal that stopped it once it has shut down cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def _free_port() -> int:
