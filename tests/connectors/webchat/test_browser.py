@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,11 +50,26 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 LAUNCHER = "button[aria-controls='ascolto-chat-panel']"
-# A 1x1 PNG: the widget shows it in the conversation.
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5f6a0b40000000049454e44ae426082"
-)
+
+
+def _png(width: int = 160, height: int = 90) -> bytes:
+    """A small picture of a receipt-coloured rectangle, as a visitor would send."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" + bytes((250, 240, 215)) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = _png()
 T = TypeVar("T")
 
 
