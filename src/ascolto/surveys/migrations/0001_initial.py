@@ -7,245 +7,764 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_initial'),
-        ('core', '0001_initial'),
-        ('customers', '0001_initial'),
-        ('inbox', '0001_initial'),
+        ("accounts", "0002_initial"),
+        ("core", "0001_initial"),
+        ("customers", "0001_initial"),
+        ("inbox", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('link', 'Link')], max_length=8, verbose_name='channel')),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('sent', 'Sent'), ('skipped', 'Skipped'), ('failed', 'Failed'), ('bounced', 'Bounced')], default='scheduled', max_length=10, verbose_name='status')),
-                ('skip_reason', models.CharField(blank=True, choices=[('', 'Not skipped'), ('sampling', 'Not sampled'), ('suppressed', 'Asked recently'), ('no_consent', 'No survey consent'), ('no_address', 'No address for the channel'), ('inactive', 'Survey inactive')], default='', max_length=12, verbose_name='skip reason')),
-                ('source_key', models.CharField(max_length=100)),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('token_digests', models.JSONField(blank=True, default=list)),
-                ('send_after', models.DateTimeField(verbose_name='send after')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires at')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
-                ('reminded_at', models.DateTimeField(blank=True, null=True, verbose_name='reminded at')),
-                ('opened_at', models.DateTimeField(blank=True, null=True, verbose_name='opened at')),
-                ('answered_at', models.DateTimeField(blank=True, null=True, verbose_name='answered at')),
-                ('bounced_at', models.DateTimeField(blank=True, null=True, verbose_name='bounced at')),
-                ('bounce_reason', models.CharField(blank=True, default='', max_length=300)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('context_channel', models.CharField(blank=True, default='', max_length=12)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inbox.conversation')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='customers.order')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "Email"), ("link", "Link")],
+                        max_length=8,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("sent", "Sent"),
+                            ("skipped", "Skipped"),
+                            ("failed", "Failed"),
+                            ("bounced", "Bounced"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "skip_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not skipped"),
+                            ("sampling", "Not sampled"),
+                            ("suppressed", "Asked recently"),
+                            ("no_consent", "No survey consent"),
+                            ("no_address", "No address for the channel"),
+                            ("inactive", "Survey inactive"),
+                        ],
+                        default="",
+                        max_length=12,
+                        verbose_name="skip reason",
+                    ),
+                ),
+                ("source_key", models.CharField(max_length=100)),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                ("token_digests", models.JSONField(blank=True, default=list)),
+                ("send_after", models.DateTimeField(verbose_name="send after")),
+                (
+                    "expires_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="sent at")),
+                (
+                    "reminded_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reminded at"),
+                ),
+                (
+                    "opened_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="opened at"),
+                ),
+                (
+                    "answered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="answered at"),
+                ),
+                (
+                    "bounced_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="bounced at"),
+                ),
+                ("bounce_reason", models.CharField(blank=True, default="", max_length=300)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("context_channel", models.CharField(blank=True, default="", max_length=12)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inbox.conversation",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="customers.order",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'invitation',
-                'verbose_name_plural': 'invitations',
+                "verbose_name": "invitation",
+                "verbose_name_plural": "invitations",
             },
         ),
         migrations.CreateModel(
-            name='Survey',
+            name="Survey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('nps', 'Net Promoter Score'), ('csat', 'Customer satisfaction'), ('ces', 'Customer effort'), ('custom', 'Custom')], max_length=8, verbose_name='kind')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('touchpoint', models.CharField(choices=[('support', 'Support'), ('delivery', 'Delivery'), ('product', 'Product'), ('billing', 'Billing'), ('website', 'Website')], max_length=10, verbose_name='touchpoint')),
-                ('default_language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('title', models.CharField(max_length=300, verbose_name='title')),
-                ('intro', models.TextField(blank=True, default='', verbose_name='introduction')),
-                ('thanks', models.TextField(blank=True, default='', verbose_name='thank-you message')),
-                ('translations', models.JSONField(blank=True, default=dict, verbose_name='translations')),
-                ('trigger', models.CharField(choices=[('manual', 'Manual or API'), ('link', 'Survey link'), ('conversation_resolved', 'Conversation resolved'), ('order_delivered', 'Order delivered'), ('relational', 'Relational, every N days')], default='manual', max_length=24, verbose_name='trigger')),
-                ('delay_minutes', models.PositiveIntegerField(default=60, verbose_name='delay (minutes)')),
-                ('trigger_channels', models.JSONField(blank=True, default=list, verbose_name='trigger channels')),
-                ('relational_every_days', models.PositiveIntegerField(default=90, verbose_name='every (days)')),
-                ('sampling_rate', models.FloatField(default=1.0, verbose_name='sampling rate')),
-                ('expiry_days', models.PositiveIntegerField(default=14, verbose_name='link valid for (days)')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("nps", "Net Promoter Score"),
+                            ("csat", "Customer satisfaction"),
+                            ("ces", "Customer effort"),
+                            ("custom", "Custom"),
+                        ],
+                        max_length=8,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "touchpoint",
+                    models.CharField(
+                        choices=[
+                            ("support", "Support"),
+                            ("delivery", "Delivery"),
+                            ("product", "Product"),
+                            ("billing", "Billing"),
+                            ("website", "Website"),
+                        ],
+                        max_length=10,
+                        verbose_name="touchpoint",
+                    ),
+                ),
+                (
+                    "default_language",
+                    models.CharField(default="en", max_length=8, verbose_name="language"),
+                ),
+                ("title", models.CharField(max_length=300, verbose_name="title")),
+                ("intro", models.TextField(blank=True, default="", verbose_name="introduction")),
+                (
+                    "thanks",
+                    models.TextField(blank=True, default="", verbose_name="thank-you message"),
+                ),
+                (
+                    "translations",
+                    models.JSONField(blank=True, default=dict, verbose_name="translations"),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual or API"),
+                            ("link", "Survey link"),
+                            ("conversation_resolved", "Conversation resolved"),
+                            ("order_delivered", "Order delivered"),
+                            ("relational", "Relational, every N days"),
+                        ],
+                        default="manual",
+                        max_length=24,
+                        verbose_name="trigger",
+                    ),
+                ),
+                (
+                    "delay_minutes",
+                    models.PositiveIntegerField(default=60, verbose_name="delay (minutes)"),
+                ),
+                (
+                    "trigger_channels",
+                    models.JSONField(blank=True, default=list, verbose_name="trigger channels"),
+                ),
+                (
+                    "relational_every_days",
+                    models.PositiveIntegerField(default=90, verbose_name="every (days)"),
+                ),
+                ("sampling_rate", models.FloatField(default=1.0, verbose_name="sampling rate")),
+                (
+                    "expiry_days",
+                    models.PositiveIntegerField(default=14, verbose_name="link valid for (days)"),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'survey',
-                'verbose_name_plural': 'surveys',
-                'ordering': ['name'],
+                "verbose_name": "survey",
+                "verbose_name_plural": "surveys",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('answers', models.JSONField(blank=True, default=dict)),
-                ('completed', models.BooleanField(default=False)),
-                ('closed', models.CharField(blank=True, choices=[('', 'In progress'), ('submitted', 'Submitted'), ('timed_out', 'Left unfinished')], default='', max_length=10)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('language', models.CharField(default='en', max_length=8)),
-                ('nps_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('csat_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('ces_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('comment', models.TextField(blank=True, default='')),
-                ('sentiment', models.CharField(blank=True, default='', max_length=10)),
-                ('touchpoint', models.CharField(choices=[('support', 'Support'), ('delivery', 'Delivery'), ('product', 'Product'), ('billing', 'Billing'), ('website', 'Website')], max_length=10)),
-                ('channel', models.CharField(blank=True, default='', max_length=12)),
-                ('segment', models.CharField(blank=True, default='', max_length=10)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('invitation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='surveys.invitation')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.team')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='surveys.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("answers", models.JSONField(blank=True, default=dict)),
+                ("completed", models.BooleanField(default=False)),
+                (
+                    "closed",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "In progress"),
+                            ("submitted", "Submitted"),
+                            ("timed_out", "Left unfinished"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("language", models.CharField(default="en", max_length=8)),
+                ("nps_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("csat_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("ces_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("comment", models.TextField(blank=True, default="")),
+                ("sentiment", models.CharField(blank=True, default="", max_length=10)),
+                (
+                    "touchpoint",
+                    models.CharField(
+                        choices=[
+                            ("support", "Support"),
+                            ("delivery", "Delivery"),
+                            ("product", "Product"),
+                            ("billing", "Billing"),
+                            ("website", "Website"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("channel", models.CharField(blank=True, default="", max_length=12)),
+                ("segment", models.CharField(blank=True, default="", max_length=10)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "invitation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="response",
+                        to="surveys.invitation",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.team",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.workspace",
+                    ),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="responses",
+                        to="surveys.survey",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'survey response',
-                'verbose_name_plural': 'survey responses',
+                "verbose_name": "survey response",
+                "verbose_name_plural": "survey responses",
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.SlugField(max_length=40, verbose_name='key')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='order')),
-                ('type', models.CharField(choices=[('nps', '0–10 likelihood to recommend'), ('csat', '1–5 satisfaction'), ('ces', '1–7 effort'), ('rating', 'Rating'), ('single_choice', 'Single choice'), ('multiple_choice', 'Multiple choice'), ('text', 'Free text')], max_length=16, verbose_name='type')),
-                ('text', models.CharField(max_length=500, verbose_name='question')),
-                ('required', models.BooleanField(default=False, verbose_name='required')),
-                ('display', models.CharField(choices=[('numbers', 'Numbers'), ('stars', 'Stars'), ('faces', 'Faces')], default='numbers', max_length=8, verbose_name='display')),
-                ('scale_min', models.SmallIntegerField(blank=True, null=True, verbose_name='lowest value')),
-                ('scale_max', models.SmallIntegerField(blank=True, null=True, verbose_name='highest value')),
-                ('low_label', models.CharField(blank=True, default='', max_length=120, verbose_name='low end label')),
-                ('high_label', models.CharField(blank=True, default='', max_length=120, verbose_name='high end label')),
-                ('choices', models.JSONField(blank=True, default=list, verbose_name='choices')),
-                ('show_if', models.JSONField(blank=True, default=dict, verbose_name='show if')),
-                ('translations', models.JSONField(blank=True, default=dict, verbose_name='translations')),
-                ('survey', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='surveys.survey')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.SlugField(max_length=40, verbose_name="key")),
+                ("position", models.PositiveSmallIntegerField(verbose_name="order")),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("nps", "0–10 likelihood to recommend"),
+                            ("csat", "1–5 satisfaction"),
+                            ("ces", "1–7 effort"),
+                            ("rating", "Rating"),
+                            ("single_choice", "Single choice"),
+                            ("multiple_choice", "Multiple choice"),
+                            ("text", "Free text"),
+                        ],
+                        max_length=16,
+                        verbose_name="type",
+                    ),
+                ),
+                ("text", models.CharField(max_length=500, verbose_name="question")),
+                ("required", models.BooleanField(default=False, verbose_name="required")),
+                (
+                    "display",
+                    models.CharField(
+                        choices=[("numbers", "Numbers"), ("stars", "Stars"), ("faces", "Faces")],
+                        default="numbers",
+                        max_length=8,
+                        verbose_name="display",
+                    ),
+                ),
+                (
+                    "scale_min",
+                    models.SmallIntegerField(blank=True, null=True, verbose_name="lowest value"),
+                ),
+                (
+                    "scale_max",
+                    models.SmallIntegerField(blank=True, null=True, verbose_name="highest value"),
+                ),
+                (
+                    "low_label",
+                    models.CharField(
+                        blank=True, default="", max_length=120, verbose_name="low end label"
+                    ),
+                ),
+                (
+                    "high_label",
+                    models.CharField(
+                        blank=True, default="", max_length=120, verbose_name="high end label"
+                    ),
+                ),
+                ("choices", models.JSONField(blank=True, default=list, verbose_name="choices")),
+                ("show_if", models.JSONField(blank=True, default=dict, verbose_name="show if")),
+                (
+                    "translations",
+                    models.JSONField(blank=True, default=dict, verbose_name="translations"),
+                ),
+                (
+                    "survey",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="surveys.survey",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'question',
-                'verbose_name_plural': 'questions',
-                'ordering': ['survey', 'position'],
+                "verbose_name": "question",
+                "verbose_name_plural": "questions",
+                "ordering": ["survey", "position"],
             },
         ),
         migrations.AddField(
-            model_name='invitation',
-            name='survey',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='surveys.survey'),
+            model_name="invitation",
+            name="survey",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="invitations",
+                to="surveys.survey",
+            ),
         ),
         migrations.CreateModel(
-            name='SurveySettings',
+            name="SurveySettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('suppression_days', models.PositiveIntegerField(default=30, verbose_name='ask a customer at most every (days)')),
-                ('reminder_after_hours', models.PositiveIntegerField(default=72, verbose_name='remind after (hours)')),
-                ('followup_due_hours', models.PositiveIntegerField(default=48, verbose_name='follow-up due within (hours)')),
-                ('followup_rules', models.JSONField(blank=True, default=list, verbose_name='follow-up rules')),
-                ('followup_on_negative_sentiment', models.BooleanField(default=True, verbose_name='follow up negative comments')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('followup_inbox', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inbox.inbox')),
-                ('followup_owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='default follow-up owner')),
-                ('workspace', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='survey_settings', to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "suppression_days",
+                    models.PositiveIntegerField(
+                        default=30, verbose_name="ask a customer at most every (days)"
+                    ),
+                ),
+                (
+                    "reminder_after_hours",
+                    models.PositiveIntegerField(default=72, verbose_name="remind after (hours)"),
+                ),
+                (
+                    "followup_due_hours",
+                    models.PositiveIntegerField(
+                        default=48, verbose_name="follow-up due within (hours)"
+                    ),
+                ),
+                (
+                    "followup_rules",
+                    models.JSONField(blank=True, default=list, verbose_name="follow-up rules"),
+                ),
+                (
+                    "followup_on_negative_sentiment",
+                    models.BooleanField(default=True, verbose_name="follow up negative comments"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "followup_inbox",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inbox.inbox",
+                    ),
+                ),
+                (
+                    "followup_owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="default follow-up owner",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="survey_settings",
+                        to="core.workspace",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'survey settings',
-                'verbose_name_plural': 'survey settings',
+                "verbose_name": "survey settings",
+                "verbose_name_plural": "survey settings",
             },
         ),
         migrations.CreateModel(
-            name='FollowUp',
+            name="FollowUp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reason', models.CharField(choices=[('nps', 'Detractor (NPS 0–6)'), ('csat', 'Dissatisfied (CSAT 1–2)'), ('ces', 'High effort (CES 5–7)'), ('sentiment', 'Negative comment')], max_length=10, verbose_name='reason')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('contacted', 'Customer contacted'), ('closed', 'Loop closed')], default='open', max_length=10, verbose_name='status')),
-                ('due_at', models.DateTimeField(verbose_name='due')),
-                ('first_contact_at', models.DateTimeField(blank=True, null=True, verbose_name='first contact')),
-                ('root_cause', models.CharField(blank=True, choices=[('', 'Not recorded'), ('product', 'Product'), ('delivery', 'Delivery'), ('billing', 'Billing'), ('pricing', 'Pricing'), ('support_process', 'Support process'), ('agent', 'Agent behaviour'), ('website', 'Website'), ('policy', 'Policy'), ('other', 'Other')], default='', max_length=16, verbose_name='root cause')),
-                ('action_taken', models.TextField(blank=True, default='', verbose_name='action taken')),
-                ('closing_message', models.TextField(blank=True, default='', verbose_name='message to the customer')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='loop closed')),
-                ('notified_at', models.DateTimeField(blank=True, null=True, verbose_name='customer told')),
-                ('notify_error', models.TextField(blank=True, default='')),
-                ('conversation', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inbox.conversation')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
-                ('response', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='followup', to='surveys.response')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("nps", "Detractor (NPS 0–6)"),
+                            ("csat", "Dissatisfied (CSAT 1–2)"),
+                            ("ces", "High effort (CES 5–7)"),
+                            ("sentiment", "Negative comment"),
+                        ],
+                        max_length=10,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("contacted", "Customer contacted"),
+                            ("closed", "Loop closed"),
+                        ],
+                        default="open",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("due_at", models.DateTimeField(verbose_name="due")),
+                (
+                    "first_contact_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="first contact"),
+                ),
+                (
+                    "root_cause",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not recorded"),
+                            ("product", "Product"),
+                            ("delivery", "Delivery"),
+                            ("billing", "Billing"),
+                            ("pricing", "Pricing"),
+                            ("support_process", "Support process"),
+                            ("agent", "Agent behaviour"),
+                            ("website", "Website"),
+                            ("policy", "Policy"),
+                            ("other", "Other"),
+                        ],
+                        default="",
+                        max_length=16,
+                        verbose_name="root cause",
+                    ),
+                ),
+                (
+                    "action_taken",
+                    models.TextField(blank=True, default="", verbose_name="action taken"),
+                ),
+                (
+                    "closing_message",
+                    models.TextField(
+                        blank=True, default="", verbose_name="message to the customer"
+                    ),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="loop closed"),
+                ),
+                (
+                    "notified_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="customer told"),
+                ),
+                ("notify_error", models.TextField(blank=True, default="")),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inbox.conversation",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="core.workspace",
+                    ),
+                ),
+                (
+                    "response",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="followup",
+                        to="surveys.response",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'follow-up',
-                'verbose_name_plural': 'follow-ups',
-                'indexes': [models.Index(fields=['workspace', 'status', 'due_at'], name='followup_queue_idx'), models.Index(fields=['workspace', '-created_at'], name='followup_recent_idx')],
+                "verbose_name": "follow-up",
+                "verbose_name_plural": "follow-ups",
+                "indexes": [
+                    models.Index(
+                        fields=["workspace", "status", "due_at"], name="followup_queue_idx"
+                    ),
+                    models.Index(fields=["workspace", "-created_at"], name="followup_recent_idx"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='survey',
-            index=models.Index(fields=['workspace', 'trigger', 'is_active'], name='survey_trigger_idx'),
+            model_name="survey",
+            index=models.Index(
+                fields=["workspace", "trigger", "is_active"], name="survey_trigger_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['workspace', 'survey', '-created_at', '-id'], name='response_survey_idx'),
+            model_name="response",
+            index=models.Index(
+                fields=["workspace", "survey", "-created_at", "-id"], name="response_survey_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('nps_score__isnull', False)), fields=['workspace', 'created_at'], name='response_nps_idx'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("nps_score__isnull", False)),
+                fields=["workspace", "created_at"],
+                name="response_nps_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('csat_score__isnull', False)), fields=['workspace', 'created_at'], name='response_csat_idx'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("csat_score__isnull", False)),
+                fields=["workspace", "created_at"],
+                name="response_csat_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('ces_score__isnull', False)), fields=['workspace', 'created_at'], name='response_ces_idx'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("ces_score__isnull", False)),
+                fields=["workspace", "created_at"],
+                name="response_ces_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(fields=['customer', '-created_at'], name='response_customer_idx'),
+            model_name="response",
+            index=models.Index(fields=["customer", "-created_at"], name="response_customer_idx"),
         ),
         migrations.AddIndex(
-            model_name='response',
-            index=models.Index(condition=models.Q(('completed', False)), fields=['updated_at'], name='response_open_idx'),
+            model_name="response",
+            index=models.Index(
+                condition=models.Q(("completed", False)),
+                fields=["updated_at"],
+                name="response_open_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.UniqueConstraint(fields=('survey', 'key'), name='question_key_unique'),
+            model_name="question",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "key"), name="question_key_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='question',
-            constraint=models.UniqueConstraint(fields=('survey', 'position'), name='question_position_unique'),
+            model_name="question",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "position"), name="question_position_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(condition=models.Q(('status', 'scheduled')), fields=['send_after', 'id'], name='invitation_due_idx'),
+            model_name="invitation",
+            index=models.Index(
+                condition=models.Q(("status", "scheduled")),
+                fields=["send_after", "id"],
+                name="invitation_due_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['customer', '-created_at'], name='invitation_customer_idx'),
+            model_name="invitation",
+            index=models.Index(fields=["customer", "-created_at"], name="invitation_customer_idx"),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['workspace', 'survey', '-id'], name='invitation_survey_idx'),
+            model_name="invitation",
+            index=models.Index(fields=["workspace", "survey", "-id"], name="invitation_survey_idx"),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(condition=models.Q(('answered_at__isnull', True), ('reminded_at__isnull', True), ('status', 'sent')), fields=['sent_at'], name='invitation_remind_idx'),
+            model_name="invitation",
+            index=models.Index(
+                condition=models.Q(
+                    ("answered_at__isnull", True), ("reminded_at__isnull", True), ("status", "sent")
+                ),
+                fields=["sent_at"],
+                name="invitation_remind_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invitation',
-            constraint=models.UniqueConstraint(fields=('survey', 'source_key'), name='invitation_source_once'),
+            model_name="invitation",
+            constraint=models.UniqueConstraint(
+                fields=("survey", "source_key"), name="invitation_source_once"
+            ),
         ),
     ]
