@@ -30,7 +30,12 @@ class WebsocketCommunicator(ApplicationCommunicator):  # type: ignore[misc]
         await self.send_input({"type": "websocket.connect"})
         response = await self.receive_output(timeout)
         if response["type"] == "websocket.close":
-            return False, response.get("code", 1000)
+            # As a server does after a refused handshake: tell the application the socket is
+            # gone, so it stops listening on the channel layer before the test's loop closes.
+            code = response.get("code", 1000)
+            await self.send_input({"type": "websocket.disconnect", "code": code})
+            await self.wait(timeout)
+            return False, code
         assert response["type"] == "websocket.accept", response
         return True, response.get("subprotocol")
 
