@@ -1,0 +1,27 @@
+"""Reads of voice calls, scoped by workspace."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from ascolto.connectors.voice.models import CallRecord
+from ascolto.core.errors import NotFound
+from ascolto.core.models import Workspace
+
+
+def call_get(*, workspace: Workspace, call_id: int) -> CallRecord:
+    """The call with this id in the workspace; another workspace's id is NotFound alike."""
+    call = (
+        CallRecord.objects.select_related("conversation", "agent")
+        .filter(workspace=workspace, pk=call_id)
+        .first()
+    )
+    if call is None:
+        raise NotFound(f"No call #{call_id} in this workspace.")
+    return call
+
+
+def calls_of_conversation(*, workspace: Workspace, conversation_id: int) -> QuerySet[CallRecord]:
+    return CallRecord.objects.filter(workspace=workspace, conversation_id=conversation_id).order_by(
+        "started_at", "id"
+    )
