@@ -1,0 +1,1 @@
+"""The email channel: IMAP polling and a raw-message HTTP endpoint in, SMTP out."""

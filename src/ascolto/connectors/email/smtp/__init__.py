@@ -1,0 +1,1 @@
+"""Sending replies by SMTP through Django's email backend."""
