@@ -1,0 +1,1 @@
+"""Help center: articles in several languages, their public pages, search and feedback."""
