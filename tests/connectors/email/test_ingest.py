@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 
 from ascolto.connectors.email import services
 from ascolto.connectors.email.models import BouncedAddress, EmailMessageRecord, ThreadToken
 from ascolto.core.actors import Actor
+from ascolto.core.errors import ValidationFailed
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Attachment, Conversation, Message
@@ -423,3 +425,29 @@ def test_a_re_subject_without_any_header_continues_the_active_conversation(mailb
     assert other.message is not None
     assert reply.message.conversation_id == first.message.conversation_id
     assert other.message.conversation_id != first.message.conversation_id
+
+
+def test_a_mailbox_needs_a_valid_unused_address(workspace, admin_user, mailbox):
+    actor = Actor.for_user(admin_user)
+    with pytest.raises(ValidationFailed, match="email address") as bad:
+        services.mailbox_create(workspace=workspace, name="X", address="nope", actor=actor)
+    assert bad.value.field_errors == {"address": ["Invalid."]}
+    with pytest.raises(ValidationFailed, match="already has a mailbox"):
+        services.mailbox_create(
+            workspace=workspace, name="X", address="SUPPORT@shop.example", actor=actor
+        )
+    assert mailbox.inbox.channel == "email"
+    assert len(mailbox.inbound_token) >= 40
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("it", "Questo non è un messaggio email: non ha campi di intestazione."),
+        ("he", "זו אינה הודעת דוא״ל: אין בה שדות כותרת."),
+    ],
+)
+def test_errors_speak_the_users_language(mailbox, language, expected):
+    with translation.override(language), pytest.raises(services.NotAnEmail) as error:
+        ingest(mailbox, b"no headers here")
+    assert error.value.message == expected
