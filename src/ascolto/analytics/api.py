@@ -1,0 +1,128 @@
+"""Analytics REST operations: the dashboard figures and the conversation and customer exports.
+
+Filters are the dashboards' (`dashboards.filters`); bad filters are a 400 problem document that
+names each bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+
+from ascolto.analytics import export
+from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
+from ascolto.analytics.dashboards.metrics import CATALOGUE, delta, metric_values
+from ascolto.core.api import api_auth, require
+from ascolto.core.errors import DomainError, ValidationFailed
+from ascolto.core.models import Workspace
+
+router = Router(auth=api_auth)
+ANALYTICS = "analytics"
+
+
+class FilterParams(Schema):
+    from_: str = Field("", alias="from", description="First day, YYYY-MM-DD (workspace time zone)")
+    to: str = Field("", description="Last day, inclusive, YYYY-MM-DD")
+    channel: str = ""
+    team: str = ""
+    agent: str = ""
+    language: str = ""
+    tier: str = ""
+
+
+class MetricOut(Schema):
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    value: float | None
+    previous: float | None
+    delta: float | None
+
+
+class PeriodOut(Schema):
+    first_day: str
+    last_day: str
+
+
+class MetricsOut(Schema):
+    period: PeriodOut
+    previous_period: PeriodOut
+    metrics: list[MetricOut]
+
+
+class BadFilters(DomainError):
+    code = "invalid_filters"
+
+
+def _parse(workspace: Workspace, params: FilterParams) -> DashboardFilters:
+    raw = params.model_dump(by_alias=True)
+    try:
+        return parse_filters(raw, workspace=workspace)
+    except ValidationFailed as exc:
+        raise BadFilters(exc.message, field_errors=exc.field_errors) from None
+
+
+def _period(filters: DashboardFilters) -> dict[str, str]:
+    return {
+        "first_day": filters.period.first_day.isoformat(),
+        "last_day": filters.period.last_day.isoformat(),
+    }
+
+
+@router.get("/analytics/metrics", response=MetricsOut, tags=[ANALYTICS])
+def get_analytics_metrics(request: HttpRequest, params: Query[FilterParams]) -> dict[str, Any]:
+    """Every dashboard metric for the period and the filters, with the previous period of the
+    same length and the change. Definitions: docs/metrics.md."""
+    ctx = require(request, "read")
+    filters = _parse(ctx.workspace, params)
+    now = timezone.now()
+    current = metric_values(workspace=ctx.workspace, filters=filters, now=now)
+    previous = metric_values(workspace=ctx.workspace, filters=filters.previous(), now=now)
+    return {
+        "period": _period(filters),
+        "previous_period": _period(filters.previous()),
+        "metrics": [
+            {
+                "key": d.key,
+                "label": str(d.label),
+                "unit": d.unit,
+                "higher_is_better": d.higher_is_better,
+                "value": current.get(d.key),
+                "previous": previous.get(d.key),
+                "delta": delta(current.get(d.key), previous.get(d.key)),
+            }
+            for d in CATALOGUE.values()
+        ],
+    }
+
+
+def _csv(lines: Any, name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@router.get("/analytics/export/conversations.csv", response={200: None}, tags=[ANALYTICS])
+def export_analytics_conversations(
+    request: HttpRequest, params: Query[FilterParams]
+) -> StreamingHttpResponse:
+    """One CSV row per conversation started in the period: every timestamp and metric."""
+    ctx = require(request, "read")
+    filters = _parse(ctx.workspace, params)
+    rows = export.conversation_rows(workspace=ctx.workspace, filters=filters, now=timezone.now())
+    return _csv(export.csv_lines(export.CONVERSATION_COLUMNS, rows), "conversations.csv")
+
+
+@router.get("/analytics/export/customers.csv", response={200: None}, tags=[ANALYTICS])
+def export_analytics_customers(
+    request: HttpRequest, params: Query[FilterParams]
+) -> StreamingHttpResponse:
+    """One CSV row per customer, with conversations and revenue in the period."""
+    ctx = require(request, "read")
+    filters = _parse(ctx.workspace, params)
+    rows = export.customer_rows(workspace=ctx.workspace, filters=filters)
+    return _csv(export.csv_lines(export.CUSTOMER_COLUMNS, rows), "customers.csv")

@@ -1,0 +1,99 @@
+"""Conversation facts behind the dashboards, filtered, and the named subsets a number counts.
+
+A dashboard number and its drill-down use the same `SUBSETS` predicate over the same facts, so
+the list behind a number holds exactly the conversations it counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ascolto.analytics import service_metrics as m
+from ascolto.analytics.dashboards.filters import DashboardFilters
+from ascolto.analytics.selectors import conversation_facts
+from ascolto.core.models import Workspace
+from ascolto.inbox.models import Conversation
+
+Facts = list[m.ConversationFacts]
+
+
+def conversation_queryset(
+    *, workspace: Workspace, filters: DashboardFilters
+) -> QuerySet[Conversation]:
+    """Conversations started in the period that match the filters (same start rule as
+    `conversation_facts`: first customer message, else creation)."""
+    start, end = filters.period.start, filters.period.end
+    qs = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True).filter(
+        Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
+        | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
+    )
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.team_id is not None:
+        qs = qs.filter(team_id=filters.team_id)
+    if filters.agent_id is not None:
+        qs = qs.filter(assignee_id=filters.agent_id)
+    if filters.language:
+        qs = qs.filter(language=filters.language)
+    if filters.tier_value is not None:
+        qs = qs.filter(customer__value_tier=filters.tier_value)
+    return qs
+
+
+def filtered_facts(*, workspace: Workspace, filters: DashboardFilters) -> Facts:
+    """The metric facts of the filtered conversations, in id order."""
+    facts = conversation_facts(
+        workspace=workspace, start=filters.period.start, end=filters.period.end
+    )
+    if filters.channel or filters.team_id or filters.agent_id or filters.language or filters.tier:
+        wanted = set(
+            conversation_queryset(workspace=workspace, filters=filters).values_list("id", flat=True)
+        )
+        facts = [f for f in facts if f.id in wanted]
+    return sorted(facts, key=lambda f: f.id)
+
+
+def _sla_missed(due: str, done: str) -> Callable[[m.ConversationFacts, dt.datetime], bool]:
+    def missed(c: m.ConversationFacts, now: dt.datetime) -> bool:
+        due_at = getattr(c, due)
+        done_at = getattr(c, done)
+        if due_at is None:
+            return False
+        return (done_at is None and due_at <= now) or (done_at is not None and done_at > due_at)
+
+    return missed
+
+
+Predicate = Callable[[m.ConversationFacts, dt.datetime], bool]
+SUBSETS: dict[str, tuple[object, Predicate]] = {
+    "all": (_("All conversations"), lambda c, now: True),
+    "answered": (_("Answered by an agent"), lambda c, now: m.first_response_time(c) is not None),
+    "resolved": (_("Resolved"), lambda c, now: m.resolution_time(c) is not None),
+    "reopened": (_("Reopened"), lambda c, now: c.reopen_count > 0),
+    "transferred": (_("Transferred"), lambda c, now: c.transfer_count > 0),
+    "active": (
+        _("Backlog (open, pending, snoozed)"),
+        lambda c, now: c.status in ("open", "pending", "snoozed"),
+    ),
+    "bot_resolved": (_("Resolved by the assistant"), lambda c, now: c.bot_resolved),
+    "frt_missed": (
+        _("First response target missed"),
+        _sla_missed("first_response_due_at", "first_response_at"),
+    ),
+    "resolution_missed": (
+        _("Resolution target missed"),
+        _sla_missed("resolution_due_at", "resolved_at"),
+    ),
+}
+
+
+def subset(facts: Facts, name: str, *, now: dt.datetime | None = None) -> Facts:
+    """The facts a named number counts. Raises KeyError for an unknown name."""
+    predicate = SUBSETS[name][1]
+    moment = now or timezone.now()
+    return [c for c in facts if predicate(c, moment)]

@@ -1,0 +1,70 @@
+"""Drill-downs: the conversations or customers behind a dashboard number, filtered the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ascolto.analytics.dashboards.conversations import SUBSETS, filtered_facts, subset
+from ascolto.analytics.dashboards.filters import DashboardFilters
+from ascolto.analytics.dashboards.metrics import response_queryset
+from ascolto.analytics.dashboards.value import revenue_orders
+from ascolto.core.errors import ValidationFailed
+from ascolto.core.models import Workspace
+from ascolto.customers.models import Customer
+from ascolto.inbox.models import Conversation
+from ascolto.surveys import metrics as survey_metrics
+
+DRILL_LIMIT = 500
+CUSTOMER_SUBSETS = {
+    "responded": gettext_lazy("Customers who answered a survey"),
+    "promoters": gettext_lazy("Promoters (9-10)"),
+    "detractors": gettext_lazy("Detractors (0-6)"),
+    "buyers": gettext_lazy("Customers who bought"),
+}
+
+
+def _unknown(name: str) -> ValidationFailed:
+    return ValidationFailed(_("Unknown list."), field_errors={"subset": [_("Unknown list.")]})
+
+
+def drill_conversations(
+    *, workspace: Workspace, filters: DashboardFilters, name: str, now: dt.datetime
+) -> tuple[str, int, QuerySet[Conversation]]:
+    """The label, the count and (at most DRILL_LIMIT of) the conversations a number counts."""
+    if name not in SUBSETS:
+        raise _unknown(name)
+    ids = [
+        c.id for c in subset(filtered_facts(workspace=workspace, filters=filters), name, now=now)
+    ]
+    rows = (
+        Conversation.objects.filter(workspace=workspace, pk__in=ids[:DRILL_LIMIT])
+        .select_related("customer", "assignee")
+        .order_by("pk")
+    )
+    return str(SUBSETS[name][0]), len(ids), rows
+
+
+def customer_ids(*, workspace: Workspace, filters: DashboardFilters, name: str) -> list[int]:
+    if name == "buyers":
+        qs = revenue_orders(workspace=workspace, filters=filters)
+        return sorted(set(qs.values_list("customer_id", flat=True)))
+    responses = response_queryset(workspace=workspace, filters=filters)
+    if name == "promoters":
+        responses = responses.filter(nps_score__gte=survey_metrics.PROMOTER_MIN)
+    elif name == "detractors":
+        responses = responses.filter(nps_score__lte=survey_metrics.DETRACTOR_MAX)
+    elif name != "responded":
+        raise _unknown(name)
+    return sorted(set(responses.values_list("customer_id", flat=True)))
+
+
+def drill_customers(
+    *, workspace: Workspace, filters: DashboardFilters, name: str
+) -> tuple[str, int, QuerySet[Customer]]:
+    ids = customer_ids(workspace=workspace, filters=filters, name=name)
+    rows = Customer.objects.filter(workspace=workspace, pk__in=ids[:DRILL_LIMIT]).order_by("pk")
+    return str(CUSTOMER_SUBSETS[name]), len(ids), rows

@@ -1,0 +1,66 @@
+"""CX overview: volume, speed, quality and what customers say, against the previous period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from ascolto.analytics.dashboards import charts
+from ascolto.analytics.dashboards.common import Dashboard, targets_of
+from ascolto.analytics.dashboards.conversations import Facts, filtered_facts
+from ascolto.analytics.dashboards.figures import figures
+from ascolto.analytics.dashboards.filters import DashboardFilters, Period
+from ascolto.analytics.dashboards.metrics import metric_values
+from ascolto.core.models import Workspace
+
+KEYS = [
+    "conversations",
+    "resolved",
+    "frt_median",
+    "resolution_median",
+    "fcr_rate",
+    "reopen_rate",
+    "nps",
+    "csat",
+    "ces",
+]
+
+
+def daily_counts(facts: Facts, period: Period) -> list[float | None]:
+    """Conversations started on each day of the period (workspace time zone)."""
+    zone = period.start.tzinfo
+    counts = Counter(c.started_at.astimezone(zone).date() for c in facts)
+    return [
+        float(counts.get(period.first_day + dt.timedelta(days=n), 0)) for n in range(period.days)
+    ]
+
+
+def build(
+    *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
+) -> Dashboard:
+    facts = filtered_facts(workspace=workspace, filters=filters)
+    previous_filters = filters.previous()
+    previous_facts = filtered_facts(workspace=workspace, filters=previous_filters)
+    current = metric_values(workspace=workspace, filters=filters, now=now, facts=facts)
+    previous = metric_values(
+        workspace=workspace, filters=previous_filters, now=now, facts=previous_facts
+    )
+    labels = [date_format(day, "SHORT_DATE_FORMAT") for day in filters.period.day_starts()]
+    trend = charts.trend_line(
+        _("Conversations per day"),
+        labels,
+        daily_counts(facts, filters.period),
+        daily_counts(previous_facts, previous_filters.period),
+        current_label=_("This period"),
+        previous_label=_("Previous period"),
+        rtl=rtl,
+    )
+    return Dashboard(
+        key="overview",
+        title=_("CX overview"),
+        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
+        charts=[trend],
+    )

@@ -1,0 +1,93 @@
+"""Team and agent view: per agent, the conversations assigned to them in the period, how fast
+they answered and resolved, their handle time and their customers' CSAT."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from django.db.models import Count, Q
+from django.utils.translation import gettext as _
+
+from ascolto.accounts.models import User
+from ascolto.analytics.dashboards import charts
+from ascolto.analytics.dashboards.common import Dashboard, targets_of
+from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
+from ascolto.analytics.dashboards.figures import conversation_drill, figures, format_value
+from ascolto.analytics.dashboards.filters import DashboardFilters
+from ascolto.analytics.dashboards.metrics import conversation_values, response_queryset
+from ascolto.core.models import Workspace
+from ascolto.surveys import metrics as survey_metrics
+
+KEYS = ["conversations", "resolved", "frt_median", "aht_mean"]
+
+
+def build(
+    *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
+) -> Dashboard:
+    facts = filtered_facts(workspace=workspace, filters=filters)
+    previous = filtered_facts(workspace=workspace, filters=filters.previous())
+    assignee_of = dict(
+        conversation_queryset(workspace=workspace, filters=filters).values_list("id", "assignee_id")
+    )
+    csat_by_agent = {
+        row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
+        for row in response_queryset(workspace=workspace, filters=filters)
+        .filter(csat_score__isnull=False, agent__isnull=False)
+        .values("agent_id")
+        .annotate(
+            n=Count("id"),
+            ok=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
+        )
+        .order_by()
+    }
+    agent_ids = sorted({a for a in assignee_of.values() if a is not None} | set(csat_by_agent))
+    agents = {u.pk: u for u in User.objects.filter(pk__in=agent_ids)}
+    rows = []
+    volume = []
+    for agent_id in sorted(agent_ids, key=lambda pk: str(agents[pk]).lower()):
+        mine = [c for c in facts if assignee_of.get(c.id) == agent_id]
+        values = conversation_values(mine, now=now)
+        agent_filters = replace(filters, agent_id=agent_id)
+        name = str(agents[agent_id])
+        volume.append((name, float(len(mine))))
+        rows.append(
+            [
+                (name, ""),
+                (
+                    format_value(values["conversations"], "count"),
+                    conversation_drill(agent_filters, "all"),
+                ),
+                (
+                    format_value(values["resolved"], "count"),
+                    conversation_drill(agent_filters, "resolved"),
+                ),
+                (
+                    format_value(values["frt_median"], "seconds"),
+                    conversation_drill(agent_filters, "answered"),
+                ),
+                (format_value(values["aht_mean"], "seconds"), ""),
+                (format_value(csat_by_agent.get(agent_id), "percent"), ""),
+            ]
+        )
+    return Dashboard(
+        key="team",
+        title=_("Team and agents"),
+        figures=figures(
+            KEYS,
+            conversation_values(facts, now=now),
+            conversation_values(previous, now=now),
+            filters,
+            targets_of(workspace),
+        ),
+        charts=[charts.bars(_("Conversations per agent"), volume, rtl=rtl)],
+        table_headers=[
+            _("Agent"),
+            _("Conversations"),
+            _("Resolved"),
+            _("First response time (median)"),
+            _("Average handle time"),
+            _("CSAT"),
+        ],
+        table_rows=rows,
+    )

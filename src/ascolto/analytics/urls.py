@@ -1,0 +1,17 @@
+from django.urls import path
+
+from ascolto.analytics import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("", views.dashboard, {"key": "overview"}, name="overview"),
+    path("operations/", views.dashboard, {"key": "operations"}, name="operations"),
+    path("voice/", views.dashboard, {"key": "voice"}, name="voice"),
+    path("value/", views.dashboard, {"key": "value"}, name="value"),
+    path("team/", views.dashboard, {"key": "team"}, name="team"),
+    path("conversations/", views.drill_conversations, name="drill_conversations"),
+    path("customers/", views.drill_customers, name="drill_customers"),
+    path("alerts/<int:pk>/read/", views.alert_read, name="alert_read"),
+    path("export/conversations.csv", views.export_conversations_csv, name="export_conversations"),
+    path("export/customers.csv", views.export_customers_csv, name="export_customers"),
+]
