@@ -141,6 +141,7 @@ def main() -> None:
         distinct = {(kind, n) for kind, n, _ in plan}
 
         latencies: list[float] = []
+        by_kind: dict[bool, list[float]] = {True: [], False: []}  # repeat? -> latencies
         failures: list[str] = []
         lock = threading.Lock()
         chunks = [plan[t :: args.threads] for t in range(args.threads)]
@@ -148,7 +149,11 @@ def main() -> None:
         def worker(items: list[tuple[str, int, int]]) -> None:
             client = Client()
             own: list[float] = []
+            seen: set[tuple[str, int]] = set()
+            repeats: list[bool] = []
             for kind, n, customer in items:
+                repeats.append((kind, n) in seen)
+                seen.add((kind, n))
                 start = time.perf_counter()
                 if kind == "twilio":
                     path, form = twilio_delivery(sms.pk, n, customer)
@@ -170,6 +175,8 @@ def main() -> None:
             connection.close()
             with lock:
                 latencies.extend(own)
+                for repeat, seconds in zip(repeats, own, strict=True):
+                    by_kind[repeat].append(seconds)
 
         threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
         began = time.perf_counter()
@@ -182,6 +189,17 @@ def main() -> None:
                 thread.join()
         elapsed = time.perf_counter() - began
 
+        from django.test.utils import CaptureQueriesContext
+
+        client = Client()
+        path, form = twilio_delivery(sms.pk, args.messages + 1, 0)
+        signature = compute(TWILIO_TOKEN, f"http://testserver{path}", form.items())
+        queries = []
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as captured:
+                client.post(path, form, headers={"X-Twilio-Signature": signature})
+            queries.append(len(captured))
+        distinct.add(("twilio", args.messages + 1))
         stored = Message.objects.filter(workspace=workspace, kind="inbound")
         rows = stored.count()
         ids = stored.values_list("provider_id", flat=True).distinct().count()
@@ -201,7 +219,14 @@ def main() -> None:
             f"latency per delivery: p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} "
             f"ms, p99 {percentile(ms, 99):.1f} ms"
         )
+        for repeat, label in ((False, "first deliveries"), (True, "repeats seen by one thread")):
+            values = sorted(x * 1000 for x in by_kind[repeat])
+            print(
+                f"  {label}: {len(values)}, p50 {percentile(values, 50):.1f} ms, "
+                f"p95 {percentile(values, 95):.1f} ms"
+            )
         ok = rows == ids == len(distinct) and not failures
+        print(f"queries per Twilio delivery: new message {queries[0]}, repeat {queries[1]}")
         print(
             f"stored: {rows} rows, {ids} provider ids; failures: {len(failures)}"
             f"{' ' + '; '.join(failures[:5]) if failures else ''}"
