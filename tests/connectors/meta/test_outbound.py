@@ -237,3 +237,14 @@ def test_credentials_are_encrypted_at_rest(wa):
     )
     assert services.credentials_rotate() == 1
     assert MetaAccount.objects.get(pk=wa.pk).access_token == ACCESS_TOKEN
+
+
+def test_the_admin_shows_accounts_without_their_secrets(client, wa, django_user_model):
+    from tests.connectors.meta.conftest import APP_SECRET, VERIFY_TOKEN
+
+    staff = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(staff)
+    html = client.get(f"/admin/connectors_meta/metaaccount/{wa.pk}/change/").content.decode()
+    assert PHONE_NUMBER_ID in html
+    for secret in (APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN, wa.access_token_encrypted):
+        assert secret not in html

@@ -80,3 +80,14 @@ def test_a_whatsapp_sender_makes_a_whatsapp_inbox(workspace):
     account = make_account(workspace, "whatsapp:+39 02 1234 5679")
     assert account.inbox.channel == "whatsapp"
     assert account.from_number == "whatsapp:+390212345679"
+
+
+def test_the_admin_shows_accounts_without_their_token(client, sms, django_user_model):
+    staff = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(staff)
+    page = client.get(f"/admin/connectors_twilio/twilioaccount/{sms.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert sms.account_sid in html
+    assert AUTH_TOKEN not in html
+    assert sms.auth_token_encrypted not in html

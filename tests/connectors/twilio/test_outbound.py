@@ -147,3 +147,19 @@ def test_replies_in_other_inboxes_are_left_alone(
 
     assert fake_twilio.requests == []
     assert message.delivery_status == "queued"
+
+
+def test_a_customer_without_a_number_fails_with_the_reason(
+    sms, agent, fake_twilio, django_capture_on_commit_callbacks
+):
+    from tests.customers.factories import CustomerFactory
+
+    customer = CustomerFactory(workspace=sms.workspace)  # known by email only, say
+    conversation = inbox_services.message_receive(
+        inbox=sms.inbox, customer=customer, text="hi"
+    ).conversation
+    message = reply(conversation, agent, django_capture_on_commit_callbacks)
+
+    assert fake_twilio.requests == []
+    assert message.delivery_status == "failed"
+    assert "no phone number" in message.delivery_error
