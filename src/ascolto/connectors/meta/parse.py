@@ -117,7 +117,7 @@ def _time(value: Any, path: str, *, millis: bool) -> dt.datetime | None:
 def parse(body: Any) -> Batch:
     root = _obj(body, "body")
     kind = root.get("object")
-    if kind not in OBJECTS:
+    if not isinstance(kind, str) or kind not in OBJECTS:
         raise _fail("object", f"One of: {', '.join(OBJECTS)}.")
     batch = Batch(platform=OBJECTS[kind])
     for i, raw_entry in enumerate(_list(root.get("entry"), "entry")):
