@@ -71,7 +71,7 @@ def build(
             "score",
             True,
         ),
-        "share_for_80": (_("Customers making 80% of revenue"), "percent", False),
+        "share_for_80": (_("Customers behind 80 percent of revenue"), "percent", False),
     }
     figs = [
         Figure(
