@@ -185,11 +185,16 @@ def customer_rows(*, workspace: Workspace, filters: DashboardFilters) -> Iterato
                 c["locale"],
                 c["value_tier"],
                 c["orders_count"],
-                c["lifetime_spend"],
+                _money(c["lifetime_spend"]),
                 c["last_order_at"],
                 counts.get(c["id"], 0),
-                spent.get(c["id"], Decimal("0")),
+                _money(spent.get(c["id"])),
             ]
+
+
+def _money(value: Decimal | None) -> Decimal:
+    # Sums come back without trailing zeros on some databases; money reads with two decimals.
+    return Decimal(value or 0).quantize(Decimal("0.01"))
 
 
 def _cell(value: Any) -> str:

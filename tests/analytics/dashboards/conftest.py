@@ -26,6 +26,7 @@ from django.test import Client
 from ascolto.inbox.models import Conversation, Message
 from ascolto.surveys.models import Invitation, Response
 from tests.accounts.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.api.conftest import make_token  # noqa: F401 (shared API fixture)
 from tests.customers.factories import CustomerFactory
 from tests.inbox.factories import InboxFactory
 from tests.surveys.factories import make_survey
