@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -95,6 +96,18 @@ def _require_servers(request: pytest.FixtureRequest) -> None:
         if IN_CI:
             pytest.fail(f"{problem}; CI=true requires it (see .ci/run).", pytrace=False)
         pytest.skip(problem)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers() -> Iterator[None]:
+    """Each test gets channel layers of its own. A layer remembers the event loop it receives
+    on (channels_redis refuses a second loop), and each async test, like each server a test
+    starts, runs its own loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

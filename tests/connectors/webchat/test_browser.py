@@ -118,7 +118,13 @@ class Server:
         import uvicorn
 
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="on",
+            log_level="warning",
+            # Sockets still open after this long are cut, as a process manager would.
+            timeout_graceful_shutdown=5,
         )
         self.uvicorn = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.uvicorn.run, name="uvicorn", daemon=True)
