@@ -37,6 +37,8 @@ DEMO_CUSTOMERS = 300
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("ascolto.customers.cli", "demo", "Load demo data (--customers N for large volumes)."),
     "import": ("ascolto.customers.cli", "import_", "Import customers or orders from CSV/JSONL."),
+    "nlp": ("ascolto.assistant.nlp.cli", "nlp", "Language, intent and sentiment models."),
+    "helpcenter": ("ascolto.helpcenter.cli", "helpcenter", "Help center: search evaluation."),
 }
 
 

@@ -78,6 +78,8 @@ def test_shell_shows_workspace_modules_and_language_switch(agent_client: Client,
     assert workspace.name in html
     for module in ("Inbox", "Help center", "Surveys", "Analytics", "Engagement"):
         assert module in html
+    for page in ("inbox:console", "helpcenter_staff:list", "analytics:overview"):
+        assert f'href="{reverse(page)}"' in html
     assert 'aria-current="page">Customers<' in html
     for code in ("en", "it", "he"):
         assert f'name="language" value="{code}"' in html

@@ -14,6 +14,9 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
 from ascolto.accounts.api import router as accounts_router
+from ascolto.analytics.api import router as analytics_router
+from ascolto.connectors.api_channel.api import router as api_channel_router
+from ascolto.connectors.voice.api import router as voice_router
 from ascolto.core.api import (
     PROBLEM_CONTENT_TYPE,
     JsonParser,
@@ -23,9 +26,14 @@ from ascolto.core.api import (
     unknown_endpoint,
 )
 from ascolto.customers.api import router as customers_router
+from ascolto.helpcenter.api import router as helpcenter_router
+from ascolto.inbox.api import router as inbox_router
+from ascolto.surveys.api import router as surveys_router
 
 DESCRIPTION = """\
-The Ascolto REST API: customers, identities, organizations, orders, consent and timelines.
+The Ascolto REST API: customers, identities, organizations, orders, consent and timelines;
+inboxes, conversations and messages, the generic API channel and call records; surveys and
+their responses and follow-ups; help center articles; metrics and exports.
 
 Authenticate with `Authorization: Bearer asc_...` (an API token, scoped to one workspace) or
 with the browser session of the web UI (unsafe methods then need the `X-CSRFToken` header).
@@ -78,3 +86,9 @@ api = AscoltoAPI(
 install_problem_handlers(api)
 api.add_router("", customers_router)
 api.add_router("", accounts_router)
+api.add_router("", inbox_router)
+api.add_router("", api_channel_router)
+api.add_router("", surveys_router)
+api.add_router("", voice_router)
+api.add_router("", helpcenter_router)
+api.add_router("", analytics_router)

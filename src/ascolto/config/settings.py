@@ -84,6 +84,14 @@ INSTALLED_APPS = [
     "ascolto.customers",
     "ascolto.inbox",
     "ascolto.surveys",
+    "ascolto.analytics",
+    "ascolto.helpcenter",
+    "ascolto.connectors.webchat",
+    "ascolto.connectors.api_channel",
+    "ascolto.connectors.twilio",
+    "ascolto.connectors.meta",
+    "ascolto.connectors.voice",
+    "ascolto.connectors.email",
 ]
 
 MIDDLEWARE = [

@@ -10,4 +10,11 @@ urlpatterns = [
     path("customers/", include("ascolto.customers.urls")),
     path("inbox/", include("ascolto.inbox.urls")),
     path("s/", include("ascolto.surveys.urls")),
+    path("analytics/", include("ascolto.analytics.urls")),
+    path("help/", include("ascolto.helpcenter.urls")),
+    path("help-admin/", include("ascolto.helpcenter.staff_urls")),
+    path("connectors/twilio/", include("ascolto.connectors.twilio.urls")),
+    path("connectors/meta/", include("ascolto.connectors.meta.urls")),
+    path("", include("ascolto.connectors.email.urls")),
+    path("", include("ascolto.connectors.webchat.urls")),
 ]
