@@ -14,4 +14,16 @@ urlpatterns = [
     path("alerts/<int:pk>/read/", views.alert_read, name="alert_read"),
     path("export/conversations.csv", views.export_conversations_csv, name="export_conversations"),
     path("export/customers.csv", views.export_customers_csv, name="export_customers"),
+    path(
+        "export/conversations.parquet",
+        views.export_parquet,
+        {"kind": "conversations"},
+        name="export_conversations_parquet",
+    ),
+    path(
+        "export/customers.parquet",
+        views.export_parquet,
+        {"kind": "customers"},
+        name="export_customers_parquet",
+    ),
 ]

@@ -114,6 +114,26 @@ def test_parquet_when_pyarrow_is_installed(scenario):
     assert table.column("id").to_pylist() == [scenario.c1.pk, scenario.c2.pk, scenario.c3.pk]
 
 
+def test_parquet_download_when_pyarrow_is_installed(member_client, scenario):
+    pq = pytest.importorskip("pyarrow.parquet")
+    url = reverse("analytics:export_customers_parquet") + "?" + urlencode(PERIOD)
+
+    response = member_client.get(url)
+
+    table = pq.read_table(io.BytesIO(response.content))
+    assert sorted(table.column("name").to_pylist()) == ["Gold Gianna", "Silver Sara"]
+
+
+def test_parquet_without_pyarrow_says_to_use_csv(member_client, monkeypatch):
+    monkeypatch.setattr(export, "parquet_available", lambda: False)
+    url = reverse("analytics:export_conversations_parquet") + "?" + urlencode(PERIOD)
+
+    response = member_client.get(url)
+
+    assert response.status_code == 400
+    assert "pyarrow" in response.content.decode()
+
+
 # --- API -------------------------------------------------------------------------------------
 
 

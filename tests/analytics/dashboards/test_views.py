@@ -248,3 +248,29 @@ def test_a_member_sees_only_their_workspace(other_workspace, scenario):
     assert figure(html, "conversations") == "1.0"
     page = client.get(figure_link(html, "conversations")).content.decode()
     assert re.findall(r'data-conversation="(\d+)"', page) == [str(scenario.foreign.pk)]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_query_count_does_not_grow_with_conversations(member_client, scenario, name):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.analytics.dashboards.conftest import at, conversation
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert get(member_client, name).status_code == 200
+        return len(captured)
+
+    before = queries()
+    for day in range(2, 8):
+        conversation(
+            scenario.workspace,
+            customer=scenario.gold,
+            channel="sms",
+            start=at(day, 11),
+            assignee=scenario.agent2,
+            frt=60,
+        )
+
+    assert queries() == before
