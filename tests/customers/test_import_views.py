@@ -6,23 +6,12 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.http import Http404, HttpRequest
 from django.urls import reverse
 
 from ascolto.core.models import Job
-from ascolto.customers import import_views
 from ascolto.customers.models import Customer
 from tests.accounts.factories import MembershipFactory, UserFactory
 from tests.ui.conftest import login
-
-
-def as_user(rf, user, workspace) -> HttpRequest:  # type: ignore[no-untyped-def]
-    # The download has no route of its own yet: call the view as the router would.
-    request = rf.get("/")
-    request.user = user
-    request.workspace = workspace
-    return request
-
 
 GOOD = b"external_id,name,email\nU1,Giulia Rossi,giulia@example.com\nU2,Bad,not-an-email\n"
 
@@ -43,7 +32,7 @@ def test_the_form_lists_the_columns(client, agent):
 
 
 def test_upload_starts_a_job_and_redirects_to_it(
-    client, rf, agent, workspace, django_capture_on_commit_callbacks
+    client, agent, workspace, django_capture_on_commit_callbacks
 ):
     login(client, agent)
 
@@ -61,9 +50,13 @@ def test_upload_starts_a_job_and_redirects_to_it(
     assert job.params["original_name"] == "people.csv"
     # The uploaded copy is removed once imported; the error report stays for download.
     assert not Path(job.params["path"]).exists()
-    report = import_views.import_errors(as_user(rf, agent, workspace), job.pk)
+    page = client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    download = reverse("customers:import_errors", args=[job.pk])
+    assert f'href="{download}"' in page
+    report = client.get(download)
     assert report.status_code == 200
-    assert b"not-an-email" in b"".join(report.streaming_content)  # type: ignore[arg-type]
+    assert report["Content-Disposition"].startswith("attachment")
+    assert b"not-an-email" in b"".join(report.streaming_content)  # type: ignore[attr-defined]
 
 
 def test_a_wrong_header_is_refused_at_once(client, agent, workspace):
@@ -108,13 +101,15 @@ def test_analysts_cannot_import(client, workspace):
 
 
 def test_error_reports_of_another_workspace_are_not_found(
-    rf, agent, workspace, other_workspace, tmp_path
+    client, agent, workspace, other_workspace, tmp_path
 ):
+    login(client, agent)
     path = tmp_path / "errors.csv"
     path.write_text("row,field,message\n")
     job = Job.objects.create(
         workspace=other_workspace, kind="import.customers", result={"error_file": str(path)}
     )
 
-    with pytest.raises(Http404):
-        import_views.import_errors(as_user(rf, agent, workspace), job.pk)
+    response = client.get(reverse("customers:import_errors", args=[job.pk]))
+
+    assert response.status_code == 404

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:pk>/orders/", views.customer_orders, name="orders"),
     path("<int:pk>/audit/", views.customer_audit, name="audit"),
     path("import/", import_views.import_upload, name="import"),
+    path("import/<int:pk>/errors/", import_views.import_errors, name="import_errors"),
 ]
