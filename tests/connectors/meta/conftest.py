@@ -16,6 +16,14 @@ import ascolto.connectors.meta.handlers  # noqa: F401 - registers the outbox han
 from ascolto.connectors.meta import services
 from ascolto.connectors.meta.models import MetaAccount
 from ascolto.core.actors import Actor
+from tests.api.conftest import (  # noqa: F401 (the API fixtures, shared with tests/api)
+    ApiClient,
+    _fast_password_hashing,
+    api,
+    make_token,
+    member,
+    other_api,
+)
 from tests.connectors.twilio.conftest import _messaging_settings  # noqa: F401 - autouse
 from tests.connectors.twilio.fakes import FakeProvider, meta_default
 

@@ -5,6 +5,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from ascolto.config.api import AscoltoAPI
 from ascolto.config.urls import urlpatterns as project_urlpatterns
+from ascolto.connectors.meta.api import router as meta_router
 from ascolto.connectors.voice.api import router as voice_router
 from ascolto.core.api import JsonParser, install_problem_handlers
 from ascolto.customers.api import router as customers_router
@@ -19,6 +20,7 @@ api = AscoltoAPI(
 install_problem_handlers(api)
 api.add_router("", inbox_router)
 api.add_router("", voice_router)
+api.add_router("", meta_router)
 api.add_router("", customers_router)
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -28,6 +28,14 @@ def template_get(*, workspace: Workspace, template_id: int) -> WhatsAppTemplate:
     return template
 
 
+def templates_of(*, workspace: Workspace) -> list[WhatsAppTemplate]:
+    return list(
+        WhatsAppTemplate.objects.select_related("account")
+        .filter(workspace=workspace)
+        .order_by("name", "language", "id")
+    )
+
+
 def reply_for_delivery(*, message_id: int) -> Message | None:
     """A reply in a Meta inbox that still waits to be sent, with what sending it reads."""
     return (

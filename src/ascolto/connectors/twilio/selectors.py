@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from ascolto.connectors.twilio.models import TwilioAccount
-from ascolto.core.errors import NotFound
-from ascolto.core.models import Workspace
 from ascolto.inbox.models import Channel, Message
 
 
@@ -15,17 +13,6 @@ def account_for_webhook(*, account_id: int) -> TwilioAccount | None:
         .filter(pk=account_id, is_active=True)
         .first()
     )
-
-
-def account_get(*, workspace: Workspace, account_id: int) -> TwilioAccount:
-    account = (
-        TwilioAccount.objects.select_related("inbox")
-        .filter(workspace=workspace, pk=account_id)
-        .first()
-    )
-    if account is None:
-        raise NotFound(f"No Twilio account #{account_id} in this workspace.")
-    return account
 
 
 def reply_for_delivery(*, message_id: int) -> Message | None:

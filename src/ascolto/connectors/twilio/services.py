@@ -248,7 +248,6 @@ def send_request(*, account: TwilioAccount, message: Message, status_callback: s
         headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "Authorization": "Basic " + credentials.decode("ascii"),
-            "Idempotency-Key": f"ascolto:out:{message.pk}",
         },
     )
 

@@ -22,7 +22,7 @@ def _status_callback(account_id: int) -> str:
 @db_task()  # type: ignore[untyped-decorator]
 def send_reply(message_id: int, attempt: int = 1) -> str:
     """Attempt `attempt` at sending reply `message_id`. Idempotent: a reply no longer queued is
-    skipped; Twilio gets the same Idempotency-Key on every attempt. Returns the outcome."""
+    skipped (so a repeated job sends nothing). Returns the outcome."""
     message = selectors.reply_for_delivery(message_id=message_id)
     if message is None:
         return "skipped"

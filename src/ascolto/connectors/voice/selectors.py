@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from ascolto.connectors.voice.models import CallRecord
 from ascolto.core.errors import NotFound
 from ascolto.core.models import Workspace
@@ -19,9 +17,3 @@ def call_get(*, workspace: Workspace, call_id: int) -> CallRecord:
     if call is None:
         raise NotFound(f"No call #{call_id} in this workspace.")
     return call
-
-
-def calls_of_conversation(*, workspace: Workspace, conversation_id: int) -> QuerySet[CallRecord]:
-    return CallRecord.objects.filter(workspace=workspace, conversation_id=conversation_id).order_by(
-        "started_at", "id"
-    )
