@@ -382,3 +382,11 @@ def test_accounts_of_other_workspaces_are_apart(client, wa, other_workspace):
     assert deliver(client, theirs, raw, signature=sign(raw, "their-secret")).json()["statuses"] == 0
     ours.refresh_from_db()
     assert ours.delivery_status == "sent"
+
+
+def test_a_reaction_reads_in_the_workspace_language(client, wa, workspace):
+    workspace.default_locale = "it"
+    workspace.save()
+    body = wa_body(wa_message("wamid.R2", "reaction", {"message_id": "wamid.OUT7", "emoji": ""}))
+    deliver(client, wa, body)
+    assert Message.objects.get(provider_id="wamid.R2").text == "Ha rimosso una reazione"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from ascolto.accounts.models import User
 from ascolto.connectors.meta import parse
@@ -189,9 +190,12 @@ def _text_and_metadata(account: MetaAccount, item: parse.Inbound) -> tuple[str, 
         )
     if item.reaction is not None:
         metadata["reaction"] = item.reaction
-        lines.append(
-            f"Reacted {item.reaction['emoji']}" if item.reaction["emoji"] else "Removed a reaction"
-        )
+        with translation.override(account.workspace.default_locale or "en"):
+            lines.append(
+                gettext("Reacted %(emoji)s") % {"emoji": item.reaction["emoji"]}
+                if item.reaction["emoji"]
+                else gettext("Removed a reaction")
+            )
     if item.reply is not None:
         metadata["reply"] = item.reply
     return "\n".join(lines), metadata
