@@ -91,3 +91,14 @@ def test_the_admin_shows_accounts_without_their_token(client, sms, django_user_m
     assert sms.account_sid in html
     assert AUTH_TOKEN not in html
     assert sms.auth_token_encrypted not in html
+
+
+def test_a_token_no_key_decrypts_makes_the_webhook_unavailable(client, sms, settings, caplog):
+    from tests.connectors.twilio.conftest import post_signed, sms_form
+
+    settings.SECRET_KEY = "lost-the-old-key-" + "z" * 40
+    settings.SECRET_KEY_FALLBACKS = []
+    response = post_signed(client, f"/connectors/twilio/{sms.pk}/inbound", sms_form())
+    assert response.status_code == 503
+    assert "SECRET_KEY_FALLBACKS" in caplog.text
+    assert AUTH_TOKEN not in caplog.text
