@@ -287,13 +287,11 @@ def dovecot() -> Iterator[Dovecot]:
 
 @pytest.fixture
 def imap_mailbox(mailbox: Mailbox, dovecot: Dovecot) -> Mailbox:
-    Mailbox.objects.filter(pk=mailbox.pk).update(
-        imap_enabled=True,
-        imap_host="127.0.0.1",
-        imap_port=dovecot.port,
-        imap_security=Mailbox.Security.NONE,
-        imap_user=dovecot.user,
-        imap_password=dovecot.password,
-    )
-    mailbox.refresh_from_db()
+    mailbox.imap_enabled = True
+    mailbox.imap_host = "127.0.0.1"
+    mailbox.imap_port = dovecot.port
+    mailbox.imap_security = Mailbox.Security.NONE
+    mailbox.imap_user = dovecot.user
+    mailbox.imap_password = dovecot.password
+    mailbox.save()
     return mailbox

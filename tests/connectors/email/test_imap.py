@@ -178,7 +178,8 @@ def test_only_one_worker_polls_a_mailbox_at_once(imap_mailbox, dovecot):
 
 
 def test_a_wrong_password_is_recorded_on_the_mailbox(imap_mailbox, dovecot):
-    Mailbox.objects.filter(pk=imap_mailbox.pk).update(imap_password="wrong")
+    imap_mailbox.imap_password = "wrong"
+    imap_mailbox.save()
 
     with pytest.raises(imap.ImapError, match="Cannot sign in"):
         tasks.poll_mailbox(imap_mailbox.pk)
@@ -196,3 +197,13 @@ def test_a_disabled_mailbox_is_not_polled(imap_mailbox, dovecot):
 
     assert tasks.poll_mailbox(imap_mailbox.pk) is None
     assert not Message.objects.exists()
+
+
+def test_the_imap_password_is_stored_encrypted(imap_mailbox, dovecot):
+    stored = Mailbox.objects.filter(pk=imap_mailbox.pk).values_list(
+        "imap_password_encrypted", flat=True
+    )[0]
+
+    assert stored
+    assert dovecot.password not in stored
+    assert Mailbox.objects.get(pk=imap_mailbox.pk).imap_password == dovecot.password

@@ -10,7 +10,12 @@ from django.db import transaction
 from django.utils import translation
 
 from ascolto.connectors.email import services
-from ascolto.connectors.email.models import BouncedAddress, EmailMessageRecord, ThreadToken
+from ascolto.connectors.email.models import (
+    BouncedAddress,
+    EmailMessageRecord,
+    Mailbox,
+    ThreadToken,
+)
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed
 from ascolto.customers.models import Identity
@@ -451,3 +456,23 @@ def test_errors_speak_the_users_language(mailbox, language, expected):
     with translation.override(language), pytest.raises(services.NotAnEmail) as error:
         ingest(mailbox, b"no headers here")
     assert error.value.message == expected
+
+
+def test_mailbox_passwords_are_given_in_plaintext_and_stored_encrypted(workspace, admin_user):
+    mailbox = services.mailbox_create(
+        workspace=workspace,
+        name="Sales",
+        address="sales@shop.example",
+        actor=Actor.for_user(admin_user),
+        imap_host="imap.shop.example",
+        imap_user="sales",
+        imap_password="imap-s3cret",
+        smtp_password="smtp-s3cret",
+    )
+
+    row = Mailbox.objects.filter(pk=mailbox.pk).values()[0]
+    assert "imap-s3cret" not in str(row)
+    assert "smtp-s3cret" not in str(row)
+    fresh = Mailbox.objects.get(pk=mailbox.pk)
+    assert (fresh.imap_password, fresh.smtp_password) == ("imap-s3cret", "smtp-s3cret")
+    assert fresh.imap_host == "imap.shop.example"

@@ -15,7 +15,16 @@ class MailboxAdmin(admin.ModelAdmin[Mailbox]):
     list_display = ("address", "workspace", "inbox", "imap_enabled", "last_uid", "last_error_at")
     list_filter = ("imap_enabled",)
     search_fields = ("address",)
-    readonly_fields = ("uid_validity", "last_uid", "last_polled_at", "last_error", "last_error_at")
+    readonly_fields = (
+        "inbound_token",
+        "uid_validity",
+        "last_uid",
+        "last_polled_at",
+        "last_error",
+        "last_error_at",
+    )
+    # Passwords are set through `services.mailbox_create` (encrypted); never shown here.
+    exclude = ("imap_password_encrypted", "smtp_password_encrypted")
 
 
 @admin.register(EmailMessageRecord)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ascolto.connectors.twilio.crypto import EncryptedAttribute
 from ascolto.core.models import WorkspaceScopedModel
 from ascolto.customers.models import Identity
 from ascolto.inbox.models import Conversation, Inbox, Message
@@ -14,7 +15,8 @@ from ascolto.inbox.models import Conversation, Inbox, Message
 class Mailbox(WorkspaceScopedModel):
     """The address customers write to, how its mail is fetched (IMAP, or pushed over HTTP to
     the inbound endpoint with `inbound_token`) and how replies leave (SMTP; a blank host uses
-    the site's EMAIL_* settings)."""
+    the site's EMAIL_* settings). Passwords are encrypted at rest (connectors/twilio/crypto.py,
+    shared by the messaging connectors)."""
 
     class Security(models.TextChoices):
         SSL = "ssl", _("SSL/TLS")
@@ -38,7 +40,7 @@ class Mailbox(WorkspaceScopedModel):
         _("IMAP security"), max_length=8, choices=Security.choices, default=Security.SSL
     )
     imap_user = models.CharField(_("IMAP user"), max_length=255, blank=True, default="")
-    imap_password = models.CharField(_("IMAP password"), max_length=255, blank=True, default="")
+    imap_password_encrypted = models.TextField(blank=True, default="")
     imap_folder = models.CharField(_("IMAP folder"), max_length=255, default="INBOX")
     uid_validity = models.BigIntegerField(null=True, blank=True)
     last_uid = models.BigIntegerField(default=0)
@@ -50,10 +52,14 @@ class Mailbox(WorkspaceScopedModel):
         _("SMTP security"), max_length=8, choices=Security.choices, default=Security.STARTTLS
     )
     smtp_user = models.CharField(_("SMTP user"), max_length=255, blank=True, default="")
-    smtp_password = models.CharField(_("SMTP password"), max_length=255, blank=True, default="")
+    smtp_password_encrypted = models.TextField(blank=True, default="")
 
     last_error = models.TextField(_("last error"), blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
+
+    # Passwords read and write as plaintext; the database holds Fernet tokens only.
+    imap_password = EncryptedAttribute("imap_password_encrypted")
+    smtp_password = EncryptedAttribute("smtp_password_encrypted")
 
     class Meta:
         verbose_name = _("mailbox")

@@ -61,7 +61,8 @@ def mailbox_create(
     display_name: str = "",
     **fields: object,
 ) -> Mailbox:
-    """An email inbox and its mailbox. `fields` are Mailbox fields (IMAP, SMTP, aliases)."""
+    """An email inbox and its mailbox. `fields` are Mailbox fields (IMAP, SMTP, aliases);
+    `imap_password` and `smtp_password` are given in plaintext and stored encrypted."""
     address = address.strip().lower()
     if "@" not in address:
         raise ValidationFailed(
@@ -75,7 +76,9 @@ def mailbox_create(
     inbox = inbox_services.inbox_create(
         workspace_id=workspace.pk, name=name, channel=Channel.EMAIL, actor=actor
     )
-    mailbox = Mailbox.objects.create(
+    imap_password = str(fields.pop("imap_password", "") or "")
+    smtp_password = str(fields.pop("smtp_password", "") or "")
+    mailbox = Mailbox(
         workspace=workspace,
         inbox=inbox,
         address=address,
@@ -83,6 +86,9 @@ def mailbox_create(
         inbound_token=secrets.token_urlsafe(32),
         **fields,
     )
+    mailbox.imap_password = imap_password
+    mailbox.smtp_password = smtp_password
+    mailbox.save()
     audit_record(
         workspace=workspace,
         actor=actor,
