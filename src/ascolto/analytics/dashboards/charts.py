@@ -111,14 +111,15 @@ def trend_line(
 
 
 def bars(title: str, items: Sequence[tuple[str, float | None]], *, rtl: bool = False) -> Chart:
-    """Horizontal bars, one per item; bars grow from the start edge (the right in RTL)."""
-    top = max((v for _, v in items if v is not None), default=0) or 1
+    """Horizontal bars, one per item; bars grow from the start edge (the right in RTL). A
+    negative value (an NPS below zero) draws no bar; its figure is in the title and the table."""
+    top = max((abs(v) for _, v in items if v is not None), default=0) or 1
     row_height = (HEIGHT - 2 * PAD) / max(len(items), 1)
     label_space = 0.3
     parts = []
     for i, (label, value) in enumerate(items):
         y = PAD + i * row_height
-        share = (value or 0) / top * (1 - label_space)
+        share = max(0.0, value or 0) / top * (1 - label_space)
         x0, x1 = _x(label_space, rtl), _x(label_space + share, rtl)
         text_x = _x(label_space - 0.02, rtl)
         anchor = "start" if rtl else "end"
