@@ -101,6 +101,33 @@ def test_drill_subsets_hold_exactly_the_counted_conversations(scenario):
     assert [c.id for c in subset(facts, "reopened", now=NOW)] == [scenario.c2.pk]
     assert [c.id for c in subset(facts, "frt_missed", now=NOW)] == [scenario.c3.pk]
     assert [c.id for c in subset(facts, "active", now=NOW)] == [scenario.c3.pk]
+    assert subset(facts, "handled", now=NOW) == []
+
+
+def test_handle_time_counts_each_agents_spans_once(scenario):
+    from ascolto.inbox.models import HandlingInterval
+    from tests.analytics.dashboards.conftest import at
+
+    for start, end in [(0, 300), (200, 400)]:  # overlapping spans of one agent: 400 s
+        HandlingInterval.objects.create(
+            workspace=scenario.workspace,
+            conversation=scenario.c1,
+            agent=scenario.agent1,
+            started_at=at(2, 9) + dt.timedelta(seconds=start),
+            ended_at=at(2, 9) + dt.timedelta(seconds=end),
+        )
+    HandlingInterval.objects.create(
+        workspace=scenario.workspace,
+        conversation=scenario.c2,
+        agent=scenario.agent2,
+        started_at=at(3, 12),
+        ended_at=at(3, 12) + dt.timedelta(seconds=200),
+    )
+    filters = parse_filters(PERIOD, workspace=scenario.workspace)
+    facts = filtered_facts(workspace=scenario.workspace, filters=filters)
+
+    assert values(scenario)["aht_mean"] == 300  # (400 + 200) / 2 handled conversations
+    assert [c.id for c in subset(facts, "handled", now=NOW)] == [scenario.c1.pk, scenario.c2.pk]
 
 
 def test_other_workspaces_never_count(scenario, other_workspace):

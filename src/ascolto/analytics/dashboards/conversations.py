@@ -75,6 +75,7 @@ SUBSETS: dict[str, tuple[object, Predicate]] = {
     "answered": (_("Answered by an agent"), lambda c, now: m.first_response_time(c) is not None),
     "resolved": (_("Resolved"), lambda c, now: m.resolution_time(c) is not None),
     "reopened": (_("Reopened"), lambda c, now: c.reopen_count > 0),
+    "handled": (_("With agent handling time"), lambda c, now: bool(c.handling)),
     "transferred": (_("Transferred"), lambda c, now: c.transfer_count > 0),
     "active": (
         _("Backlog (open, pending, snoozed)"),

@@ -41,7 +41,7 @@ CATALOGUE: dict[str, MetricDef] = {
         MetricDef("frt_median", _("First response time (median)"), "seconds", False, "answered"),
         MetricDef("nrt_median", _("Next response time (median)"), "seconds", False, "answered"),
         MetricDef("resolution_median", _("Resolution time (median)"), "seconds", False, "resolved"),
-        MetricDef("aht_mean", _("Average handle time"), "seconds", False, "all"),
+        MetricDef("aht_mean", _("Average handle time"), "seconds", False, "handled"),
         MetricDef("reopen_rate", _("Reopen rate"), "percent", False, "reopened"),
         MetricDef("fcr_rate", _("First-contact resolution"), "percent", True, "resolved"),
         MetricDef("transfers", _("Transfers per conversation"), "score", False, "transferred"),
