@@ -16,6 +16,7 @@ from ninja.operation import Operation
 from ascolto.accounts.api import router as accounts_router
 from ascolto.analytics.api import router as analytics_router
 from ascolto.connectors.api_channel.api import router as api_channel_router
+from ascolto.connectors.meta.api import router as meta_router
 from ascolto.connectors.voice.api import router as voice_router
 from ascolto.core.api import (
     PROBLEM_CONTENT_TYPE,
@@ -90,5 +91,6 @@ api.add_router("", inbox_router)
 api.add_router("", api_channel_router)
 api.add_router("", surveys_router)
 api.add_router("", voice_router)
+api.add_router("", meta_router)
 api.add_router("", helpcenter_router)
 api.add_router("", analytics_router)
