@@ -176,7 +176,7 @@ def test_voice_funnel_and_customer_drill(member_client, scenario):
 def test_value_pareto_and_buyers(member_client, scenario):
     OrderFactory(
         customer=scenario.gold,
-        total="300.00",
+        total="900.00",
         currency="EUR",
         placed_at=dt.datetime(2026, 3, 3, 10, tzinfo=dt.UTC),
     )
@@ -196,10 +196,15 @@ def test_value_pareto_and_buyers(member_client, scenario):
 
     html = get(member_client, "value").content.decode()
 
-    assert figure(html, "revenue") == "400.0"
+    assert figure(html, "revenue") == "1000.0"
     assert figure(html, "buyers") == "2.0"
-    # Largest first: half of the customers make 75% of the revenue.
-    assert re.search(r"<title>50% [^:]*: 75</title>", html)
+    # Largest first: half of the customers make 90% of the revenue.
+    assert re.search(r"<title>50% [^:]*: 90</title>", html)
+    top = member_client.get(figure_link(html, "share_for_80")).content.decode()
+    assert re.findall(r'data-customer="(\d+)"', top) == [
+        str(scenario.gold.pk)
+    ]  # 900 of 1000 reaches 80%
+    assert figure(html, "share_for_80") == "50.0"
     page = member_client.get(figure_link(html, "buyers")).content.decode()
     assert re.findall(r'data-customer="(\d+)"', page) == [
         str(scenario.gold.pk),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from django.utils.translation import gettext_lazy
 from ascolto.analytics.dashboards.conversations import SUBSETS, filtered_facts, subset
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import response_queryset
-from ascolto.analytics.dashboards.value import revenue_orders
+from ascolto.analytics.dashboards.value import revenue_by_customer, revenue_orders
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.models import Customer
@@ -24,7 +25,26 @@ CUSTOMER_SUBSETS = {
     "promoters": gettext_lazy("Promoters (9-10)"),
     "detractors": gettext_lazy("Detractors (0-6)"),
     "buyers": gettext_lazy("Customers who bought"),
+    "top80": gettext_lazy("Customers making 80 percent of revenue"),
+    "csat_answered": gettext_lazy("Customers who gave a CSAT answer"),
+    "ces_answered": gettext_lazy("Customers who gave a CES answer"),
 }
+
+
+def top_customers(revenue: dict[int, Decimal], share: float = 0.8) -> list[int]:
+    """The fewest customers, largest first, whose revenue reaches `share` of the total (the
+    customers behind `pareto.share_of_customers_for`); ties by id."""
+    total = sum((max(v, Decimal(0)) for v in revenue.values()), Decimal(0))
+    if total <= 0:
+        return []
+    chosen: list[int] = []
+    running = Decimal(0)
+    for customer_id, amount in sorted(revenue.items(), key=lambda kv: (-kv[1], kv[0])):
+        if running >= total * Decimal(str(share)):
+            break
+        chosen.append(customer_id)
+        running += max(amount, Decimal(0))
+    return chosen
 
 
 def _unknown(name: str) -> ValidationFailed:
@@ -52,11 +72,17 @@ def customer_ids(*, workspace: Workspace, filters: DashboardFilters, name: str) 
     if name == "buyers":
         qs = revenue_orders(workspace=workspace, filters=filters)
         return sorted(set(qs.values_list("customer_id", flat=True)))
+    if name == "top80":
+        return sorted(top_customers(revenue_by_customer(workspace=workspace, filters=filters)))
     responses = response_queryset(workspace=workspace, filters=filters)
     if name == "promoters":
         responses = responses.filter(nps_score__gte=survey_metrics.PROMOTER_MIN)
     elif name == "detractors":
         responses = responses.filter(nps_score__lte=survey_metrics.DETRACTOR_MAX)
+    elif name == "csat_answered":
+        responses = responses.filter(csat_score__isnull=False)
+    elif name == "ces_answered":
+        responses = responses.filter(ces_score__isnull=False)
     elif name != "responded":
         raise _unknown(name)
     return sorted(set(responses.values_list("customer_id", flat=True)))

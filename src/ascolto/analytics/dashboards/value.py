@@ -22,6 +22,7 @@ from ascolto.core.models import Workspace
 from ascolto.customers.models import Order, ValueTier
 
 EXCLUDED = [Order.Status.CANCELLED, Order.Status.REFUNDED]
+DRILLS = {"buyers": "buyers", "revenue": "buyers", "share_for_80": "top80"}
 
 
 def revenue_orders(*, workspace: Workspace, filters: DashboardFilters) -> QuerySet[Order]:
@@ -81,7 +82,7 @@ def build(
             previous=previous[key],
             unit=unit,
             higher_is_better=better,
-            href=customer_drill(filters, "buyers") if key == "buyers" else "",
+            href=customer_drill(filters, DRILLS[key]),
             target=targets.get(key),
         )
         for key, (label, unit, better) in labels.items()

@@ -18,7 +18,12 @@ from ascolto.surveys import metrics as survey_metrics
 from ascolto.surveys.models import Invitation
 
 KEYS = ["survey_responses", "nps", "csat", "ces"]
-CUSTOMER_SUBSETS = {"survey_responses": "responded", "nps": "detractors"}
+CUSTOMER_SUBSETS = {
+    "survey_responses": "responded",
+    "nps": "detractors",
+    "csat": "csat_answered",
+    "ces": "ces_answered",
+}
 
 
 def invitation_funnel(*, workspace: Workspace, filters: DashboardFilters) -> list[tuple[str, int]]:
