@@ -183,3 +183,19 @@ def test_a_team_of_another_workspace_is_refused(scenario, other_workspace):
 
     with pytest.raises(ValidationFailed):
         parse_filters({"team": str(foreign_team.pk)}, workspace=scenario.workspace)
+
+
+def test_without_messages_the_message_metrics_are_unknown_not_zero(scenario):
+    filters = parse_filters(PERIOD, workspace=scenario.workspace)
+
+    light = metric_values(
+        workspace=scenario.workspace, filters=filters, now=NOW, with_messages=False
+    )
+    full = metric_values(workspace=scenario.workspace, filters=filters, now=NOW)
+
+    assert light["nrt_median"] is None
+    assert light["automation_rate"] is None
+    assert full["automation_rate"] == 0  # two resolved, both by agents
+    assert {k: v for k, v in light.items() if k not in ("nrt_median", "automation_rate")} == {
+        k: v for k, v in full.items() if k not in ("nrt_median", "automation_rate")
+    }

@@ -45,10 +45,16 @@ def conversation_queryset(
     return qs
 
 
-def filtered_facts(*, workspace: Workspace, filters: DashboardFilters) -> Facts:
-    """The metric facts of the filtered conversations, in id order."""
+def filtered_facts(
+    *, workspace: Workspace, filters: DashboardFilters, with_messages: bool = True
+) -> Facts:
+    """The metric facts of the filtered conversations, in id order. Without messages (much
+    less to read) next response times and the assistant's resolutions cannot be computed."""
     facts = conversation_facts(
-        workspace=workspace, start=filters.period.start, end=filters.period.end
+        workspace=workspace,
+        start=filters.period.start,
+        end=filters.period.end,
+        with_messages=with_messages,
     )
     if filters.channel or filters.team_id or filters.agent_id or filters.language or filters.tier:
         wanted = set(

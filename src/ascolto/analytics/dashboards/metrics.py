@@ -60,7 +60,11 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else 100.0 * value
 
 
-def conversation_values(facts: Facts, *, now: dt.datetime) -> dict[str, float | None]:
+def conversation_values(
+    facts: Facts, *, now: dt.datetime, with_messages: bool = True
+) -> dict[str, float | None]:
+    """The conversation metrics of the facts; those that need the messages (next response
+    time, automation rate) are None when the facts were read without them."""
     handled = [m.handle_time(c) for c in facts if c.handling]
     sla = m.sla_compliance(facts, now=now)
     nrts = [t for c in facts for t in m.next_response_times(c)]
@@ -77,8 +81,8 @@ def conversation_values(facts: Facts, *, now: dt.datetime) -> dict[str, float | 
         "transfers": m.transfers_per_conversation(facts),
         "sla_first_response": _pct(sla["first_response"]),
         "sla_resolution": _pct(sla["resolution"]),
-        "automation_rate": _pct(m.automation_rate(facts)),
-    }
+        "automation_rate": _pct(m.automation_rate(facts)) if with_messages else None,
+    } | ({} if with_messages else {"nrt_median": None})
 
 
 def response_queryset(*, workspace: Workspace, filters: DashboardFilters) -> QuerySet[Response]:
@@ -141,12 +145,14 @@ def metric_values(
     filters: DashboardFilters,
     now: dt.datetime | None = None,
     facts: Facts | None = None,
+    with_messages: bool = True,
 ) -> dict[str, float | None]:
-    """Every catalogue metric for the selection, keyed as `CATALOGUE`."""
+    """Every catalogue metric for the selection, keyed as `CATALOGUE`. `facts`, when given,
+    are the selection's (read `with_messages` or not)."""
     moment = now or timezone.now()
     if facts is None:
-        facts = filtered_facts(workspace=workspace, filters=filters)
-    values = conversation_values(facts, now=moment)
+        facts = filtered_facts(workspace=workspace, filters=filters, with_messages=with_messages)
+    values = conversation_values(facts, now=moment, with_messages=with_messages)
     values.update(
         survey_values(survey_counts(response_queryset(workspace=workspace, filters=filters)))
     )

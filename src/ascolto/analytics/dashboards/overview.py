@@ -41,12 +41,21 @@ def daily_counts(facts: Facts, period: Period) -> list[float | None]:
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    facts = filtered_facts(workspace=workspace, filters=filters)
+    # None of the overview's figures needs the messages: reading them is most of the cost.
+    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
     previous_filters = filters.previous()
-    previous_facts = filtered_facts(workspace=workspace, filters=previous_filters)
-    current = metric_values(workspace=workspace, filters=filters, now=now, facts=facts)
+    previous_facts = filtered_facts(
+        workspace=workspace, filters=previous_filters, with_messages=False
+    )
+    current = metric_values(
+        workspace=workspace, filters=filters, now=now, facts=facts, with_messages=False
+    )
     previous = metric_values(
-        workspace=workspace, filters=previous_filters, now=now, facts=previous_facts
+        workspace=workspace,
+        filters=previous_filters,
+        now=now,
+        facts=previous_facts,
+        with_messages=False,
     )
     labels = [date_format(day, "SHORT_DATE_FORMAT") for day in filters.period.day_starts()]
     trend = charts.trend_line(
