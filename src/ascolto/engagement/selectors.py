@@ -1,0 +1,134 @@
+"""Engagement reads, each scoped by workspace; the dry run writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ascolto.core.errors import NotFound, ValidationFailed
+from ascolto.core.models import Workspace
+from ascolto.customers.models import Customer, Identity, Order
+from ascolto.engagement import rules, services, templates_render
+from ascolto.engagement.models import Event, MessageTemplate, Rule, Send
+
+
+def rules_list(*, workspace: Workspace) -> list[Rule]:
+    return list(Rule.objects.filter(workspace=workspace))
+
+
+def rule_get(*, workspace: Workspace, rule_id: int) -> Rule:
+    rule = Rule.objects.filter(workspace=workspace, pk=rule_id).first()
+    if rule is None:
+        raise NotFound("No such rule.")
+    return rule
+
+
+def sends_of_rule(*, rule: Rule, limit: int = 200) -> list[Send]:
+    return list(Send.objects.filter(rule=rule).order_by("-id")[:limit])
+
+
+def events_of_customer(*, workspace: Workspace, customer_id: int, limit: int = 50) -> list[Event]:
+    return list(
+        Event.objects.filter(workspace=workspace, customer_id=customer_id).order_by(
+            "-occurred_at", "-id"
+        )[:limit]
+    )
+
+
+def _existing_customer(workspace: Workspace, ref: services.CustomerRef) -> Customer:
+    found: Customer | None = None
+    if ref.id is not None:
+        found = Customer.objects.filter(workspace=workspace, pk=ref.id).first()
+    elif ref.external_id:
+        found = Customer.objects.filter(workspace=workspace, external_id=ref.external_id).first()
+    for kind, value in (("email", ref.email), ("phone", ref.phone)):
+        if found is None and value:
+            identity = (
+                Identity.objects.filter(workspace=workspace, kind=kind, value__iexact=value)
+                .select_related("customer")
+                .first()
+            )
+            found = identity.customer if identity else None
+    if found is None:
+        raise ValidationFailed(
+            "A dry run needs an existing customer.",
+            field_errors={"event.customer": ["No such customer in this workspace."]},
+        )
+    return found
+
+
+def dry_run(*, rule: Rule, data: services.EventInput) -> dict[str, Any]:
+    """What `rule` would do for the sample event: whether it matches, to whom and on which
+    channel it would send which text, or what blocks it. Nothing is stored or sent."""
+    workspace = rule.workspace
+    customer = _existing_customer(workspace, data.customer)
+    order = None
+    if data.order is not None:
+        order = Order.objects.filter(
+            workspace=workspace, external_id=data.order.external_id
+        ).first()
+        if order is not None and data.order.promised_at is not None:
+            order.promised_at = data.order.promised_at  # unsaved: the sample's view of it
+    event = Event(
+        workspace=workspace,
+        external_id=data.external_id,
+        type=data.type,
+        name=data.name,
+        customer=customer,
+        order=order,
+        payload=data.payload,
+    )
+    matches = (
+        rule.is_active
+        and rule.trigger == event.type
+        and rules.compile_conditions(rule.conditions)(services.evaluation_context(event))
+    )
+    answer: dict[str, Any] = {
+        "matches": matches,
+        "customer_id": customer.pk,
+        "channel": "",
+        "inbox_id": None,
+        "subject": "",
+        "text": "",
+        "would_send": False,
+        "blocked": "",
+        "deferred_until": None,
+        "other_actions": [],
+    }
+    if not matches:
+        return answer
+    recipe = services.plan(rule, event)
+    answer.update(
+        channel=recipe.channel,
+        inbox_id=recipe.inbox.pk if recipe.inbox else None,
+        subject=recipe.subject,
+        text=recipe.text,
+        would_send=bool(recipe.text) and not recipe.blocked,
+        blocked=recipe.blocked,
+        deferred_until=recipe.defer_until,
+        other_actions=recipe.other_actions,
+    )
+    return answer
+
+
+def template_preview(
+    *,
+    workspace: Workspace,
+    template_id: int,
+    customer_id: int,
+    payload: dict[str, Any],
+    order_external_id: str | None = None,
+) -> templates_render.Rendered:
+    template = MessageTemplate.objects.filter(workspace=workspace, pk=template_id).first()
+    customer = Customer.objects.filter(workspace=workspace, pk=customer_id).first()
+    if template is None or customer is None:
+        raise NotFound("No such template or customer.")
+    order = None
+    if order_external_id:
+        order = Order.objects.filter(workspace=workspace, external_id=order_external_id).first()
+    return templates_render.render(
+        body=template.body,
+        subject=template.subject,
+        customer=customer,
+        order=order,
+        event_payload=payload,
+    )

@@ -1,0 +1,18 @@
+"""Engagement periodic job: send what quiet hours deferred and what failed and waits a retry."""
+
+from __future__ import annotations
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from ascolto.core.actors import Actor
+from ascolto.core.tasks import single_instance
+from ascolto.engagement import services
+
+SENDS_DUE_LOCK = "engagement-sends-due"
+
+
+@db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+@single_instance(SENDS_DUE_LOCK)
+def send_due() -> int:
+    return services.sends_due(actor=Actor.system("engagement"))
