@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from ascolto.analytics import export
+from ascolto.accounts.models import User
+from ascolto.analytics import export, targets
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
 from ascolto.analytics.dashboards.metrics import CATALOGUE, delta, metric_values
+from ascolto.analytics.models import MetricTarget
 from ascolto.core.api import api_auth, require
-from ascolto.core.errors import DomainError, ValidationFailed
+from ascolto.core.errors import DomainError, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 
 router = Router(auth=api_auth)
@@ -126,3 +129,41 @@ def export_analytics_customers(
     filters = _parse(ctx.workspace, params)
     rows = export.customer_rows(workspace=ctx.workspace, filters=filters)
     return _csv(export.csv_lines(export.CUSTOMER_COLUMNS, rows), "customers.csv")
+
+
+class TargetIn(Schema):
+    owner_id: int = Field(gt=0)
+    target: float = Field(allow_inf_nan=False)
+    direction: str = Field(description="higher or lower: which way is better")
+
+
+class TargetOut(Schema):
+    metric: str
+    owner_id: int
+    target: float
+    direction: str
+
+
+@router.get("/analytics/targets", response=list[TargetOut], tags=[ANALYTICS])
+def list_analytics_targets(request: HttpRequest) -> list[MetricTarget]:
+    """Every metric target of the workspace, with its owner."""
+    ctx = require(request, "read")
+    return list(MetricTarget.objects.filter(workspace=ctx.workspace).order_by("metric"))
+
+
+@router.put("/analytics/targets/{metric}", response=TargetOut, tags=[ANALYTICS])
+def set_analytics_target(request: HttpRequest, metric: str, payload: TargetIn) -> MetricTarget:
+    """Set a metric's owner and target (admins). Off-target metrics alert their owner in the
+    app and appear in the owner's weekly digest."""
+    ctx = require(request, "admin")
+    owner = User.objects.filter(pk=payload.owner_id).first()
+    if owner is None:
+        raise NotFound("No such user in this workspace.")
+    with transaction.atomic():
+        return targets.target_set(
+            workspace=ctx.workspace,
+            metric=metric,
+            owner=owner,
+            target=payload.target,
+            direction=payload.direction,
+        )

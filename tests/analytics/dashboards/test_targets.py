@@ -138,3 +138,46 @@ def test_owner_must_be_a_member(scenario):
 
     with pytest.raises(ValidationFailed):
         set_target(scenario, owner=stranger)
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def test_admins_set_targets_through_the_api(scenario, make_token):
+    from tests.accounts.factories import MembershipFactory
+    from tests.api.conftest import ApiClient
+
+    boss = UserFactory()
+    MembershipFactory(workspace=scenario.workspace, user=boss, role="admin")
+    api = ApiClient(make_token(boss, scenario.workspace))
+    body = {"owner_id": scenario.agent1.pk, "target": 900, "direction": "lower"}
+
+    response = api.put("analytics/targets/frt_median", body)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "metric": "frt_median",
+        "owner_id": scenario.agent1.pk,
+        "target": 900.0,
+        "direction": "lower",
+    }
+    assert [t["metric"] for t in api.get("analytics/targets").json()] == ["frt_median"]
+    assert len(targets.targets_check(workspace=scenario.workspace, now=MONDAY)) == 1
+
+
+def test_agents_cannot_set_targets_and_bad_ones_are_refused(scenario, make_token, other_workspace):
+    from tests.accounts.factories import MembershipFactory
+    from tests.api.conftest import ApiClient, assert_problem
+
+    agent_api = ApiClient(make_token(scenario.agent1, scenario.workspace))
+    body = {"owner_id": scenario.agent1.pk, "target": 900, "direction": "lower"}
+    assert_problem(agent_api.put("analytics/targets/frt_median", body), 403)
+
+    boss = UserFactory()
+    MembershipFactory(workspace=scenario.workspace, user=boss, role="admin")
+    api = ApiClient(make_token(boss, scenario.workspace))
+    assert_problem(api.put("analytics/targets/nope", body), 422, "validation_failed")
+    outsider = UserFactory()
+    MembershipFactory(workspace=other_workspace, user=outsider)
+    assert_problem(api.put("analytics/targets/frt_median", {**body, "owner_id": outsider.pk}), 422)
+    assert api.get("analytics/targets").json() == []
