@@ -181,3 +181,14 @@ def test_agents_cannot_set_targets_and_bad_ones_are_refused(scenario, make_token
     MembershipFactory(workspace=other_workspace, user=outsider)
     assert_problem(api.put("analytics/targets/frt_median", {**body, "owner_id": outsider.pk}), 422)
     assert api.get("analytics/targets").json() == []
+
+
+def test_daily_check_task_alerts_off_target_owners(scenario):
+    from ascolto.analytics.tasks import check_targets
+
+    # Judged on the 7 days before now: the scenario's March conversations are long past.
+    set_target(scenario, metric="conversations", target=1, direction="higher")
+
+    assert check_targets.call_local() == 1
+    assert check_targets.call_local() == 0
+    assert MetricAlert.objects.get().value == 0
