@@ -91,3 +91,8 @@ def delayed_event(external_id: str = "evt-1", email: str = "dana@example.com") -
         },
         "payload": {"new_date": "2026-03-12T10:00:00+00:00"},
     }
+
+
+@pytest.fixture
+def admin_api(admin_user: Any, workspace: Any, make_token: Any) -> ApiClient:  # noqa: F811
+    return ApiClient(make_token(admin_user, workspace))

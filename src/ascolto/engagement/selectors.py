@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.models import Customer, Identity, Order
 from ascolto.engagement import rules, services, templates_render
-from ascolto.engagement.models import Event, MessageTemplate, Rule, Send
+from ascolto.engagement.models import Event, EventType, MessageTemplate, Rule, Send
 
 
 def rules_list(*, workspace: Workspace) -> list[Rule]:
@@ -59,15 +61,29 @@ def _existing_customer(workspace: Workspace, ref: services.CustomerRef) -> Custo
 def dry_run(*, rule: Rule, data: services.EventInput) -> dict[str, Any]:
     """What `rule` would do for the sample event: whether it matches, to whom and on which
     channel it would send which text, or what blocks it. Nothing is stored or sent."""
+    services.validate_event(data)
     workspace = rule.workspace
     customer = _existing_customer(workspace, data.customer)
     order = None
     if data.order is not None:
-        order = Order.objects.filter(
-            workspace=workspace, external_id=data.order.external_id
-        ).first()
-        if order is not None and data.order.promised_at is not None:
-            order.promised_at = data.order.promised_at  # unsaved: the sample's view of it
+        values = services.order_input_for(
+            workspace, data.order, EventType(data.type), timezone.now()
+        )
+        stored = Order.objects.filter(workspace=workspace, external_id=values.external_id).first()
+        # Unsaved: the order as it would be after the sample event.
+        order = Order(
+            pk=stored.pk if stored else None,
+            workspace=workspace,
+            customer=customer,
+            external_id=values.external_id,
+            status=values.status,
+            placed_at=values.placed_at,
+            promised_at=values.promised_at,
+            delivered_at=values.delivered_at,
+            total=values.total,
+            currency=values.currency,
+            metadata=values.metadata,
+        )
     event = Event(
         workspace=workspace,
         external_id=data.external_id,

@@ -126,7 +126,7 @@ def _customer_for(*, workspace: Workspace, ref: CustomerRef, actor: Actor) -> Cu
     )
 
 
-def _validate_event(data: EventInput) -> None:
+def validate_event(data: EventInput) -> None:
     errors: dict[str, list[str]] = {}
     if not data.external_id or len(data.external_id) > 200:
         errors["external_id"] = ["Required, at most 200 characters."]
@@ -140,7 +140,7 @@ def _validate_event(data: EventInput) -> None:
         raise ValidationFailed("The event is not valid.", field_errors=errors)
 
 
-def _order_input(
+def order_input_for(
     workspace: Workspace, ref: OrderRef, event_type: EventType, when: dt.datetime
 ) -> customer_services.OrderInput:
     existing = Order.objects.filter(workspace=workspace, external_id=ref.external_id).first()
@@ -181,18 +181,32 @@ def event_ingest(*, workspace: Workspace, data: EventInput, actor: Actor) -> tup
     (upsert by external id, with the status the event implies), goes on the customer's timeline,
     and is emitted as `engagement.event.received` for the rules.
     """
-    _validate_event(data)
+    validate_event(data)
     existing = Event.objects.filter(workspace=workspace, external_id=data.external_id).first()
     if existing is not None:
         return existing, False
-    customer = _customer_for(workspace=workspace, ref=data.customer, actor=actor)
+    ref = data.customer
+    named = ref.id is not None or ref.external_id or ref.email or ref.phone
+    known_order = (
+        Order.objects.filter(workspace=workspace, external_id=data.order.external_id)
+        .select_related("customer")
+        .first()
+        if data.order is not None and not named
+        else None
+    )
+    # An event about a known order (a fulfilment) may leave the customer out.
+    customer = (
+        known_order.customer
+        if known_order is not None
+        else _customer_for(workspace=workspace, ref=ref, actor=actor)
+    )
     when = data.occurred_at or timezone.now()
     order = None
     if data.order is not None:
         order, _ = customer_services.order_upsert(
             workspace=workspace,
             customer=customer,
-            data=_order_input(workspace, data.order, EventType(data.type), when),
+            data=order_input_for(workspace, data.order, EventType(data.type), when),
             actor=actor,
         )
     try:

@@ -101,7 +101,7 @@ def _order_vars(order: Order | None, zone: zoneinfo.ZoneInfo) -> dict[str, Any]:
         "currency": order.currency,
         "placed_on": _date(order.placed_at, zone),
         "promised_on": _date(order.promised_at, zone),
-        "items": [line.name for line in order.lines.all()],
+        "items": [line.name for line in order.lines.all()] if order.pk else [],
     }
 
 
