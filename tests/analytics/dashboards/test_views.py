@@ -70,6 +70,7 @@ def test_each_dashboard_renders_in_each_language(scenario, client, name, languag
     assert 'aria-labelledby="chart-' in html
     assert "<table" in html  # the data-table fallback of every chart
     assert f"<h1>{TITLES[name][language]}</h1>" in html
+    assert not re.search(r'data-value="\d+,\d', html)  # machine-readable whatever the language
 
 
 def test_overview_numbers_and_deltas(member_client):
