@@ -395,12 +395,26 @@ def evaluation_context(event: Event) -> dict[str, Any]:
     }
 
 
+# Compiled conditions by rule, keyed by the rule's last change: compiling is the slow part.
+_compiled: dict[tuple[int, dt.datetime], rules.Predicate] = {}
+
+
+def predicate_of(rule: Rule) -> rules.Predicate:
+    key = (rule.pk, rule.updated_at)
+    found = _compiled.get(key)
+    if found is None:
+        if len(_compiled) > 10_000:
+            _compiled.clear()
+        found = _compiled[key] = rules.compile_conditions(rule.conditions)
+    return found
+
+
 def matching_rules(event: Event) -> list[Rule]:
     active = Rule.objects.filter(
         workspace_id=event.workspace_id, trigger=event.type, is_active=True
     )
     context = evaluation_context(event)
-    return [rule for rule in active if rules.compile_conditions(rule.conditions)(context)]
+    return [rule for rule in active if predicate_of(rule)(context)]
 
 
 def preferred_inbox(customer: Customer) -> Inbox | None:

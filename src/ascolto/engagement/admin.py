@@ -1,0 +1,44 @@
+"""Read-mostly admin for engagement: sends are what happened and are not edited by hand."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from ascolto.engagement.models import EngagementSettings, Event, MessageTemplate, Rule, Send
+
+
+@admin.register(Rule)
+class RuleAdmin(admin.ModelAdmin[Rule]):
+    list_display = ("name", "workspace", "trigger", "purpose", "is_active")
+    list_filter = ("trigger", "purpose", "is_active")
+    search_fields = ("name",)
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin[MessageTemplate]):
+    list_display = ("key", "workspace", "channel", "language")
+    list_filter = ("channel", "language")
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin[Event]):
+    list_display = ("external_id", "workspace", "type", "customer", "occurred_at", "source")
+    list_filter = ("type", "source")
+    raw_id_fields = ("customer", "order")
+    readonly_fields = ("payload",)
+
+
+@admin.register(Send)
+class SendAdmin(admin.ModelAdmin[Send]):
+    list_display = ("id", "rule", "customer", "status", "channel", "attempts", "sent_at")
+    list_filter = ("status", "channel")
+    readonly_fields = [f.name for f in Send._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(EngagementSettings)
+class EngagementSettingsAdmin(admin.ModelAdmin[EngagementSettings]):
+    list_display = ("workspace", "quiet_start", "quiet_end", "cap_count", "cap_window_hours")
+    exclude = ("webhook_secret",)
