@@ -1,0 +1,146 @@
+"""Assistant reads: settings, article titles, automation and deflection figures.
+
+Definitions (docs/assistant.md):
+- a bot conversation is one where the assistant took part (a BotSession exists) and that started
+  in the period;
+- automated: a bot conversation now resolved or closed, never handed off, with no agent reply;
+- confirmed resolution: the customer answered yes to "did this solve it?";
+- deflection confirmed: the visitor clicked "this solved it" on the articles offered;
+- deflection assumed: not confirmed, and no conversation from that customer started within 24
+  hours after the offer. Offers younger than 24 hours are pending; an anonymous offer (no
+  customer known) that was not confirmed counts as assumed once 24 hours have passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from ascolto.assistant.models import (
+    AssistantSettings,
+    BotSession,
+    DeflectionOffer,
+    TriageRule,
+)
+from ascolto.core.models import Workspace
+from ascolto.helpcenter.models import ArticleTranslation
+from ascolto.inbox.models import Conversation
+
+ASSUMED_WINDOW = dt.timedelta(hours=24)
+
+
+def assistant_settings(*, workspace: Workspace) -> AssistantSettings:
+    """The workspace's settings; an unsaved default (assistant off) when none were saved."""
+    found = AssistantSettings.objects.filter(workspace=workspace).first()
+    return found or AssistantSettings(workspace=workspace)
+
+
+def article_titles(*, workspace_id: int, article_ids: list[int], language: str) -> list[str]:
+    """Titles of these articles in `language`, in the order given (missing ones left out)."""
+    rows = dict(
+        ArticleTranslation.objects.filter(
+            workspace_id=workspace_id, article_id__in=article_ids, language=language
+        ).values_list("article_id", "title")
+    )
+    return [rows[i] for i in dict.fromkeys(article_ids) if i in rows]
+
+
+def triage_rules(*, workspace: Workspace) -> list[TriageRule]:
+    return list(TriageRule.objects.filter(workspace=workspace).order_by("intent"))
+
+
+@dataclass(frozen=True)
+class AssistantMetrics:
+    conversations: int
+    automated: int
+    confirmed: int
+    handed_off: int
+    handoffs_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def automation_rate(self) -> float | None:
+        return self.automated / self.conversations if self.conversations else None
+
+
+def assistant_metrics(
+    *, workspace: Workspace, start: dt.datetime, end: dt.datetime
+) -> AssistantMetrics:
+    """Figures over bot conversations that started in [start, end)."""
+    sessions = list(
+        BotSession.objects.filter(
+            workspace=workspace,
+            conversation__created_at__gte=start,
+            conversation__created_at__lt=end,
+        ).values_list(
+            "state",
+            "handoff_reason",
+            "confirmed",
+            "conversation__status",
+            "conversation__last_agent_message_at",
+        )
+    )
+    done = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
+    automated = sum(
+        1
+        for state, _reason, _confirmed, status, agent_at in sessions
+        if state != BotSession.State.HANDED_OFF and status in done and agent_at is None
+    )
+    reasons = Counter(
+        reason for state, reason, *_ in sessions if state == BotSession.State.HANDED_OFF
+    )
+    return AssistantMetrics(
+        conversations=len(sessions),
+        automated=automated,
+        confirmed=sum(1 for _s, _r, confirmed, *_ in sessions if confirmed),
+        handed_off=sum(reasons.values()),
+        handoffs_by_reason=dict(sorted(reasons.items())),
+    )
+
+
+@dataclass(frozen=True)
+class DeflectionReport:
+    offers: int
+    confirmed: int
+    assumed: int
+    pending: int
+    followed_by_conversation: int
+
+
+def deflection_report(
+    *, workspace: Workspace, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
+) -> DeflectionReport:
+    """Deflection over offers made in [start, end), counted both ways (see module docstring)."""
+    now = now or timezone.now()
+    offers = list(
+        DeflectionOffer.objects.filter(
+            workspace=workspace, created_at__gte=start, created_at__lt=end
+        )
+    )
+    customer_ids = {o.customer_id for o in offers if o.customer_id is not None}
+    started: dict[int, list[dt.datetime]] = {}
+    if customer_ids:
+        rows = Conversation.objects.filter(
+            workspace=workspace,
+            customer_id__in=customer_ids,
+            created_at__gte=min(o.created_at for o in offers),
+            created_at__lte=max(o.created_at for o in offers) + ASSUMED_WINDOW,
+        ).values_list("customer_id", "created_at")
+        for customer_id, created in rows:
+            started.setdefault(customer_id, []).append(created)
+    confirmed = assumed = pending = followed = 0
+    for offer in offers:
+        if offer.confirmed_at is not None:
+            confirmed += 1
+            continue
+        limit = offer.created_at + ASSUMED_WINDOW
+        times = started.get(offer.customer_id, []) if offer.customer_id is not None else []
+        if any(offer.created_at <= t <= limit for t in times):
+            followed += 1
+        elif now < limit:
+            pending += 1
+        else:
+            assumed += 1
+    return DeflectionReport(len(offers), confirmed, assumed, pending, followed)
