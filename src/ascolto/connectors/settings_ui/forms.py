@@ -113,3 +113,35 @@ class ApiChannelForm(ChannelForm):
 
 class SendTestForm(forms.Form):
     to = forms.EmailField(label=_("Send a test message to"), required=False)
+
+
+LANGUAGES = (("en", _("English")), ("it", _("Italian")), ("he", _("Hebrew")))
+
+
+class AutoReplyForm(forms.Form):
+    """Business hours and the automatic texts per language (fields away_<lang>, ack_<lang>)."""
+
+    business_hours = forms.TypedChoiceField(
+        label=_("Business hours"), coerce=int, required=False, empty_value=None
+    )
+    acknowledge = forms.BooleanField(label=_("Acknowledge every new conversation"), required=False)
+
+    def __init__(self, *args: Any, hours_choices: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["business_hours"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", _("Always open (no away message)")), *hours_choices]
+        for code, name in LANGUAGES:
+            self.fields[f"away_{code}"] = forms.CharField(
+                label=_("Outside business hours (%(language)s)") % {"language": name},
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
+            )
+        for code, name in LANGUAGES:
+            self.fields[f"ack_{code}"] = forms.CharField(
+                label=_("Acknowledgement (%(language)s)") % {"language": name},
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 3, "dir": "auto"}),
+            )

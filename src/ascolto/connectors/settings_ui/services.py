@@ -16,7 +16,7 @@ from ascolto.connectors.email import services as email_services
 from ascolto.connectors.email.models import Mailbox
 from ascolto.connectors.meta import services as meta_services
 from ascolto.connectors.meta.models import MetaAccount
-from ascolto.connectors.settings_ui.models import ChannelCheck
+from ascolto.connectors.settings_ui.models import AutoReplySettings, ChannelCheck
 from ascolto.connectors.twilio import services as twilio_services
 from ascolto.connectors.twilio.models import TwilioAccount
 from ascolto.core.actors import Actor
@@ -24,7 +24,7 @@ from ascolto.core.audit import audit_record
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.normalize import normalize_phone
-from ascolto.inbox.models import Inbox
+from ascolto.inbox.models import BusinessHours, Inbox
 
 MAILBOX_FIELDS = (
     "imap_enabled",
@@ -206,3 +206,38 @@ def check_record(*, inbox: Inbox, ok: bool, detail: str) -> ChannelCheck:
         check.last_error_at = now
     check.save()
     return check
+
+
+def auto_reply_configure(
+    *,
+    inbox: Inbox,
+    actor: Actor,
+    business_hours_id: int | None,
+    away_texts: dict[str, str],
+    acknowledge: bool,
+    acknowledgement_texts: dict[str, str],
+) -> AutoReplySettings:
+    """Set an inbox's business hours and automatic texts ({language: text}; blanks dropped).
+    The business hours must belong to the inbox's workspace."""
+    hours = None
+    if business_hours_id is not None:
+        hours = BusinessHours.objects.filter(
+            workspace_id=inbox.workspace_id, pk=business_hours_id
+        ).first()
+        if hours is None:
+            raise ValidationFailed(
+                _("No such business hours in this workspace."),
+                field_errors={"business_hours": [_("Unknown.")]},
+            )
+    settings, _created = AutoReplySettings.objects.get_or_create(
+        inbox=inbox, defaults={"workspace_id": inbox.workspace_id}
+    )
+    settings.business_hours = hours
+    settings.away_texts = {k: v.strip() for k, v in away_texts.items() if v.strip()}
+    settings.acknowledge = acknowledge
+    settings.acknowledgement_texts = {
+        k: v.strip() for k, v in acknowledgement_texts.items() if v.strip()
+    }
+    settings.save()
+    _audit(inbox.workspace, actor, "inbox.auto_reply.update", inbox, ["auto_reply"])
+    return settings

@@ -11,4 +11,5 @@ urlpatterns = [
     path("new/<str:kind>/", views.channel_new, name="new"),
     path("<int:inbox_id>/", views.channel_edit, name="edit"),
     path("<int:inbox_id>/test/", views.channel_test, name="test"),
+    path("<int:inbox_id>/auto-replies/", views.channel_auto_reply, name="auto_reply"),
 ]

@@ -21,19 +21,22 @@ from ascolto.connectors.email.models import Mailbox
 from ascolto.connectors.meta.models import MetaAccount
 from ascolto.connectors.settings_ui import checks, selectors, services
 from ascolto.connectors.settings_ui.forms import (
+    LANGUAGES,
     ApiChannelForm,
+    AutoReplyForm,
     ChannelForm,
     MailboxForm,
     MetaForm,
     SendTestForm,
     TwilioForm,
 )
+from ascolto.connectors.settings_ui.models import AutoReplySettings
 from ascolto.connectors.twilio.models import TwilioAccount
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.views import current_workspace, render_in_workspace
-from ascolto.inbox.models import Inbox
+from ascolto.inbox.models import BusinessHours, Inbox
 
 FORMS: dict[str, type[ChannelForm]] = {
     selectors.EMAIL: MailboxForm,
@@ -237,3 +240,46 @@ def _test_page(
 
 
 __all__ = ["channel_edit", "channel_list", "channel_new", "channel_test", "forms"]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def channel_auto_reply(request: HttpRequest, inbox_id: int) -> HttpResponse:
+    """An inbox's business hours and automatic replies (any channel)."""
+    workspace, user = _admin(request)
+    inbox = _inbox(workspace, inbox_id)
+    choices = [
+        (hours.pk, hours.name)
+        for hours in BusinessHours.objects.filter(workspace=workspace).order_by("name")
+    ]
+    current = AutoReplySettings.objects.filter(inbox=inbox).first()
+    status = 200
+    if request.method == "POST":
+        form = AutoReplyForm(request.POST, hours_choices=choices)
+        if form.is_valid():
+            data = form.cleaned_data
+            languages = [code for code, _name in LANGUAGES]
+            with transaction.atomic():
+                services.auto_reply_configure(
+                    inbox=inbox,
+                    actor=Actor.for_user(user),
+                    business_hours_id=data["business_hours"],
+                    away_texts={code: data[f"away_{code}"] for code in languages},
+                    acknowledge=data["acknowledge"],
+                    acknowledgement_texts={code: data[f"ack_{code}"] for code in languages},
+                )
+            return redirect("channel_settings:list")
+        status = 400
+    else:
+        initial: dict[str, Any] = {}
+        if current is not None:
+            initial = {
+                "business_hours": current.business_hours_id,
+                "acknowledge": current.acknowledge,
+            }
+            for code, _name in LANGUAGES:
+                initial[f"away_{code}"] = (current.away_texts or {}).get(code, "")
+                initial[f"ack_{code}"] = (current.acknowledgement_texts or {}).get(code, "")
+        form = AutoReplyForm(initial=initial, hours_choices=choices)
+    context = {"section": "channels", "inbox": inbox, "form": form}
+    return render_in_workspace(request, "channel_settings/auto_reply.html", context, status=status)
