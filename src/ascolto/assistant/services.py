@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
-from ascolto.assistant import handoff, selectors
+from ascolto.assistant import generative, handoff, selectors
 from ascolto.assistant.bot import Decision, Policy, Signals, confirmation, decide
 from ascolto.assistant.models import (
     AssistantSettings,
@@ -201,6 +201,35 @@ def answer_text(*, workspace: Workspace, language: str, result: SearchResult) ->
         )
 
 
+def _generated_text(
+    *,
+    config: AssistantSettings,
+    workspace: Workspace,
+    language: str,
+    question: str,
+    passages: list[SearchResult],
+) -> str | None:
+    """The endpoint's grounded answer with links to the articles it cited, or None."""
+    generated = generative.generate(
+        base_url=config.generative_base_url,
+        model=config.generative_model,
+        api_key=config.generative_api_key,
+        question=question,
+        passages=passages,
+    )
+    if generated is None:
+        return None
+    with translation.override(language):
+        links = [
+            _("%(title)s: %(url)s")
+            % {"title": r.title, "url": _article_url(workspace, language, r.slug)}
+            for r in generated.cited
+        ]
+        return "\n\n".join(
+            [generated.text, "\n".join(links), _("Did this solve it? Reply yes or no.")]
+        )
+
+
 def _bot_reply(conversation: Conversation, text: str) -> Message:
     # message_send reads no author for bot messages; the assistant is not a member.
     return inbox.message_send(
@@ -315,8 +344,18 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
             asked=message.text,
             reason=decision.handoff,
         )
+    text = None
+    if config.generative_enabled:
+        text = _generated_text(
+            config=config,
+            workspace=workspace,
+            language=language,
+            question=message.text,
+            passages=[r for r in decision.candidates if r.score >= config.confidence_threshold],
+        )
     reply = _bot_reply(
-        conversation, answer_text(workspace=workspace, language=language, result=decision.answer)
+        conversation,
+        text or answer_text(workspace=workspace, language=language, result=decision.answer),
     )
     session.state = BotSession.State.ANSWERED
     session.answers += 1
