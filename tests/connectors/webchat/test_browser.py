@@ -116,6 +116,11 @@ class Server:
 
     def start(self) -> None:
         import uvicorn
+        from channels.layers import channel_layers
+
+        # A server started again gets a layer of its own: the previous one belonged to the
+        # stopped server's event loop, which channels_redis will not receive on from another.
+        channel_layers.backends.clear()
 
         config = uvicorn.Config(
             self.app,
