@@ -238,3 +238,30 @@ def test_stop_keyword_revokes_marketing_consent_at_once(
     consent = Consent.objects.get(customer=customer, purpose="marketing")
     assert consent.granted is False
     assert "STOP" in consent.source
+
+
+def test_batch_matching_agrees_with_one_by_one_and_keeps_workspaces_apart(
+    workspace: Any, other_workspace: Any, delayed_rule: Any, customer: Any
+) -> None:
+    services.rule_create(
+        workspace=other_workspace,
+        actor=SYSTEM,
+        name="Elsewhere",
+        trigger="order.delayed",
+        actions=[{"type": "add_tag", "tag": "late"}],
+    )
+    services.rule_create(
+        workspace=workspace,
+        actor=SYSTEM,
+        name="Gold only",
+        trigger="order.delayed",
+        conditions={"field": "customer.value_tier", "op": "eq", "value": "platinum"},
+        actions=[{"type": "add_tag", "tag": "vip"}],
+    )
+    outsider = CustomerFactory(workspace=other_workspace)
+    events = [_event(workspace, customer, "x1"), _event(other_workspace, outsider, "x2")]
+    batch = services.matching_rules_batch(events)
+    for event in events:
+        assert [r.pk for r in batch[event.pk]] == [r.pk for r in services.matching_rules(event)]
+    assert [r.name for r in batch[events[0].pk]] == ["Tell about delays"]
+    assert [r.name for r in batch[events[1].pk]] == ["Elsewhere"]

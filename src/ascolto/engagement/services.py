@@ -22,7 +22,7 @@ from ascolto.core.audit import audit_record
 from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
-from ascolto.customers.models import Activity, ConsentPurpose, Customer, Identity, Order
+from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
 from ascolto.engagement import guards, rules, templates_render
 from ascolto.engagement.models import (
     Event,
@@ -365,11 +365,16 @@ def template_for(*, workspace_id: int, key: str, channel: str, language: str) ->
 # --- Running rules --------------------------------------------------------------------------
 
 
-def evaluation_context(event: Event) -> dict[str, Any]:
+def evaluation_context(
+    event: Event, consent_rows: list[tuple[str, bool]] | None = None
+) -> dict[str, Any]:
+    """What conditions see. `consent_rows` (purpose, granted) saves the query in batches."""
     customer = event.customer
     order = event.order
+    if consent_rows is None:
+        consent_rows = list(customer.consents.values_list("purpose", "granted"))
     consents: dict[str, bool] = {}
-    for purpose, granted in customer.consents.values_list("purpose", "granted"):
+    for purpose, granted in consent_rows:
         consents[purpose] = consents.get(purpose, False) or granted
     return {
         "customer": {
@@ -407,6 +412,31 @@ def predicate_of(rule: Rule) -> rules.Predicate:
             _compiled.clear()
         found = _compiled[key] = rules.compile_conditions(rule.conditions)
     return found
+
+
+def matching_rules_batch(events: list[Event]) -> dict[int, list[Rule]]:
+    """The matching rules of many events of one workspace in two queries: the active rules
+    and the customers' consents. Events need customer and order loaded."""
+    if not events:
+        return {}
+    workspace_ids = {e.workspace_id for e in events}
+    by_trigger: dict[str, list[tuple[Rule, rules.Predicate]]] = {}
+    for rule in Rule.objects.filter(workspace_id__in=workspace_ids, is_active=True):
+        by_trigger.setdefault(rule.trigger, []).append((rule, predicate_of(rule)))
+    consents: dict[int, list[tuple[str, bool]]] = {}
+    for customer_id, purpose, granted in Consent.objects.filter(
+        customer_id__in={e.customer_id for e in events}
+    ).values_list("customer_id", "purpose", "granted"):
+        consents.setdefault(customer_id, []).append((purpose, granted))
+    matched: dict[int, list[Rule]] = {}
+    for event in events:
+        context = evaluation_context(event, consents.get(event.customer_id, []))
+        matched[event.pk] = [
+            rule
+            for rule, predicate in by_trigger.get(event.type, [])
+            if rule.workspace_id == event.workspace_id and predicate(context)
+        ]
+    return matched
 
 
 def matching_rules(event: Event) -> list[Rule]:
