@@ -27,7 +27,7 @@ from ascolto.assistant.models import (
 )
 from ascolto.core.models import Workspace
 from ascolto.helpcenter.models import ArticleTranslation
-from ascolto.inbox.models import Conversation
+from ascolto.inbox.models import Conversation, Message
 
 ASSUMED_WINDOW = dt.timedelta(hours=24)
 
@@ -144,3 +144,39 @@ def deflection_report(
         else:
             assumed += 1
     return DeflectionReport(len(offers), confirmed, assumed, pending, followed)
+
+
+def labelled_history(
+    *, workspace: Workspace, label: str = "tag", limit: int = 50_000
+) -> tuple[list[str], list[str]]:
+    """Training examples from the workspace's past conversations: the first customer message
+    and, as its label, the conversation's tag (conversations with exactly one tag) or its team
+    (`label="team"`). Newest conversations first, at most `limit`."""
+    if label not in ("tag", "team"):
+        raise ValueError("label is 'tag' or 'team'.")
+    conversations = Conversation.objects.filter(workspace=workspace).order_by("-created_at")
+    if label == "team":
+        labels = dict(
+            conversations.filter(team__isnull=False).values_list("pk", "team__name")[:limit]
+        )
+    else:
+        tagged: dict[int, list[str]] = {}
+        for conversation_id, name in conversations.filter(tags__isnull=False).values_list(
+            "pk", "tags__name"
+        )[: limit * 4]:
+            tagged.setdefault(conversation_id, []).append(name)
+        labels = {pk: names[0] for pk, names in tagged.items() if len(names) == 1}
+    first_text: dict[int, str] = {}
+    for conversation_id, text in (
+        Message.objects.filter(
+            workspace=workspace,
+            conversation_id__in=list(labels),
+            kind=Message.Kind.INBOUND,
+        )
+        .order_by("conversation_id", "created_at", "id")
+        .values_list("conversation_id", "text")
+    ):
+        if text.strip():
+            first_text.setdefault(conversation_id, text)
+    ids = sorted(first_text)
+    return [first_text[i] for i in ids], [labels[i] for i in ids]

@@ -8,6 +8,7 @@ and no rule fires. Loaded models are cached per process and reloaded when the fi
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ascolto.assistant.nlp.sentiment import SentimentModel
 from ascolto.assistant.nlp.store import ModelFileError, ModelStore
 from ascolto.assistant.nlp.triage import Triage
 
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cache: dict[tuple[str, int], tuple[tuple[float, float], Triage]] = {}
 
@@ -52,11 +54,13 @@ def triage_for(workspace_id: int, *, default_language: str | None = None) -> Tri
             return cached[1]
     try:
         intent = IntentModel.load(intent_path) if intent_path else None
-    except ModelFileError:
+    except ModelFileError as error:
+        logger.error("Intent model not used: %s", error)
         intent = None
     try:
         sentiment = SentimentModel.load(sentiment_path) if sentiment_path else None
-    except ModelFileError:
+    except ModelFileError as error:
+        logger.error("Sentiment model not used: %s", error)
         sentiment = None
     triage = Triage(intent=intent, sentiment=sentiment, default_language=default_language)
     with _lock:

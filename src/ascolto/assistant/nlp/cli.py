@@ -76,3 +76,52 @@ def train_command(
     except (DatasetFormatError, TrainingDataError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"saved {task} model ({len(texts)} examples) to {path}")
+
+
+@nlp.command("train-workspace")
+@click.argument("slug")
+@click.option(
+    "--label",
+    type=click.Choice(["tag", "team"]),
+    default="tag",
+    show_default=True,
+    help="What to learn: the conversations' tag (those with exactly one) or their team.",
+)
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model store (default: where triage loads models, <data dir>/models).",
+)
+@click.option(
+    "--no-embeddings", is_flag=True, help="Use n-gram features only (no sentence encoder)."
+)
+def train_workspace_command(
+    slug: str, label: str, models_dir: Path | None, no_embeddings: bool
+) -> None:
+    """Train the intent model of workspace SLUG from its past conversations; triage uses it
+    for new messages from then on."""
+    from ascolto.cli import setup_django
+
+    setup_django()
+    from ascolto.assistant.selectors import labelled_history
+    from ascolto.assistant.triage_rules import models_dir as default_models_dir
+    from ascolto.core.models import Workspace
+
+    workspace = Workspace.objects.filter(slug=slug).first()
+    if workspace is None:
+        raise click.ClickException(f"No workspace {slug!r}.")
+    texts, labels = labelled_history(workspace=workspace, label=label)
+    store = ModelStore(models_dir or default_models_dir())
+    try:
+        model = IntentModel.train(texts, labels, use_embeddings=not no_embeddings)
+    except TrainingDataError as error:
+        raise click.ClickException(
+            f"Cannot train from the history of {slug!r} ({len(texts)} labelled conversations): "
+            f"{error}"
+        ) from error
+    path = model.save(store.path("intent", workspace_id=workspace.pk))
+    click.echo(
+        f"saved intent model ({len(texts)} conversations, {len(set(labels))} labels) to {path}"
+    )
