@@ -225,3 +225,21 @@ def test_another_workspaces_channel_is_not_found(
 
 def test_unknown_kind_is_not_found(admin_client: Client) -> None:
     assert admin_client.get("/settings/channels/new/pigeon/").status_code == 404
+
+
+def test_the_pages_speak_italian_and_hebrew_right_to_left(
+    admin_client: Client, workspace: Any
+) -> None:
+    make_account(workspace, "+390212345678")
+    hebrew = admin_client.get("/settings/channels/", HTTP_ACCEPT_LANGUAGE="he").content.decode()
+    assert 'dir="rtl"' in hebrew
+    assert "ערוצים" in hebrew
+    assert "טרם נבדק" in hebrew
+    italian = admin_client.get(
+        "/settings/channels/new/email/", HTTP_ACCEPT_LANGUAGE="it"
+    ).content.decode()
+    assert "Scarica via IMAP" in italian
+    bad = admin_client.post(
+        "/settings/channels/new/email/", mailbox_form(imap_host=""), HTTP_ACCEPT_LANGUAGE="it"
+    )
+    assert "Necessario per scaricare via IMAP." in bad.content.decode()
