@@ -159,3 +159,12 @@ def test_the_staff_pages_run_right_to_left_in_hebrew(staff, nps_survey):
     ):
         html = staff.get(url).content.decode()
         assert '<html lang="he" dir="rtl">' in html, url
+
+
+def test_the_report_reads_in_hebrew_with_its_interval(staff, nps_survey):
+    staff.post(reverse("set_language"), {"language": "he", "next": "/"})
+
+    html = staff.get(reverse("surveys_staff:report", args=[nps_survey.pk])).content.decode()
+
+    assert "שיעור מענה" in html
+    assert "רווח סמך 95% בין -56.3 ל-100.0" in html
