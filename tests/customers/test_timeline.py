@@ -71,3 +71,26 @@ def test_customer_list_search_and_keyset(workspace, other_workspace):
     seen = [c.pk for c in first.items + second.items]
     assert seen == sorted([rossi.pk, *(c.pk for c in others)], reverse=True)
     assert second.next_cursor is None
+
+
+def test_a_page_full_of_newer_activities_reads_no_order_rows(workspace, django_assert_num_queries):
+    customer = CustomerFactory(workspace=workspace)
+    orders = [
+        OrderFactory(customer=customer, workspace=workspace, placed_at=T0 - dt.timedelta(days=d))
+        for d in (1, 2)
+    ]
+    activities = [
+        ActivityFactory(
+            customer=customer, workspace=workspace, occurred_at=T0 + dt.timedelta(minutes=m)
+        )
+        for m in range(4)
+    ]
+
+    # Two queries: the activities, then the newest order only (not the page of orders).
+    with django_assert_num_queries(2):
+        page = selectors.customer_timeline(customer=customer, limit=4)
+
+    assert [e.key for e in page.items] == [f"a{a.pk}" for a in reversed(activities)]
+    rest = selectors.customer_timeline(customer=customer, cursor=page.next_cursor, limit=4)
+    assert [e.key for e in rest.items] == [f"o{o.pk}" for o in orders]
+    assert rest.next_cursor is None

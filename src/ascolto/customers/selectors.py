@@ -208,11 +208,26 @@ class TimelineEntry:
         return str(labels.get(self.kind, self.kind))
 
 
+ACTIVITY_COLUMNS = (
+    "pk",
+    "kind",
+    "occurred_at",
+    "title",
+    "body",
+    "data",
+    "source_type",
+    "source_id",
+)
+ORDER_COLUMNS = ("pk", "external_id", "placed_at", "total", "currency", "status")
+
+
 def customer_timeline(*, customer: Customer, cursor: str | None = None, limit: int = 50) -> Page:
     """The customer's timeline, newest first: activity rows merged with orders placed.
 
     Keyset pagination on (occurred_at, source rank, id) across both sources: each source is read
-    up to limit+1 rows past the cursor, the two are merged, and the page is cut.
+    up to limit+1 rows past the cursor, the two are merged, and the page is cut. Rows are read
+    as tuples, not model instances. When the activities fill the page and the newest order
+    past the cursor is no newer than the page's last activity, the orders are not read at all.
     """
     limit = max(1, min(limit, MAX_PAGE))
     when: dt.datetime | None = None
@@ -221,12 +236,8 @@ def customer_timeline(*, customer: Customer, cursor: str | None = None, limit: i
     if cursor:
         when, rank, last_id = decode_cursor(cursor, types=(dt.datetime, int, int))
 
-    activities = Activity.objects.filter(
-        workspace_id=customer.workspace_id, customer=customer
-    ).only("kind", "occurred_at", "title", "body", "data", "source_type", "source_id")
-    orders = Order.objects.filter(workspace_id=customer.workspace_id, customer=customer).only(
-        "external_id", "placed_at", "total", "currency", "status"
-    )
+    activities = Activity.objects.filter(workspace_id=customer.workspace_id, customer=customer)
+    orders = Order.objects.filter(workspace_id=customer.workspace_id, customer=customer)
     # Rank breaks ties between sources at the same instant: activities (1) before orders (0).
     if when is not None:
         if rank == 1:
@@ -237,37 +248,61 @@ def customer_timeline(*, customer: Customer, cursor: str | None = None, limit: i
         else:
             activities = activities.filter(occurred_at__lt=when)
             orders = orders.filter(Q(placed_at__lt=when) | Q(placed_at=when, pk__lt=last_id))
-    merged: list[tuple[dt.datetime, int, int, TimelineEntry]] = []
-    for a in activities.order_by("-occurred_at", "-pk")[: limit + 1]:
-        entry = TimelineEntry(
-            kind=a.kind,
-            occurred_at=a.occurred_at,
-            title=a.title,
-            body=a.body,
-            data=a.data,
-            source_type=a.source_type,
-            source_id=a.source_id,
-            key=f"a{a.pk}",
+    merged: list[tuple[dt.datetime, int, int, TimelineEntry]] = [
+        (
+            occurred_at,
+            1,
+            pk,
+            TimelineEntry(
+                kind=kind,
+                occurred_at=occurred_at,
+                title=title,
+                body=body,
+                data=data,
+                source_type=source_type,
+                source_id=source_id,
+                key=f"a{pk}",
+            ),
         )
-        merged.append((a.occurred_at, 1, a.pk, entry))
-    for o in orders.order_by("-placed_at", "-pk")[: limit + 1]:
+        for pk, kind, occurred_at, title, body, data, source_type, source_id in activities.order_by(
+            "-occurred_at", "-pk"
+        ).values_list(*ACTIVITY_COLUMNS)[: limit + 1]
+    ]
+    order_rows: list[tuple[Any, ...]] = []
+    if len(merged) >= limit:
+        # An order at the same instant as the page's last activity ranks after it (rank 0 < 1).
+        newest = list(orders.order_by("-placed_at", "-pk").values_list("placed_at")[:1])
+        if newest and newest[0][0] > merged[limit - 1][0]:
+            order_rows = list(
+                orders.order_by("-placed_at", "-pk").values_list(*ORDER_COLUMNS)[: limit + 1]
+            )
+        elif newest and len(merged) == limit:
+            return Page(
+                items=[row[3] for row in merged],
+                next_cursor=encode_cursor(*merged[-1][:3]),
+            )
+    else:
+        order_rows = list(
+            orders.order_by("-placed_at", "-pk").values_list(*ORDER_COLUMNS)[: limit + 1]
+        )
+    for pk, external_id, placed_at, total, currency, status in order_rows:
         entry = TimelineEntry(
             kind=Activity.Kind.ORDER_PLACED,
-            occurred_at=o.placed_at,
-            title=f"Order {o.external_id}",
-            body=f"{o.total} {o.currency}",
+            occurred_at=placed_at,
+            title=f"Order {external_id}",
+            body=f"{total} {currency}",
             data={
-                "order_id": o.pk,
-                "external_id": o.external_id,
-                "status": o.status,
-                "total": str(o.total),
-                "currency": o.currency,
+                "order_id": pk,
+                "external_id": external_id,
+                "status": status,
+                "total": str(total),
+                "currency": currency,
             },
             source_type="order",
-            source_id=str(o.pk),
-            key=f"o{o.pk}",
+            source_id=str(pk),
+            key=f"o{pk}",
         )
-        merged.append((o.placed_at, 0, o.pk, entry))
+        merged.append((placed_at, 0, pk, entry))
     merged.sort(key=lambda row: (row[0], row[1], row[2]), reverse=True)
     page = merged[:limit]
     next_cursor = None
