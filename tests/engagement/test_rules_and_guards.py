@@ -41,6 +41,15 @@ def test_conditions_combine_all_any_not_and_compare_numbers() -> None:
     assert not predicate(_context(value_tier="gold", locale="it", attributes={"vip": True}))
 
 
+def test_a_list_value_is_in_no_set_of_scalars_and_a_missing_field_equals_nothing() -> None:
+    in_tiers = rules.compile_conditions({"field": "customer.tier", "op": "in", "value": ["a"]})
+    assert not in_tiers({"customer": {"tier": ["a"]}})
+    assert in_tiers({"customer": {"tier": "a"}})
+    is_none = rules.compile_conditions({"field": "customer.tier", "op": "eq", "value": None})
+    assert not is_none({"customer": {}})
+    assert is_none({"customer": {"tier": None}})
+
+
 @pytest.mark.parametrize(
     ("condition", "path"),
     [

@@ -76,6 +76,16 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _resolve(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    # Specialised for the common depths: evaluation speed is the rules' throughput.
+    if len(path) == 2:
+        root, key = path
+
+        def resolve_two(context: Mapping[str, Any]) -> Any:
+            value = context.get(root)
+            return value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+
+        return resolve_two
+
     def resolve(context: Mapping[str, Any]) -> Any:
         value: Any = context
         for part in path:
@@ -153,4 +163,15 @@ def _leaf(node: dict[str, Any], path: str) -> Predicate:
         raise _fail(f"{path}.value", "A number.")
     resolve = _resolve(parts)
     bound = expected
+    if op == "eq":
+        return lambda context: resolve(context) == bound
+    if op == "in" and isinstance(bound, frozenset):
+        return lambda context: _in(resolve(context), bound)
     return lambda context: compare(resolve(context), bound)
+
+
+def _in(value: Any, options: frozenset[Any]) -> bool:
+    try:
+        return value in options
+    except TypeError:  # an unhashable value (a list attribute) is in no set of scalars
+        return False
