@@ -266,3 +266,19 @@ def test_template_preview_with_a_real_customer_in_hebrew(
         ),
         422,
     )
+
+
+def test_admins_read_the_webhook_secret_that_signs_deliveries(
+    admin_api: Any, api: Any, workspace: Any, customer: Any
+) -> None:
+    assert_problem(api.get("engagement/settings"), 403)
+    settings = admin_api.get("engagement/settings").json()
+    raw = json.dumps(delayed_event("s-1")).encode()
+    signed = inbound.sign(settings["webhook_secret"], raw)
+    response = admin_api.client.post(
+        settings["generic_webhook_path"],
+        raw,
+        content_type="application/json",
+        headers={inbound.SIGNATURE_HEADER: signed},
+    )
+    assert response.status_code == 201

@@ -366,3 +366,31 @@ def preview_template(request: HttpRequest, template_id: Id, payload: PreviewIn) 
         payload=payload.payload,
         order_external_id=payload.order_external_id,
     )
+
+
+class SettingsOut(Schema):
+    webhook_secret: str
+    generic_webhook_path: str
+    shopify_webhook_path: str
+    quiet_start: Any
+    quiet_end: Any
+    cap_count: int
+    cap_window_hours: int
+
+
+@router.get("/engagement/settings", response=SettingsOut)
+def engagement_settings(request: HttpRequest) -> dict[str, Any]:
+    """The guard rails and the secret inbound webhooks are signed with (admins only)."""
+    ctx = require(request, "admin")
+    with transaction.atomic():
+        config = guards.settings_for(ctx.workspace.pk)
+    base = f"/api/v1/engagement/webhooks/{ctx.workspace.slug}"
+    return {
+        "webhook_secret": config.webhook_secret,
+        "generic_webhook_path": f"{base}/generic",
+        "shopify_webhook_path": f"{base}/shopify",
+        "quiet_start": config.quiet_start,
+        "quiet_end": config.quiet_end,
+        "cap_count": config.cap_count,
+        "cap_window_hours": config.cap_window_hours,
+    }
