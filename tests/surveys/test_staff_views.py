@@ -168,3 +168,24 @@ def test_the_report_reads_in_hebrew_with_its_interval(staff, nps_survey):
 
     assert "שיעור מענה" in html
     assert "רווח סמך 95% בין -56.3 ל-100.0" in html
+
+
+def test_the_report_shows_comment_themes_and_pain_points(staff, workspace):
+    services.settings_update(workspace=workspace, actor=SYSTEM, suppression_days=0)
+    survey = make_survey(workspace, "nps")
+    comments = [
+        ("The delivery was late and the parcel arrived damaged", 2),
+        ("Late delivery, the courier lost my parcel", 1),
+        ("Friendly agent, quick and helpful answer", 10),
+        ("Helpful agent, friendly and quick", 9),
+    ]
+    for index, (text, score) in enumerate(comments):
+        _answer(workspace, survey, score, key=f"c{index}", comment=text)
+
+    html = staff.get(reverse("surveys_staff:report", args=[survey.pk])).content.decode()
+
+    assert html.count('data-theme="en"') == 2
+    pains = [line for line in html.splitlines() if 'data-pain="en"' in line]
+    assert len(pains) == 1
+    assert "delivery" in pains[0] or "late" in pains[0]
+    assert "friendly" not in pains[0]

@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
 
@@ -26,6 +26,9 @@ from ascolto.surveys.models import (
     Survey,
     Touchpoint,
 )
+
+if TYPE_CHECKING:
+    from ascolto.surveys.themes import Theme
 
 MAX_PAGE = 200
 BREAKDOWNS = ("channel", "team", "agent", "segment", "language", "touchpoint", "survey")
@@ -559,3 +562,35 @@ def response_csv_lines(
             *(r.answers.get(k) for k in keys),
         ]
         yield writer.writerow([_cell(v) for v in row])
+
+
+# --- Comment themes --------------------------------------------------------------------------
+
+THEME_COMMENTS_LIMIT = 2000
+# scikit-learn loads in about a second: only the pages that show themes pay for it.
+
+
+def comment_themes(
+    *, workspace: Workspace, survey_id: int, limit: int = THEME_COMMENTS_LIMIT
+) -> dict[str, list[Theme]]:
+    """The themes of a survey's latest `limit` comments, per language (en, it, he), each with
+    its effect on the survey's score. Languages with fewer than two comments have none."""
+    from ascolto.surveys import themes
+
+    rows = (
+        Response.objects.filter(workspace=workspace, survey_id=survey_id)
+        .exclude(comment="")
+        .filter(language__in=themes.LANGUAGES)
+        .order_by("-id")
+        .values_list("language", "comment", "nps_score", "csat_score", "ces_score")[:limit]
+    )
+    by_language: dict[str, list[themes.Comment]] = {}
+    for language, comment, *scores in rows:
+        score = _score(*scores)
+        by_language.setdefault(language, []).append(
+            themes.Comment(comment, None if score is None else float(score))
+        )
+    return {
+        language: themes.extract_themes(comments, language=language)
+        for language, comments in sorted(by_language.items())
+    }

@@ -20,6 +20,7 @@ from ascolto.core.models import Workspace
 from ascolto.core.views import bad_request, current_workspace, render_in_workspace
 from ascolto.surveys import selectors, services
 from ascolto.surveys.models import FollowUp, Survey
+from ascolto.surveys.themes import pain_points
 
 PAGE = 50
 COMPLETED_FILTERS: dict[str, bool | None] = {"": None, "yes": True, "no": False}
@@ -60,9 +61,13 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
     result = selectors.metric_counts(
         workspace=workspace, filters=selectors.ResponseFilter(survey_id=survey.pk), by=by
     )
+    comment_themes = selectors.comment_themes(workspace=workspace, survey_id=survey.pk)
     context = {
         "survey": survey,
         "result": result,
+        "themes": [
+            (language, found, pain_points(found)) for language, found in comment_themes.items()
+        ],
         "by": by,
         "breakdowns": [b for b in selectors.BREAKDOWNS if b != "survey"],
         "section": SECTION,
