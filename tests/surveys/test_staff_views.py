@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+import types
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from ascolto.surveys import services
 from ascolto.surveys.models import FollowUp
-from tests.surveys.factories import SYSTEM, consenting_customer, make_survey, sent_invitation
+from tests.surveys.factories import (
+    SYSTEM,
+    consenting_customer,
+    dispatch_pending,
+    make_survey,
+    sent_invitation,
+)
 from tests.ui.conftest import login
 
 
@@ -189,3 +198,23 @@ def test_the_report_shows_comment_themes_and_pain_points(staff, workspace):
     assert len(pains) == 1
     assert "delivery" in pains[0] or "late" in pains[0]
     assert "friendly" not in pains[0]
+
+
+def test_responses_show_the_comments_sentiment(staff, workspace, nps_survey, settings, monkeypatch):
+    # The trained models are not part of the test environment; a stand-in reads the comment.
+    module = types.ModuleType("fake_sentiment")
+    module.classify = lambda text, language: "negative" if "slow" in text else "positive"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_sentiment", module)
+    settings.ASCOLTO_SURVEYS_SENTIMENT = "fake_sentiment.classify"
+    slow = _answer(workspace, nps_survey, 2, key="slow", comment="Too slow")
+    kind = _answer(workspace, nps_survey, 10, key="kind", comment="Kind people")
+    dispatch_pending()
+
+    html = staff.get(reverse("surveys_staff:responses", args=[nps_survey.pk])).content.decode()
+
+    rows = {line.strip() for line in html.splitlines() if "data-sentiment" in line}
+    assert any('data-sentiment="negative">Negative' in row for row in rows)
+    assert any('data-sentiment="positive">Positive' in row for row in rows)
+    assert {slow.response.pk, kind.response.pk} <= {
+        r.pk for r in type(slow.response).objects.filter(sentiment__in=["negative", "positive"])
+    }
