@@ -19,6 +19,17 @@ from tests.engagement.conftest import SYSTEM, delayed_event
 pytestmark = pytest.mark.django_db
 
 
+def webhook_problem(response: Any, status: int) -> dict[str, Any]:
+    """A problem document from the webhook views (outside /api/v1/)."""
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/problem+json")
+    body: dict[str, Any] = json.loads(response.content)
+    assert body["status"] == status
+    assert body["detail"]
+    assert body["instance"].startswith("/engagement/webhooks/")
+    return body
+
+
 def test_order_delayed_event_messages_the_customer_and_the_reply_threads_back(
     api: Any,
     workspace: Any,
@@ -121,24 +132,31 @@ def test_a_new_order_needs_its_total(api: Any, customer: Any) -> None:
 def test_generic_webhook_checks_the_signature(api: Any, workspace: Any, customer: Any) -> None:
     secret = guards.settings_for(workspace.pk).webhook_secret
     raw = json.dumps(delayed_event("wh-1")).encode()
-    url = f"engagement/webhooks/{workspace.slug}/generic"
+    url = f"/engagement/webhooks/{workspace.slug}/generic"
     bad = api.post(url, raw, headers={inbound.SIGNATURE_HEADER: inbound.sign("wrong", raw)})
-    assert_problem(bad, 403)
+    webhook_problem(bad, 403)
     unsigned = api.post(url, raw)
-    assert_problem(unsigned, 403)
+    webhook_problem(unsigned, 403)
     assert not Event.objects.exists()
     good = api.post(url, raw, headers={inbound.SIGNATURE_HEADER: inbound.sign(secret, raw)})
     assert good.status_code == 201, good.content
     garbage = b"{oops"
-    assert_problem(
+    webhook_problem(
         api.post(url, garbage, headers={inbound.SIGNATURE_HEADER: inbound.sign(secret, garbage)}),
         400,
     )
+    invalid = json.dumps({**delayed_event("wh-2"), "type": 7}).encode()
+    problem = webhook_problem(
+        api.post(url, invalid, headers={inbound.SIGNATURE_HEADER: inbound.sign(secret, invalid)}),
+        422,
+    )
+    assert "type" in problem["errors"]
+    webhook_problem(api.post("/engagement/webhooks/nobody/generic", raw), 404)
 
 
 def test_shopify_order_webhooks_map_to_events_and_orders(workspace: Any, api: Any) -> None:
     secret = guards.settings_for(workspace.pk).webhook_secret
-    url = f"engagement/webhooks/{workspace.slug}/shopify"
+    url = f"/engagement/webhooks/{workspace.slug}/shopify"
     order = {
         "id": 450789469,
         "email": "bob@example.com",
@@ -162,7 +180,7 @@ def test_shopify_order_webhooks_map_to_events_and_orders(workspace: Any, api: An
             },
         )
 
-    assert_problem(post("orders/create", order, "w0", signer="nope"), 403)
+    webhook_problem(post("orders/create", order, "w0", signer="nope"), 403)
     created = post("orders/create", order, "w1")
     assert created.status_code == 201, created.content
     assert created.json()["type"] == "order.placed"
@@ -178,7 +196,7 @@ def test_shopify_order_webhooks_map_to_events_and_orders(workspace: Any, api: An
     stored.refresh_from_db()
     assert stored.status == Order.Status.SHIPPED
     assert post("orders/create", order, "w1").status_code == 200
-    assert_problem(post("products/create", order, "w3"), 422)
+    webhook_problem(post("products/create", order, "w3"), 422)
 
 
 def test_dry_run_says_what_would_be_sent_to_whom_without_sending(

@@ -3,21 +3,16 @@ message templates with preview. Thin: parse, authorize, call one service, serial
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
-from ascolto.core.actors import Actor
 from ascolto.core.api import Id, JsonObject, Text, Timestamp, api_auth, require
-from ascolto.core.errors import DomainError, Forbidden, NotFound
-from ascolto.core.models import Workspace
 from ascolto.customers.services import OrderLineInput
-from ascolto.engagement import guards, inbound, selectors, services
+from ascolto.engagement import guards, selectors, services
 from ascolto.engagement.models import Event, Rule, Send
 
 router = Router(auth=api_auth, tags=["engagement"])
@@ -163,7 +158,7 @@ class SendOut(Schema):
     sent_at: Any
 
 
-def _event_input(payload: EventIn, source: str = "api") -> services.EventInput:
+def event_input(payload: EventIn, source: str = "api") -> services.EventInput:
     order = None
     if payload.order is not None:
         ref = payload.order
@@ -204,7 +199,7 @@ def _event_input(payload: EventIn, source: str = "api") -> services.EventInput:
     )
 
 
-def _event_out(event: Event, created: bool) -> dict[str, Any]:
+def event_out(event: Event, created: bool) -> dict[str, Any]:
     return {
         "id": event.pk,
         "external_id": event.external_id,
@@ -222,9 +217,9 @@ def ingest_event(request: HttpRequest, payload: EventIn) -> Status[Any]:
     ctx = require(request, "write")
     with transaction.atomic():
         event, created = services.event_ingest(
-            workspace=ctx.workspace, data=_event_input(payload), actor=ctx.actor
+            workspace=ctx.workspace, data=event_input(payload), actor=ctx.actor
         )
-    return Status(201 if created else 200, _event_out(event, created))
+    return Status(201 if created else 200, event_out(event, created))
 
 
 @router.post("/engagement/events/bulk", response=BulkEventsOut)
@@ -235,71 +230,11 @@ def ingest_events_bulk(request: HttpRequest, payload: EventsBulkIn) -> dict[str,
     with transaction.atomic():
         for item in payload.events:
             event, created = services.event_ingest(
-                workspace=ctx.workspace, data=_event_input(item), actor=ctx.actor
+                workspace=ctx.workspace, data=event_input(item), actor=ctx.actor
             )
-            results.append(_event_out(event, created))
+            results.append(event_out(event, created))
     created_count = sum(1 for r in results if r["created"])
     return {"results": results, "created": created_count, "repeated": len(results) - created_count}
-
-
-def _workspace_by_slug(slug: str) -> Workspace:
-    workspace = Workspace.objects.filter(slug=slug).first()
-    if workspace is None:
-        raise NotFound(_("No such workspace."))
-    return workspace
-
-
-def _json_body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError(_("The request body is not valid JSON.")) from exc
-
-
-@router.post(
-    "/engagement/webhooks/{slug}/generic", auth=None, response={200: EventOut, 201: EventOut}
-)
-def generic_webhook(request: HttpRequest, slug: str) -> Status[Any]:
-    """An event in the generic format (the body of POST /engagement/events), signed with
-    `X-Ascolto-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. 403 when it is not."""
-    workspace = _workspace_by_slug(slug)
-    secret = guards.settings_for(workspace.pk).webhook_secret
-    if not inbound.verify(secret, request.body, request.headers.get(inbound.SIGNATURE_HEADER, "")):
-        raise Forbidden(_("The webhook signature does not match."))
-    body = _json_body(request)
-    try:
-        payload = EventIn.model_validate(body)
-    except ValueError as exc:
-        raise DomainError(_("The event is not valid: %(error)s") % {"error": exc}) from exc
-    actor = Actor.system("webhook")
-    with transaction.atomic():
-        event, created = services.event_ingest(
-            workspace=workspace, data=_event_input(payload, "webhook"), actor=actor
-        )
-    return Status(201 if created else 200, _event_out(event, created))
-
-
-@router.post(
-    "/engagement/webhooks/{slug}/shopify", auth=None, response={200: EventOut, 201: EventOut}
-)
-def shopify_webhook(request: HttpRequest, slug: str) -> Status[Any]:
-    """A Shopify order webhook (orders/create, orders/updated, fulfillments/create|update)
-    signed with `X-Shopify-Hmac-Sha256` under the workspace's engagement secret."""
-    workspace = _workspace_by_slug(slug)
-    secret = guards.settings_for(workspace.pk).webhook_secret
-    header = request.headers.get(inbound.SHOPIFY_SIGNATURE_HEADER, "")
-    if not inbound.verify_shopify(secret, request.body, header):
-        raise Forbidden(_("The webhook signature does not match."))
-    data = inbound.shopify_event(
-        request.headers.get(inbound.SHOPIFY_TOPIC_HEADER, ""),
-        request.headers.get(inbound.SHOPIFY_ID_HEADER, ""),
-        _json_body(request),
-    )
-    with transaction.atomic():
-        event, created = services.event_ingest(
-            workspace=workspace, data=data, actor=Actor.system("shopify")
-        )
-    return Status(201 if created else 200, _event_out(event, created))
 
 
 @router.post("/engagement/rules", response={201: RuleOut})
@@ -330,7 +265,7 @@ def dry_run_rule(request: HttpRequest, rule_id: Id, payload: DryRunIn) -> dict[s
     """What the rule would send to whom for this sample event, without sending or storing."""
     ctx = require(request, "read")
     rule = selectors.rule_get(workspace=ctx.workspace, rule_id=rule_id)
-    return selectors.dry_run(rule=rule, data=_event_input(payload.event))
+    return selectors.dry_run(rule=rule, data=event_input(payload.event))
 
 
 @router.get("/engagement/rules/{int:rule_id}/sends", response=list[SendOut])
@@ -384,7 +319,7 @@ def engagement_settings(request: HttpRequest) -> dict[str, Any]:
     ctx = require(request, "admin")
     with transaction.atomic():
         config = guards.settings_for(ctx.workspace.pk)
-    base = f"/api/v1/engagement/webhooks/{ctx.workspace.slug}"
+    base = f"/engagement/webhooks/{ctx.workspace.slug}"
     return {
         "webhook_secret": config.webhook_secret,
         "generic_webhook_path": f"{base}/generic",
