@@ -51,3 +51,17 @@ def test_a_restricted_detector_only_answers_its_languages() -> None:
         UNKNOWN,
     }
     assert detector.detect("שלום, ההזמנה שלי לא הגיעה").code != "he"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("How do I reset my password?", "en"),
+        ("Where is my order?", "en"),
+        ("Dov'è il mio ordine?", "it"),
+        ("Il pacco non è arrivato", "it"),
+        ("Wo ist meine Bestellung?", "de"),
+    ],
+)
+def test_short_questions_are_placed_by_their_function_words(text: str, code: str) -> None:
+    assert detect_language(text).code == code

@@ -56,6 +56,36 @@ _SHORT_PHRASES: dict[str, tuple[str, ...]] = {
     "pt": ("olá", "obrigado", "obrigada", "muito obrigado", "bom dia", "boa tarde", "tchau"),
 }  # fmt: skip
 _PHRASE_LANGUAGE = {phrase: code for code, phrases in _SHORT_PHRASES.items() for phrase in phrases}
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Function words that only one of these languages uses every day. Trigram models misplace short
+# questions ("How do I reset my password?" scores as Italian); two or more of a language's
+# function words and none of another's settle it.
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": _words(
+        "the my is are was do does did how what where when why can could would i you your "
+        "it this that with have has not our we to of and order"
+    ),
+    "it": _words(
+        "il lo gli della del dei che è sono mio mia miei mie come dove quando perché posso "
+        "non con per una uno ho ha mi ci vi sul nel alla al questo questa"
+    ),
+    "fr": _words(
+        "le les est mon ma mes où comment quand pourquoi je vous avec pour une des ne pas "
+        "cette ce suis"
+    ),
+    "de": _words(
+        "der die das ist mein meine wo wie wann warum ich sie mit für nicht eine ein und bin habe"
+    ),
+    "es": _words(
+        "el los las es mi mis dónde donde cómo cuándo por qué yo usted con para una pero "
+        "está estoy tengo"
+    ),
+}
 _PUNCTUATION = re.compile(r"[^\w\s']+")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -122,6 +152,9 @@ class LanguageDetector:
         key = " ".join(phrase)
         if key in _PHRASE_LANGUAGE and _PHRASE_LANGUAGE[key] in self.languages:
             return LanguageGuess(_PHRASE_LANGUAGE[key], 0.9)
+        by_words = self._function_word_vote(phrase)
+        if by_words is not None:
+            return LanguageGuess(by_words, 0.8)
         detector = self._detector()
         if detector is None:
             return LanguageGuess(UNKNOWN, 0.0)
@@ -141,6 +174,21 @@ class LanguageDetector:
         if confidence < self.min_confidence:
             return LanguageGuess(UNKNOWN, confidence)
         return LanguageGuess(code, confidence)
+
+    def _function_word_vote(self, words: list[str]) -> str | None:
+        """The language whose function words make up the text's, when that is unambiguous:
+        at least two of one language and none of any other candidate."""
+        hits = {
+            code: sum(word in vocabulary for word in words)
+            for code, vocabulary in _FUNCTION_WORDS.items()
+            if code in self.languages
+        }
+        ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
+        if not ranked or ranked[0][1] < 2:
+            return None
+        if len(ranked) > 1 and ranked[1][1] > 0:
+            return None
+        return ranked[0][0]
 
 
 _default: LanguageDetector | None = None
