@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -320,3 +321,29 @@ def test_stats_follow_an_order_that_moves_to_another_customer(workspace, actor):
     first, second = Customer.objects.filter(workspace=workspace).order_by("external_id")
     assert (first.orders_count, first.lifetime_spend, first.last_order_at) == (0, 0, None)
     assert (second.orders_count, second.lifetime_spend) == (1, Decimal("20.00"))
+
+
+def test_many_order_events_are_left_to_the_sweeper_few_are_dispatched_at_once(
+    workspace, actor, django_capture_on_commit_callbacks
+):
+    from ascolto.core import outbox
+    from ascolto.customers.services.bulk import ENQUEUE_AT_ONCE
+
+    services.customers_bulk_upsert(
+        workspace=workspace, rows=customer_batch(ENQUEUE_AT_ONCE + 1), actor=actor
+    )
+    orders = OutboxEvent.objects.filter(name__startswith="customers.order.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.orders_bulk_upsert(workspace=workspace, rows=order_batch(2), actor=actor)
+    assert orders.filter(dispatched_at__isnull=True).count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        services.orders_bulk_upsert(
+            workspace=workspace,
+            rows=order_batch(ENQUEUE_AT_ONCE + 1, status="delivered"),
+            actor=actor,
+        )
+    assert orders.filter(dispatched_at__isnull=True).count() == ENQUEUE_AT_ONCE + 1
+
+    outbox.sweep(now=timezone.now() + dt.timedelta(minutes=2), limit=1000)
+    assert orders.filter(dispatched_at__isnull=True).count() == 0
