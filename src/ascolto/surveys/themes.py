@@ -24,6 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from ascolto.assistant.nlp.text import normalize
 
 STEMMERS = {"en": "english", "it": "italian"}
+# More themes than this stop being readable on one page, and cost k-means time.
+MAX_THEMES = 10
 LANGUAGES = ("en", "it", "he")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 # Words too common in comments of any topic to label one.
@@ -183,7 +185,8 @@ def _keywords(language: str, texts: Sequence[str], members: list[int], limit: in
 def extract_themes(
     comments: Sequence[Comment], *, language: str, k: int | None = None, keywords: int = 3
 ) -> list[Theme]:
-    """Group the comments of one language into `k` themes (default: about sqrt(n / 2)).
+    """Group the comments of one language into `k` themes (default: about sqrt(n / 2), at most
+    MAX_THEMES).
 
     Raises ValueError for a language other than en/it/he or a `k` outside 1..len(comments).
     Blank comments are left out; a theme's `members` are indices into `comments`. Themes come
@@ -195,7 +198,7 @@ def extract_themes(
     texts = [c.text for c in kept]
     if len(texts) < 2:
         return []
-    clusters = k if k is not None else max(2, round(math.sqrt(len(texts) / 2)))
+    clusters = k if k is not None else min(MAX_THEMES, max(2, round(math.sqrt(len(texts) / 2))))
     if not 1 <= clusters <= len(texts):
         raise ValueError(f"Between 1 and {len(texts)} themes can be made from these comments.")
     matrix = _vectorizer(language).fit_transform(texts)
