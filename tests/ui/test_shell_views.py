@@ -78,7 +78,12 @@ def test_shell_shows_workspace_modules_and_language_switch(agent_client: Client,
     assert workspace.name in html
     for module in ("Inbox", "Help center", "Surveys", "Analytics", "Engagement"):
         assert module in html
-    for page in ("inbox:console", "helpcenter_staff:list", "analytics:overview"):
+    for page in (
+        "inbox:console",
+        "helpcenter_staff:list",
+        "surveys_staff:list",
+        "analytics:overview",
+    ):
         assert f'href="{reverse(page)}"' in html
     assert 'aria-current="page">Customers<' in html
     for code in ("en", "it", "he"):

@@ -15,6 +15,7 @@ from ninja.operation import Operation
 
 from ascolto.accounts.api import router as accounts_router
 from ascolto.analytics.api import router as analytics_router
+from ascolto.assistant.api import router as assistant_router
 from ascolto.connectors.api_channel.api import router as api_channel_router
 from ascolto.connectors.meta.api import router as meta_router
 from ascolto.connectors.voice.api import router as voice_router
@@ -27,6 +28,7 @@ from ascolto.core.api import (
     unknown_endpoint,
 )
 from ascolto.customers.api import router as customers_router
+from ascolto.engagement.api import router as engagement_router
 from ascolto.helpcenter.api import router as helpcenter_router
 from ascolto.inbox.api import router as inbox_router
 from ascolto.surveys.api import router as surveys_router
@@ -94,3 +96,5 @@ api.add_router("", voice_router)
 api.add_router("", meta_router)
 api.add_router("", helpcenter_router)
 api.add_router("", analytics_router)
+api.add_router("", assistant_router)
+api.add_router("", engagement_router)

@@ -86,12 +86,15 @@ INSTALLED_APPS = [
     "ascolto.surveys",
     "ascolto.analytics",
     "ascolto.helpcenter",
+    "ascolto.assistant",
     "ascolto.connectors.webchat",
     "ascolto.connectors.api_channel",
     "ascolto.connectors.twilio",
     "ascolto.connectors.meta",
     "ascolto.connectors.voice",
     "ascolto.connectors.email",
+    "ascolto.connectors.settings_ui",
+    "ascolto.engagement",
 ]
 
 MIDDLEWARE = [

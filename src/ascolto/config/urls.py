@@ -10,6 +10,7 @@ urlpatterns = [
     path("customers/", include("ascolto.customers.urls")),
     path("inbox/", include("ascolto.inbox.urls")),
     path("s/", include("ascolto.surveys.urls")),
+    path("surveys/", include("ascolto.surveys.staff_urls")),
     path("analytics/", include("ascolto.analytics.urls")),
     path("help/", include("ascolto.helpcenter.urls")),
     path("help-admin/", include("ascolto.helpcenter.staff_urls")),
@@ -17,4 +18,6 @@ urlpatterns = [
     path("connectors/meta/", include("ascolto.connectors.meta.urls")),
     path("", include("ascolto.connectors.email.urls")),
     path("", include("ascolto.connectors.webchat.urls")),
+    path("engagement/", include("ascolto.engagement.urls")),
+    path("settings/channels/", include("ascolto.connectors.settings_ui.urls")),
 ]
