@@ -253,8 +253,10 @@ def test_html_is_sanitised_and_attachments_stored_with_refused_ones_recorded(mai
     assert "<b>photos</b>" in html
     assert "script" not in html
     assert "onerror" not in html
-    assert 'src="cid:pic1"' in html
     attachments = {a.filename: a for a in Attachment.objects.filter(message=outcome.message)}
+    # The inline image points at its stored copy, which the console serves.
+    assert "cid:" not in html
+    assert f'src="/inbox/attachments/{attachments["pic.png"].pk}/"' in html
     assert set(attachments) == {"pic.png", "receipt.pdf", "big.jpg", "setup.exe"}
     assert attachments["receipt.pdf"].refused_reason == ""
     assert attachments["receipt.pdf"].file.read() == b"%PDF-1.4 receipt"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -284,7 +285,28 @@ def _ingest(
     record.conversation = result.conversation
     record.inbox_message = result.message
     record.save(update_fields=["conversation", "inbox_message", "updated_at"])
+    if not result.duplicate:
+        _link_inline_images(result.message, parsed)
     return IngestOutcome(record, True, result.message, result.refused_attachments)
+
+
+def _link_inline_images(message: Message, parsed: ParsedEmail) -> None:
+    """Point the HTML's `cid:` images at the stored attachments, so the console shows them.
+
+    The inbox stores the attachments in the order it is given them, refused ones included (as
+    records without a file); a refused image keeps its `cid:` source and shows as missing.
+    """
+    if not message.html or not any(a.content_id for a in parsed.attachments):
+        return
+    stored = list(message.attachments.order_by("pk"))
+    html = message.html
+    for part, attachment in zip(parsed.attachments, stored, strict=False):
+        if part.content_id and not attachment.refused_reason:
+            url = reverse("inbox:attachment", args=[attachment.pk])
+            html = html.replace(f'src="cid:{part.content_id}"', f'src="{url}"')
+    if html != message.html:
+        message.html = html
+        message.save(update_fields=["html"])
 
 
 def bounce_apply(*, mailbox: Mailbox, parsed: ParsedEmail, record: EmailMessageRecord) -> None:
