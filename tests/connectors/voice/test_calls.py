@@ -145,3 +145,84 @@ def test_other_workspaces_see_nothing(api, other_api, conversation, other_worksp
     MembershipFactory(workspace=other_workspace, user=outsider, role="agent")
     response = api.post("calls", call_body(conversation, agent_id=outsider.pk))
     assert "agent_id" in assert_problem(response, 422)["errors"]
+
+
+def by_number(inbox_id: int, **extra: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "inbox_id": inbox_id,
+        "direction": "inbound",
+        "from_number": "+39 333 765 4321",
+        "to_number": "+39 02 1234 5678",
+        "started_at": "2026-11-20T10:15:00+01:00",
+        "duration_seconds": 65,
+        "outcome": "answered",
+    }
+    body.update(extra)
+    return body
+
+
+def test_a_call_by_number_finds_the_customer_and_their_active_conversation(
+    api, conversation, workspace
+):
+    from ascolto.customers.models import Identity
+
+    Identity.objects.create(
+        workspace=workspace, customer=conversation.customer, kind="phone", value="+393337654321"
+    )
+    response = api.post("calls", by_number(conversation.inbox_id))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["conversation_id"] == conversation.pk
+    assert response.json()["customer_id"] == conversation.customer_id
+
+
+def test_a_call_from_an_unknown_number_opens_a_conversation_for_a_new_customer(api, conversation):
+    from ascolto.customers.models import Identity
+    from ascolto.inbox.models import Conversation
+
+    response = api.post("calls", by_number(conversation.inbox_id, from_number="+972 54 123 4567"))
+
+    assert response.status_code == 201, response.content
+    call = response.json()
+    assert call["conversation_id"] != conversation.pk
+    caller = Identity.objects.get(kind="phone", value="+972541234567").customer
+    assert call["customer_id"] == caller.pk
+    opened = Conversation.objects.get(pk=call["conversation_id"])
+    assert (opened.inbox_id, opened.customer_id, opened.subject) == (
+        conversation.inbox_id,
+        caller.pk,
+        "Phone call",
+    )
+    assert caller.activities.filter(source_type="call").count() == 1
+    # An outbound call to the same number joins that conversation.
+    again = api.post(
+        "calls",
+        by_number(
+            conversation.inbox_id,
+            direction="outbound",
+            from_number="+39 02 1234 5678",
+            to_number="+972541234567",
+        ),
+    )
+    assert again.json()["conversation_id"] == call["conversation_id"]
+
+
+def test_a_call_needs_exactly_one_of_conversation_and_inbox(api, conversation):
+    both = call_body(conversation, inbox_id=conversation.inbox_id)
+    assert "conversation_id" in assert_problem(api.post("calls", both), 422)["errors"]
+    neither = call_body(conversation)
+    del neither["conversation_id"]
+    assert "conversation_id" in assert_problem(api.post("calls", neither), 422)["errors"]
+
+
+def test_a_call_by_number_needs_a_phone_inbox_of_the_workspace(
+    api, other_api, conversation, workspace
+):
+    from tests.inbox.factories import InboxFactory
+
+    chat = InboxFactory(workspace=workspace, channel="webchat")
+    assert "inbox_id" in assert_problem(api.post("calls", by_number(chat.pk)), 422)["errors"]
+    assert_problem(other_api.post("calls", by_number(conversation.inbox_id)), 404)
+    bad = by_number(conversation.inbox_id, from_number="call me")
+    assert "from_number" in assert_problem(api.post("calls", bad), 422)["errors"]
+    assert not CallRecord.objects.exists()

@@ -24,7 +24,17 @@ TAGS = ["calls"]
 class CallIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    conversation_id: Id
+    conversation_id: Id | None = Field(
+        default=None, description="The conversation the call belongs to; or give `inbox_id`."
+    )
+    inbox_id: Id | None = Field(
+        default=None,
+        description=(
+            "A phone inbox: the customer is found by number (the caller of an inbound call, the "
+            "callee of an outbound one, created if unknown) and the call joins their active "
+            "conversation there or opens one."
+        ),
+    )
     direction: Literal["inbound", "outbound"]
     from_number: Annotated[Text, Field(min_length=1, max_length=40)]
     to_number: Annotated[Text, Field(min_length=1, max_length=40)]
@@ -82,10 +92,26 @@ def create_call(request: HttpRequest, payload: CallIn) -> Status[Any]:
     """Record a call in a conversation. 201 when stored; 200 with the stored call when its
     `external_id` was reported before."""
     ctx = require(request, "write")
-    with transaction.atomic():
-        conversation = inbox_selectors.conversation_get(
-            workspace=ctx.workspace, conversation_id=payload.conversation_id
+    if (payload.conversation_id is None) == (payload.inbox_id is None):
+        raise ValidationFailed(
+            "Give either conversation_id or inbox_id.",
+            field_errors={"conversation_id": ["Either this or inbox_id."]},
         )
+    with transaction.atomic():
+        if payload.conversation_id is not None:
+            conversation = inbox_selectors.conversation_get(
+                workspace=ctx.workspace, conversation_id=payload.conversation_id
+            )
+        else:
+            assert payload.inbox_id is not None
+            conversation = services.call_conversation(
+                inbox=inbox_selectors.inbox_get(workspace=ctx.workspace, inbox_id=payload.inbox_id),
+                direction=payload.direction,
+                from_number=payload.from_number,
+                to_number=payload.to_number,
+                started_at=payload.started_at,
+                actor=ctx.actor,
+            )
         agent = None
         if payload.agent_id is not None:
             agent = User.objects.filter(

@@ -16,11 +16,12 @@ from ascolto.connectors.voice.models import CallRecord
 from ascolto.core import realtime
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed
-from ascolto.customers.models import Activity
+from ascolto.customers import services as customer_services
+from ascolto.customers.models import Activity, Identity
 from ascolto.customers.normalize import normalize_phone
 from ascolto.customers.services import activity_record
 from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import Conversation, Message
+from ascolto.inbox.models import Channel, Conversation, Inbox, Message
 
 MAX_DURATION = 24 * 3600
 
@@ -94,6 +95,43 @@ def _validate(conversation: Conversation, data: CallInput) -> tuple[str, str]:
     if errors:
         raise ValidationFailed("The call record is not valid.", field_errors=errors)
     return numbers[0], numbers[1]
+
+
+def call_conversation(
+    *,
+    inbox: Inbox,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    started_at: dt.datetime,
+    actor: Actor,
+) -> Conversation:
+    """The conversation a call reported by number belongs to: the customer is the caller of an
+    inbound call or the callee of an outbound one, found by their phone identity (created when
+    nobody has it), and the call joins their active conversation in the phone inbox or opens
+    one."""
+    if inbox.channel != Channel.VOICE:
+        raise ValidationFailed(
+            "Calls are filed in a phone inbox.", field_errors={"inbox_id": ["Not a phone inbox."]}
+        )
+    field = "from_number" if direction == CallRecord.Direction.INBOUND else "to_number"
+    raw = from_number if field == "from_number" else to_number
+    try:
+        number = normalize_phone(raw)
+    except ValidationFailed:
+        raise ValidationFailed(
+            "The call record is not valid.",
+            field_errors={field: ["An international number, e.g. +39 06 1234 5678."]},
+        ) from None
+    customer, _ = customer_services.customer_get_or_create_by_identity(
+        workspace=inbox.workspace, kind=Identity.Kind.PHONE, value=number, actor=actor
+    )
+    with translation.override(inbox.workspace.default_locale or "en"):
+        subject = gettext("Phone call")
+    conversation, _ = inbox_services.conversation_for_contact(
+        inbox=inbox, customer=customer, subject=subject, when=started_at
+    )
+    return conversation
 
 
 def call_record_create(

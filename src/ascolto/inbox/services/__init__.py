@@ -12,6 +12,7 @@ from ascolto.inbox.services.conversations import (
 from ascolto.inbox.services.messages import (
     IncomingAttachment,
     ReceiveResult,
+    conversation_for_contact,
     message_delivery_update,
     message_mark_sent,
     message_receive,
@@ -23,6 +24,7 @@ __all__ = [
     "IncomingAttachment",
     "ReceiveResult",
     "conversation_assign",
+    "conversation_for_contact",
     "conversation_set_priority",
     "conversation_set_status",
     "conversation_set_tags",

@@ -152,6 +152,39 @@ def _conversation_for_inbound(
     return conversation, True, False
 
 
+def conversation_for_contact(
+    *, inbox: Inbox, customer: Customer, subject: str, when: dt.datetime | None = None
+) -> tuple[Conversation, bool]:
+    """The customer's active conversation in the inbox, or a new one: for a contact that is not a
+    customer's written message (a logged phone call). Returns (conversation, created)."""
+    if customer.workspace_id != inbox.workspace_id:
+        raise ValidationFailed("The customer belongs to another workspace.")
+    when = when or timezone.now()
+    with transaction.atomic():
+        latest = (
+            Conversation.objects.select_for_update()
+            .filter(inbox=inbox, customer=customer, merged_into__isnull=True)
+            .order_by("-last_message_at", "-id")
+            .first()
+        )
+        if latest is not None and latest.is_active:
+            return latest, False
+        conversation, _, _ = _conversation_for_inbound(
+            inbox=inbox, customer=customer, when=when, subject=subject, new_thread=True
+        )
+        activity_record(
+            customer=customer,
+            kind=Activity.Kind.CONVERSATION,
+            title=f"Conversation started: {conversation.subject}",
+            data={"conversation_id": conversation.pk, "channel": inbox.channel},
+            occurred_at=when,
+            source_type="conversation",
+            source_id=str(conversation.pk),
+        )
+        events.publish_conversation(conversation, "inbox.conversation.created")
+    return conversation, True
+
+
 def message_receive(
     *,
     inbox: Inbox,
