@@ -26,6 +26,9 @@ from ascolto.connectors.webchat.protocol import validate_server_message
 from ascolto.connectors.webchat.routing import websocket_urlpatterns
 from ascolto.core.actors import Actor
 from ascolto.core.realtime import validate_event, workspace_group
+from ascolto.helpcenter import services as helpcenter
+from ascolto.helpcenter.models import Article
+from ascolto.helpcenter.search import registry
 from ascolto.inbox.models import Inbox
 
 ORIGIN = "https://shop.example.com"
@@ -35,6 +38,9 @@ ORIGIN = "https://shop.example.com"
 def _widget_urls(settings: Any) -> Iterator[None]:
     settings.ROOT_URLCONF = "tests.connectors.webchat.urls"
     cache.clear()  # rate-limit windows must not leak from one test into the next
+    # Database ids repeat between tests; a search index built in an earlier test must never
+    # answer for a later one.
+    registry._indexes.clear()
     # Sockets do their database work in other threads; a connection they kept open (up to
     # CONN_MAX_AGE on PostgreSQL) would keep the test database from being dropped at the end.
     database = connections.settings[DEFAULT_DB_ALIAS]
@@ -57,6 +63,18 @@ def make_widget(workspace: Any, **kwargs: Any) -> Inbox:
 @pytest.fixture
 def widget(workspace: Any) -> Inbox:
     return make_widget(workspace, title="Caffè Aurora", greeting={"en": "Hi!", "he": "שלום!"})
+
+
+def make_article(
+    workspace: Any, actor: Actor, slug: str, texts: dict[str, tuple[str, str]]
+) -> Article:
+    """A published help center article with a (title, body) per language."""
+    article = helpcenter.article_create(workspace=workspace, actor=actor, slug=slug)
+    for language, (title, body) in texts.items():
+        helpcenter.translation_save(
+            article=article, actor=actor, language=language, title=title, body_markdown=body
+        )
+    return helpcenter.article_publish(article=article, actor=actor)
 
 
 def key_of(inbox: Inbox) -> str:

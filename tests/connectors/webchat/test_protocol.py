@@ -21,15 +21,25 @@ from ascolto.core import realtime
 from ascolto.core.actors import Actor
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Conversation, Message
-from tests.connectors.webchat.conftest import AgentFeed, Widget
+from tests.connectors.webchat.conftest import AgentFeed, Widget, make_article
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_a_whole_chat_produces_every_frame_type_each_matching_its_schema(app, widget, agent):
+async def test_a_whole_chat_produces_every_frame_type_each_matching_its_schema(
+    app, widget, agent, actor
+):
     # Widget.receive validates every frame against SERVER_MESSAGES as it arrives.
+    await database_sync_to_async(make_article)(
+        widget.workspace, actor, "returns", {"en": ("Return an item", "Return it in 30 days.")}
+    )
     tab = Widget(app, widget)
     token = (await tab.open())["token"]
+    await tab.send({"type": "suggest", "client_id": "c1", "text": "return an item"})
+    offered = await tab.receive("suggestions")
+    assert offered["articles"]
+    await tab.send({"type": "deflected", "offer_id": offered["offer_id"]})
+    await tab.receive("deflected")
     said = await tab.say("Hello")
     await tab.send({"type": "sync", "last_id": 0})
     await tab.receive("sync")
@@ -98,6 +108,9 @@ MESSAGE = {
         {"type": "message", "message": {k: v for k, v in MESSAGE.items() if k != "author"}},
         {"type": "message", "message": {**MESSAGE, "attachments": [{"name": "a"}]}},
         {"type": "sync", "messages": [{"id": 1}], "has_more": False},
+        {"type": "suggestions", "client_id": "", "offer_id": 1, "articles": ["a"]},
+        {"type": "suggestions", "client_id": "", "offer_id": 1, "articles": [{"title": "a"}]},
+        {"type": "deflected", "offer_id": "1"},
     ],
 )
 def test_frames_that_break_the_contract_are_refused(frame):

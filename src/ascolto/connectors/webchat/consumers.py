@@ -18,6 +18,11 @@ Client -> server (`type` picks the kind; unknown fields are ignored):
   {"type": "sync", "last_id": 123}                   what happened after message 123
   {"type": "read", "last_id": 123}                   replies up to 123 are read
   {"type": "ping"}
+  {"type": "suggest", "client_id": "<uuid>", "text": "..."}
+      Before the first message starts a conversation, the widget holds it and asks for up to 3
+      published help articles in the visitor's language (recorded as a deflection offer).
+      No articles: the widget sends the message at once.
+  {"type": "deflected", "offer_id": 7}               "this solved it" for an offer of this socket
   Files are sent with `POST /widget/upload` (views.py); the message comes back as an ack there
   and to the other tabs here.
 
@@ -26,6 +31,8 @@ Server -> client (schemas in protocol.SERVER_MESSAGES, pinned by contract tests)
            messages: [...], has_more}
   sync {messages, has_more} · ack {client_id, message} · message {message}
   typing {typing, author} · ended {conversation_id, survey_url} · email_saved {email}
+  suggestions {client_id, offer_id (0: none), articles: [{title, url, snippet}]}
+  deflected {offer_id}
   error {code, detail, client_id} · pong {}
   A message is {id, conversation_id, kind: visitor|agent|bot|system, text, author, created_at,
   client_id, attachments: [{name, size, content_type, url}]}. Internal notes never leave.
@@ -53,7 +60,10 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections, transaction
+from django.urls import reverse
 
+from ascolto.assistant import services as assistant
+from ascolto.assistant.models import DeflectionOffer
 from ascolto.connectors.webchat import ratelimit, selectors, services
 from ascolto.connectors.webchat.config import WidgetSettings, origin_allowed, widget_settings
 from ascolto.connectors.webchat.events import VISITOR_TYPING
@@ -61,14 +71,15 @@ from ascolto.connectors.webchat.identity import IdentityRejected, InvalidToken, 
 from ascolto.connectors.webchat.protocol import error_frame, frame, visitor_message
 from ascolto.connectors.webchat.push import envelope, visitor_group
 from ascolto.core import realtime
-from ascolto.core.errors import DomainError
-from ascolto.customers.models import Identity
+from ascolto.core.errors import DomainError, NotFound, ValidationFailed
+from ascolto.customers.models import Customer, Identity
 from ascolto.inbox.models import Inbox
 
 logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 15.0
 MAX_FRAME = 16 * 1024
+SUGGEST_TEXT = 1000  # what the help center search reads of a question
 TYPING_REPEAT = 2.0
 
 
@@ -285,6 +296,45 @@ def _capture_email(inbox: Inbox, visitor: Visitor, email: str, locale: str) -> t
 
 
 @_db
+def _suggest(inbox: Inbox, visitor: Visitor, text: str, locale: str) -> tuple[int, list[Any]]:
+    """(offer id or 0, articles) for a held first message; the offer is recorded."""
+    workspace = inbox.workspace
+    customer = (
+        Customer.objects.filter(workspace=workspace, pk=visitor.customer_id).first()
+        if visitor.customer_id is not None
+        else None
+    )
+    with transaction.atomic():
+        offer, results = assistant.deflection_offer(
+            workspace=workspace,
+            source=DeflectionOffer.Source.WIDGET,
+            language=locale,
+            text=text,
+            customer=customer,
+            visitor_key=visitor.session.visitor_id,
+        )
+    if offer is None:
+        return 0, []
+    return offer.pk, [
+        {
+            "title": r.title,
+            "url": reverse(
+                "helpcenter:article",
+                kwargs={"ws": workspace.slug, "lang": offer.language, "slug": r.slug},
+            ),
+            "snippet": r.snippet,
+        }
+        for r in results
+    ]
+
+
+@_db
+def _confirm_deflection(inbox: Inbox, offer_id: int) -> None:
+    with transaction.atomic():
+        assistant.deflection_confirm(workspace=inbox.workspace, offer_id=offer_id)
+
+
+@_db
 def _mark_read(inbox: Inbox, visitor: Visitor, up_to: int) -> int:
     with transaction.atomic():
         return services.visitor_mark_read(inbox=inbox, session=visitor.session, up_to=up_to)
@@ -304,9 +354,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     typing_state: bool = False
     typing_at: float = 0.0
     read_up_to: int = 0
+    offers: set[int]
 
     async def connect(self) -> None:
         self.user = {}
+        self.offers = set()
+        self.suggests = ratelimit.TokenBucket(capacity=5, rate=0.2)
         self.frames = ratelimit.TokenBucket(capacity=30, rate=3.0)
         self.messages = ratelimit.TokenBucket(capacity=5, rate=0.5)
         self.ip = _client_ip(self.scope)
@@ -398,6 +451,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._on_sync(_int_or_none(content.get("last_id")) or 0)
         elif kind == "read":
             await self._read(_int_or_none(content.get("last_id")))
+        elif kind == "suggest":
+            await self._suggest(content)
+        elif kind == "deflected":
+            await self._deflected(_int_or_none(content.get("offer_id")))
         else:
             await self.send_json(error_frame("unknown_type", "Unknown frame type."))
 
@@ -511,6 +568,37 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self.visitor.customer_id, self.visitor.email = customer_id, email
         await self._join(customer_id)
         await self.send_json(frame("email_saved", email=email))
+
+    async def _suggest(self, content: dict[str, Any]) -> None:
+        assert self.inbox is not None
+        assert self.visitor is not None
+        client_id = _text(content.get("client_id"), 100)
+        text = content.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationFailed("suggest needs the text of the question.")
+        if not self.suggests.take() or await sync_to_async(ratelimit.hit, thread_sensitive=False)(
+            "suggest", self.ip
+        ):
+            await self.send_json(
+                error_frame("rate_limited", "Too many suggestion requests.", client_id)
+            )
+            return
+        offer_id, articles = await _suggest(
+            self.inbox, self.visitor, text.strip()[:SUGGEST_TEXT], self.locale
+        )
+        if offer_id:
+            self.offers.add(offer_id)
+        await self.send_json(
+            frame("suggestions", client_id=client_id, offer_id=offer_id, articles=articles)
+        )
+
+    async def _deflected(self, offer_id: int | None) -> None:
+        assert self.inbox is not None
+        # Only what this socket offered: a visitor cannot confirm someone else's offer.
+        if offer_id is None or offer_id not in self.offers:
+            raise NotFound("No such suggestion in this chat.")
+        await _confirm_deflection(self.inbox, offer_id)
+        await self.send_json(frame("deflected", offer_id=offer_id))
 
     async def _on_sync(self, last_id: int) -> None:
         assert self.inbox is not None

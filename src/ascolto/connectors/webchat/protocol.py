@@ -35,6 +35,9 @@ ATTACHMENT_FIELDS: dict[str, FieldType] = {
     "content_type": str,
     "url": str,
 }
+# A help center article offered before the first message (pre-chat deflection); the url is a
+# path on Ascolto's host, in the visitor's language.
+ARTICLE_FIELDS: dict[str, FieldType] = {"title": str, "url": str, "snippet": str}
 
 SERVER_MESSAGES: dict[str, dict[str, FieldType]] = {
     # The answer to hello: a token to keep, whether someone is there, and the history.
@@ -56,6 +59,11 @@ SERVER_MESSAGES: dict[str, dict[str, FieldType]] = {
     # The conversation was resolved or closed; survey_url is where the survey module hands off.
     "ended": {"conversation_id": int, "survey_url": str},
     "email_saved": {"email": str},
+    # The answer to suggest: up to 3 articles for the held first message (none: send it now);
+    # offer_id is 0 when nothing was offered.
+    "suggestions": {"client_id": str, "offer_id": int, "articles": list},
+    # "This solved it" was recorded for the offer.
+    "deflected": {"offer_id": int},
     "error": {"code": str, "detail": str, "client_id": str},
     "pong": {},
 }
@@ -95,6 +103,10 @@ def validate_server_message(frame: dict[str, Any]) -> dict[str, Any]:
         _check(MESSAGE_FIELDS, message, f"{kind}.message")
         for attachment in message["attachments"]:
             _check(ATTACHMENT_FIELDS, attachment, f"{kind}.message.attachment")
+    for article in body.get("articles", []):
+        if not isinstance(article, dict):
+            raise ProtocolError(f"{kind}.articles must hold objects (got {article!r}).")
+        _check(ARTICLE_FIELDS, article, f"{kind}.article")
     return frame
 
 

@@ -21,6 +21,7 @@ LIMITS: dict[str, tuple[str, int, int]] = {
     "message": ("ASCOLTO_WEBCHAT_MESSAGES_PER_MINUTE", 120, 60),
     "upload": ("ASCOLTO_WEBCHAT_UPLOADS_PER_HOUR", 60, 3600),
     "email": ("ASCOLTO_WEBCHAT_EMAILS_PER_HOUR", 20, 3600),
+    "suggest": ("ASCOLTO_WEBCHAT_SUGGESTS_PER_MINUTE", 30, 60),
     "config": ("ASCOLTO_WEBCHAT_CONFIG_PER_MINUTE", 120, 60),
 }
 
