@@ -24,13 +24,14 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.backends.signals import connection_created
 
+from ascolto.assistant.models import DeflectionOffer
 from ascolto.connectors.webchat.config import widget_settings
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import AgentProfile, Attachment, Conversation, Message
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
-from tests.connectors.webchat.conftest import make_widget
+from tests.connectors.webchat.conftest import make_article, make_widget
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -400,4 +401,57 @@ def test_after_a_dropped_connection_the_widget_reconnects_resends_and_resyncs(
     expect(page.get_by_role("dialog")).to_contain_text("We're online")
     assert server.db(lambda: Message.objects.filter(text="Written while offline").count()) == 1
     assert log.get_by_text("Before the restart").count() == 1
+    context.close()
+
+
+def test_before_the_first_message_help_articles_are_offered_and_can_solve_it(
+    browser: Browser, server: Server, shop: dict[str, Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    agent = shop["agent"]
+    server.db(
+        lambda: make_article(
+            agent.memberships.get().workspace,
+            Actor.for_user(agent),
+            "returns",
+            {"en": ("Return an item", "You can return an item within 30 days from your orders.")},
+        )
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    _open_chat(page, f"{server.url}/widget/demo/?key={shop['key']}")
+    log = page.get_by_role("log")
+
+    page.get_by_label("Message").fill("How do I return an item?")
+    page.keyboard.press("Enter")
+    offered = log.get_by_role("group", name="These articles may answer your question")
+    expect(offered.get_by_role("link", name="Return an item")).to_have_attribute(
+        "href",
+        f"{server.url}/help/{server.db(lambda: agent.memberships.get().workspace.slug)}"
+        "/en/a/return-an-item/",
+    )
+    expect(offered).to_contain_text("within 30 days")
+    solved = offered.get_by_role("button", name="This solved it")
+    solved.focus()
+    page.keyboard.press("Enter")  # a real button, reachable from the keyboard
+    expect(log).to_contain_text("Glad it helped")
+    _wait_for(
+        server,
+        lambda: DeflectionOffer.objects.filter(confirmed_at__isnull=False).exists(),
+        "the confirmed deflection",
+    )
+    assert server.db(lambda: Message.objects.count()) == 0
+
+    # Asked again, not helped: the question goes to the team as usual.
+    page.get_by_label("Message").fill("Can I return an item I opened?")
+    page.keyboard.press("Enter")
+    log.get_by_role("button", name="I still need help").click()
+    stored = _wait_for(
+        server, lambda: Message.objects.filter(kind="inbound").first(), "the message"
+    )
+    assert stored.text == "Can I return an item I opened?"
+    expect(log.get_by_role("button", name="I still need help")).to_have_count(0)
+    assert server.db(lambda: DeflectionOffer.objects.filter(confirmed_at=None).count()) == 1
     context.close()

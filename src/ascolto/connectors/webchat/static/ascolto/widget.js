@@ -2,7 +2,8 @@
  * <script src="https://cx.example.com/widget.js" data-key="KEY" async></script>
  * Optional: data-locale="en|it|he", data-open="true", and for signed-in users of the host site
  * data-user-id, data-user-email, data-user-name, data-user-hash (HMAC-SHA256 of the id).
- * Protocol: see ascolto/connectors/webchat/consumers.py. */
+ * Protocol: see ascolto/connectors/webchat/consumers.py. Before a conversation exists, the first
+ * question is held while matching help articles are offered ("suggest"); none: it goes at once. */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-key][src*='widget.js']");
@@ -20,7 +21,9 @@
       survey: "Tell us how we did", reconnecting: "Reconnecting…",
       tooBig: "The file is too large.", badType: "This type of file can't be sent.", error: "Something went wrong.",
       unread: "{0} new messages", refused: "The chat is not available on this page.",
-      slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address." },
+      slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address.",
+      suggested: "These articles may answer your question", solved: "This solved it", needHelp: "I still need help",
+      glad: "Glad it helped! Write again whenever you need us." },
     it: { open: "Apri la chat", close: "Chiudi la chat", title: "Scrivici", online: "Siamo online",
       offline: "Al momento non siamo disponibili", placeholder: "Scrivi un messaggio…", message: "Messaggio",
       send: "Invia", attach: "Invia un file", you: "Tu", typing: "{0} sta scrivendo…", someone: "Qualcuno",
@@ -30,7 +33,9 @@
       survey: "Dicci come è andata", reconnecting: "Riconnessione…",
       tooBig: "Il file è troppo grande.", badType: "Questo tipo di file non si può inviare.", error: "Qualcosa è andato storto.",
       unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina.",
-      slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email." },
+      slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email.",
+      suggested: "Questi articoli potrebbero rispondere alla tua domanda", solved: "Ho risolto", needHelp: "Ho ancora bisogno di aiuto",
+      glad: "Siamo contenti di esserti stati utili! Scrivici quando vuoi." },
     he: { open: "פתיחת צ'אט", close: "סגירת הצ'אט", title: "דברו איתנו", online: "אנחנו זמינים",
       offline: "כרגע איננו זמינים", placeholder: "כתבו הודעה…", message: "הודעה",
       send: "שליחה", attach: "שליחת קובץ", you: "את/ה", typing: "{0} מקליד/ה…", someone: "מישהו",
@@ -40,7 +45,9 @@
       survey: "ספרו לנו איך היה", reconnecting: "מתחבר מחדש…",
       tooBig: "הקובץ גדול מדי.", badType: "לא ניתן לשלוח קובץ מסוג זה.", error: "משהו השתבש.",
       unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה.",
-      slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל." }
+      slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל.",
+      suggested: "ייתכן שהמאמרים האלה עונים על השאלה שלך", solved: "זה פתר את הבעיה", needHelp: "אני עדיין צריך/ה עזרה",
+      glad: "שמחים שעזרנו! כתבו לנו בכל עת." }
   };
   function pick(l) { l = (l || "").toLowerCase().slice(0, 2); return T[l] ? l : ""; }
   var LANG = pick(d.locale) || pick(navigator.language) || "en", S = T[LANG];
@@ -86,6 +93,9 @@
     ".s{background:var(--ac);color:#fff;border:0;border-radius:8px;padding:10px 14px}" +
     ".f{background:#fff;border:1px solid #9ca3af;border-radius:8px;padding:8px;color:#374151;line-height:0}.f svg{inline-size:22px;block-size:22px;fill:currentColor}" +
     ".sr{position:absolute;inline-size:1px;block-size:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
+    ".m.d{align-self:stretch;max-inline-size:none;white-space:normal}.d ul{margin:4px 0 0;padding:0;list-style:none;display:flex;flex-direction:column;gap:8px}" +
+    ".d li a{color:var(--ac);font-weight:600}.d li p{margin:2px 0 0;font-size:13px;color:#4b5563}" +
+    ".r{display:flex;flex-wrap:wrap;gap:6px;margin-block-start:10px}.n{background:#fff;color:#1f2937;border:1px solid #9ca3af;border-radius:8px;padding:9px 13px}" +
     "@media (max-width:480px){.w.open{inset:0}.w.open .l{display:none}.p{position:fixed;inset:0;inline-size:auto;block-size:auto;border-radius:0}}" +
     "@media (prefers-reduced-motion:no-preference){.p{transition:opacity .15s}}";
 
@@ -116,6 +126,8 @@
   wrap.appendChild(panel); wrap.appendChild(launcher); root.appendChild(wrap);
 
   var cfg = null, ws = null, token = load(), lastId = 0, attempt = 0, welcomed = false, stopped = false;
+  // held: the first question of a conversation, kept back while help articles are offered.
+  var held = null, started = false;
   var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true, expect = "", savedEmail = "";
   var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
 
@@ -160,6 +172,7 @@
     return n;
   }
   function add(m) {
+    if (m.conversation_id) started = true;
     if (seen[m.id]) return;
     var p = m.client_id && pending[m.client_id], n = bubble(m);
     seen[m.id] = n; lastId = Math.max(lastId, m.id);
@@ -170,6 +183,30 @@
       if (!isOpen()) { unread++; badge.textContent = unread; badge.hidden = false; launcher.setAttribute("aria-label", t("open") + " — " + t("unread", unread)); }
       else read();
     }
+  }
+  function release() {
+    // Send the held question as an ordinary message (no article, "I still need help", no answer).
+    if (!held) return;
+    var h = held; held = null; started = true; clearTimeout(h.timer);
+    if (h.row) h.row.remove();
+    pending[h.id] = { text: h.text, el: h.el };
+    send({ type: "message", client_id: h.id, text: h.text });
+  }
+  function offer(f) {
+    var h = held, list = el("ul", {});
+    f.articles.forEach(function (a) {
+      list.appendChild(el("li", {}, [el("a", { href: new URL(a.url, BASE).href, target: "_blank", rel: "noopener", dir: "auto", text: a.title }),
+        el("p", { dir: "auto", text: a.snippet })]));
+    });
+    var yes = el("button", { class: "s", type: "button", text: t("solved") }), no = el("button", { class: "n", type: "button", text: t("needHelp") });
+    h.row = el("div", { class: "r" }, [yes, no]);
+    log.appendChild(el("div", { class: "m d", role: "group", "aria-label": t("suggested") }, [el("div", { class: "a", text: t("suggested") }), list, h.row]));
+    log.scrollTop = log.scrollHeight;
+    yes.addEventListener("click", function () {
+      if (held !== h || !send({ type: "deflected", offer_id: f.offer_id })) return;
+      held = null; h.row.remove(); h.el.remove(); notice(t("glad")); box.focus();
+    });
+    no.addEventListener("click", function () { if (held === h) { release(); box.focus(); } });
   }
   function notice(text) { var n = el("div", { class: "m s", text: text }); log.appendChild(n); log.scrollTop = log.scrollHeight; return n; }
 
@@ -213,17 +250,24 @@
         read();
       } else if (f.type === "ack" || f.type === "message") add(f.message);
       else if (f.type === "sync") f.messages.forEach(add);
+      else if (f.type === "suggestions") {
+        if (!held || f.client_id !== held.id || held.row) return;
+        clearTimeout(held.timer);
+        if (f.articles.length) offer(f); else release();
+      }
       else if (f.type === "typing") {
         typingEl.textContent = f.typing ? t("typing", f.author || t("someone")) : "";
         clearTimeout(agentTypingTimer);
         if (f.typing) agentTypingTimer = setTimeout(function () { typingEl.textContent = ""; }, 8000);
       } else if (f.type === "ended") {
+        started = false;
         var n = notice(t("ended"));
         if (f.survey_url) { n.appendChild(document.createTextNode(" ")); n.appendChild(el("a", { href: f.survey_url, target: "_blank", rel: "noopener", text: t("survey") })); }
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
         // Server texts are for developers; visitors read the widget's own, in their language.
+        if (held && f.client_id === held.id) return release(); // no suggestions: send it as today
         var p = f.client_id && pending[f.client_id];
         if (f.code === "invalid_token") { token = ""; keep(""); }
         else if (f.code === "rate_limited") { if (p) setTimeout(function () { if (pending[f.client_id]) send({ type: "message", client_id: f.client_id, text: p.text }); }, 3000); else notice(t("slow")); }
@@ -246,10 +290,17 @@
     e.preventDefault();
     var text = box.value.trim();
     if (!text) return;
+    release(); // writing again while articles are shown means they did not help
     var id = uuid(), n = bubble({ kind: "visitor", text: text, attachments: [] });
     n.classList.add("q"); log.appendChild(n); log.scrollTop = log.scrollHeight;
-    pending[id] = { text: text, el: n };
     box.value = ""; stopTyping();
+    if (!started) {
+      // Before a conversation exists: offer help articles first; the question waits at most 5 s.
+      held = { id: id, text: text, el: n, row: null, timer: setTimeout(release, 5000) };
+      if (!send({ type: "suggest", client_id: id, text: text })) release();
+      return;
+    }
+    pending[id] = { text: text, el: n };
     send({ type: "message", client_id: id, text: text });
   });
   box.addEventListener("keydown", function (e) {
