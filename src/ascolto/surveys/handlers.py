@@ -13,9 +13,10 @@ from django.utils import timezone
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Order
-from ascolto.inbox.models import Conversation
+from ascolto.inbox.models import Conversation, Message
 from ascolto.surveys import services
-from ascolto.surveys.models import Response, Survey
+from ascolto.surveys.models import Invitation, Response, Survey
+from ascolto.surveys.services import distribution
 
 # An order reported delivered long after the fact (an import, a backfill) is not asked about.
 ORDER_DELIVERED_MAX_AGE = dt.timedelta(days=14)
@@ -48,10 +49,20 @@ def on_conversation_resolved(event: OutboxEvent) -> None:
         .filter(workspace_id=event.workspace_id, pk=conversation_id)
         .first()
     )
-    if conversation is None or services.is_followup_inbox(
-        workspace_id=event.workspace_id, inbox_id=conversation.inbox_id
+    if (
+        conversation is None
+        or services.is_followup_inbox(
+            workspace_id=event.workspace_id, inbox_id=conversation.inbox_id
+        )
+        or distribution.answered_by_reply_in(conversation)
     ):
         return
+    # In an SMS or WhatsApp conversation the survey is asked there, answered by reply.
+    channel = (
+        conversation.channel
+        if conversation.channel in distribution.MESSAGE_CHANNELS
+        else Invitation.Channel.EMAIL
+    )
     now = timezone.now()
     for survey in surveys:
         if survey.trigger_channels and conversation.channel not in survey.trigger_channels:
@@ -60,6 +71,7 @@ def on_conversation_resolved(event: OutboxEvent) -> None:
             survey=survey,
             customer=conversation.customer,
             source_key=f"conversation:{conversation.pk}",
+            channel=channel,
             send_after=now + dt.timedelta(minutes=survey.delay_minutes),
             conversation=conversation,
             agent=conversation.assignee,
@@ -114,3 +126,30 @@ def on_response_submitted(event: OutboxEvent) -> None:
     )
     if response is not None:
         services.response_follow_up(response=response)
+
+
+@outbox.handles("inbox.message.received")
+def on_message_received(event: OutboxEvent) -> None:
+    """A customer's message in an SMS or WhatsApp inbox may answer their pending survey
+    invitation (services/distribution.py)."""
+    message_id = _id(event, "message_id")
+    if message_id is None:
+        return
+    message = (
+        Message.objects.select_related("conversation", "conversation__workspace")
+        .filter(
+            workspace_id=event.workspace_id,
+            pk=message_id,
+            kind=Message.Kind.INBOUND,
+            conversation__channel__in=distribution.MESSAGE_CHANNELS,
+        )
+        .first()
+    )
+    if message is None:
+        return
+    distribution.reply_handle(
+        message=message,
+        opened_conversation=bool(
+            event.payload.get("conversation_created") or event.payload.get("reopened")
+        ),
+    )

@@ -188,6 +188,9 @@ class Invitation(WorkspaceScopedModel):
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")
         LINK = "link", _("Link")
+        # Sent as a message in the customer's SMS or WhatsApp conversation, answered by reply.
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Scheduled")

@@ -34,6 +34,8 @@ from ascolto.surveys.services.surveys import settings_for
 logger = logging.getLogger(__name__)
 
 Skip = Invitation.SkipReason
+# Invitations sent as a message in the customer's conversation (services/distribution.py).
+MESSAGE_CHANNELS = (Invitation.Channel.SMS, Invitation.Channel.WHATSAPP)
 MAX_SEND_ATTEMPTS = 3
 RETRY_AFTER = dt.timedelta(minutes=10)
 
@@ -43,8 +45,8 @@ def survey_consent(customer: Customer, channel: str) -> bool:
     needs consent for email (or "any"); a link is handed out by the caller on a channel of
     their choosing, so it needs consent for "any" channel or, absent that decision, for at least
     one channel."""
-    if channel == Invitation.Channel.EMAIL:
-        return consent_allows(customer=customer, purpose="surveys", channel="email")
+    if channel in (Invitation.Channel.EMAIL, *MESSAGE_CHANNELS):
+        return consent_allows(customer=customer, purpose="surveys", channel=channel)
     decisions = dict(
         Consent.objects.filter(customer=customer, purpose="surveys").values_list(
             "channel", "granted"
@@ -110,6 +112,7 @@ def _skip_reason(
     source_key: str,
     days: int,
     now: dt.datetime,
+    conversation: Conversation | None = None,
 ) -> str:
     if not survey.is_active:
         return Skip.INACTIVE
@@ -118,6 +121,8 @@ def _skip_reason(
     if not survey_consent(customer, channel):
         return Skip.NO_CONSENT
     if channel == Invitation.Channel.EMAIL and email_address(customer) is None:
+        return Skip.NO_ADDRESS
+    if channel in MESSAGE_CHANNELS and (conversation is None or conversation.channel != channel):
         return Skip.NO_ADDRESS
     if recently_asked(customer=customer, days=days, now=now):
         return Skip.SUPPRESSED
@@ -177,6 +182,7 @@ def invitation_create(
         source_key=key,
         days=rules.suppression_days,
         now=moment,
+        conversation=conversation,
     )
     try:
         with transaction.atomic():
@@ -237,6 +243,10 @@ def invitation_send(*, invitation: Invitation, now: dt.datetime | None = None) -
     invitation is `failed`. Returns whether the email went out.
     """
     moment = now or timezone.now()
+    if invitation.channel in MESSAGE_CHANNELS:
+        from ascolto.surveys.services.distribution import invitation_send_message
+
+        return invitation_send_message(invitation=invitation, now=moment)
     if (
         invitation.status != Invitation.Status.SCHEDULED
         or invitation.channel != Invitation.Channel.EMAIL
@@ -294,20 +304,22 @@ def invitation_send(*, invitation: Invitation, now: dt.datetime | None = None) -
 def _locked(invitation_id: int) -> Invitation | None:
     return (
         Invitation.objects.select_for_update(skip_locked=settings.IS_POSTGRES)
-        .select_related("survey", "survey__workspace", "customer", "customer__workspace")
+        .select_related(
+            "survey", "survey__workspace", "customer", "customer__workspace", "conversation"
+        )
         .filter(pk=invitation_id)
         .first()
     )
 
 
 def due_invitation_ids(*, now: dt.datetime | None = None, limit: int = 200) -> list[int]:
-    """Scheduled email invitations whose time has come, oldest first (a link invitation is
-    "sent" when its link is issued)."""
+    """Scheduled email, SMS and WhatsApp invitations whose time has come, oldest first (a link
+    invitation is "sent" when its link is issued)."""
     moment = now or timezone.now()
     return list(
         Invitation.objects.filter(
             status=Invitation.Status.SCHEDULED,
-            channel=Invitation.Channel.EMAIL,
+            channel__in=[Invitation.Channel.EMAIL, *MESSAGE_CHANNELS],
             send_after__lte=moment,
         )
         .order_by("send_after", "id")
