@@ -155,8 +155,8 @@ def pending_invitation(message: Message) -> Invitation | None:
     if message.author_customer_id is None:
         return None
     return (
-        Invitation.objects.select_for_update()
-        .select_related("survey", "survey__workspace", "customer", "conversation")
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("survey", "survey__workspace", "customer")
         .filter(
             workspace_id=message.workspace_id,
             customer_id=message.author_customer_id,

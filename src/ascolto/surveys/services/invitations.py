@@ -304,9 +304,7 @@ def invitation_send(*, invitation: Invitation, now: dt.datetime | None = None) -
 def _locked(invitation_id: int) -> Invitation | None:
     return (
         Invitation.objects.select_for_update(skip_locked=settings.IS_POSTGRES)
-        .select_related(
-            "survey", "survey__workspace", "customer", "customer__workspace", "conversation"
-        )
+        .select_related("survey", "survey__workspace", "customer", "customer__workspace")
         .filter(pk=invitation_id)
         .first()
     )
