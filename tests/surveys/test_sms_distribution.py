@@ -328,3 +328,26 @@ def test_the_invitation_and_thanks_are_in_the_customer_language(
         assert clarification == "כדי לענות על הסקר, השיבו במספר בלבד בין 0 ל-10."
         assert thanks.startswith("תודה!")
     assert Response.objects.get(invitation=invitation).nps_score == 7
+
+
+def test_a_whatsapp_conversation_is_asked_and_answered_on_whatsapp(workspace, fake_twilio):
+    account = make_account(workspace, "whatsapp:+390212345679")
+    survey = make_survey(
+        workspace, "nps", trigger=Survey.Trigger.CONVERSATION_RESOLVED, delay_minutes=0
+    )
+    customer = twilio_services.customer_for_phone(
+        workspace=workspace, number=PHONE, whatsapp=True, actor=SYSTEM
+    )
+    customer_services.consent_set(
+        customer=customer, purpose="surveys", channel="whatsapp", granted=True, actor=SYSTEM
+    )
+    resolved_conversation(account, customer)
+
+    assert send_due() == 1
+    receive(account, customer, "10", "SMwa")
+
+    invitation = Invitation.objects.get(survey=survey)
+    assert invitation.channel == "whatsapp"
+    assert Response.objects.get(invitation=invitation).nps_score == 10
+    recipients = [parse_qs(r.body.decode())["To"][0] for r in fake_twilio.requests]
+    assert recipients == [f"whatsapp:{PHONE}"] * 2
