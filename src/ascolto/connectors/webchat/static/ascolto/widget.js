@@ -127,7 +127,7 @@
 
   var cfg = null, ws = null, token = load(), lastId = 0, attempt = 0, welcomed = false, stopped = false;
   // held: the first question of a conversation, kept back while help articles are offered.
-  var held = null, started = false;
+  var held = null, started = false, emailToSave = "";
   var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true, expect = "", savedEmail = "";
   var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
 
@@ -247,6 +247,8 @@
         setOnline(f.online, f.reply);
         if (f.visitor.email && !f.online) emailSaved(f.visitor.email);
         Object.keys(pending).forEach(function (id) { send({ type: "message", client_id: id, text: pending[id].text }); });
+        if (held && !held.row) send({ type: "suggest", client_id: held.id, text: held.text });
+        if (emailToSave && send({ type: "email", email: emailToSave })) emailToSave = "";
         read();
       } else if (f.type === "ack" || f.type === "message") add(f.message);
       else if (f.type === "sync") f.messages.forEach(add);
@@ -297,7 +299,7 @@
     if (!started) {
       // Before a conversation exists: offer help articles first; the question waits at most 5 s.
       held = { id: id, text: text, el: n, row: null, timer: setTimeout(release, 5000) };
-      if (!send({ type: "suggest", client_id: id, text: text })) release();
+      send({ type: "suggest", client_id: id, text: text }); // not connected yet: sent on welcome
       return;
     }
     pending[id] = { text: text, el: n };
@@ -313,7 +315,9 @@
   });
   function stopTyping() { clearTimeout(typingTimer); if (typingSent) { typingSent = 0; send({ type: "typing", typing: false }); } }
   emailForm.addEventListener("submit", function (e) {
-    e.preventDefault(); if (emailInput.value) send({ type: "email", email: emailInput.value.trim() });
+    e.preventDefault();
+    // Submitted while (re)connecting: saved on welcome instead of being lost.
+    if (emailInput.value && !send({ type: "email", email: emailInput.value.trim() })) emailToSave = emailInput.value.trim();
   });
   attachBtn.addEventListener("click", function () { fileInput.click(); });
   fileInput.addEventListener("change", function () {
