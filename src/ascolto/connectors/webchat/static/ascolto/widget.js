@@ -2,8 +2,7 @@
  * <script src="https://cx.example.com/widget.js" data-key="KEY" async></script>
  * Optional: data-locale="en|it|he", data-open="true", and for signed-in users of the host site
  * data-user-id, data-user-email, data-user-name, data-user-hash (HMAC-SHA256 of the id).
- * Protocol: see ascolto/connectors/webchat/consumers.py. Before a conversation exists, the first
- * question is held while matching help articles are offered ("suggest"); none: it goes at once. */
+ * Protocol: connectors/webchat/consumers.py; a first question waits for articles ("suggest"). */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[data-key][src*='widget.js']");
@@ -126,7 +125,7 @@
   wrap.appendChild(panel); wrap.appendChild(launcher); root.appendChild(wrap);
 
   var cfg = null, ws = null, token = load(), lastId = 0, attempt = 0, welcomed = false, stopped = false;
-  // held: the first question of a conversation, kept back while help articles are offered.
+  // held: a first question kept back while articles are offered.
   var held = null, started = false, emailToSave = "";
   var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true, expect = "", savedEmail = "";
   var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
@@ -185,7 +184,7 @@
     }
   }
   function release() {
-    // Send the held question as an ordinary message (no article, "I still need help", no answer).
+    // No article chosen: send the held question as a message.
     if (!held) return;
     var h = held; held = null; started = true; clearTimeout(h.timer);
     if (h.row) h.row.remove();
@@ -268,7 +267,7 @@
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
-        // Server texts are for developers; visitors read the widget's own, in their language.
+        // Visitors read the widget's own texts, not the server's.
         if (held && f.client_id === held.id) return release(); // no suggestions: send it as today
         var p = f.client_id && pending[f.client_id];
         if (f.code === "invalid_token") { token = ""; keep(""); }
@@ -297,7 +296,7 @@
     n.classList.add("q"); log.appendChild(n); log.scrollTop = log.scrollHeight;
     box.value = ""; stopTyping();
     if (!started) {
-      // Before a conversation exists: offer help articles first; the question waits at most 5 s.
+      // No conversation yet: offer articles first (wait up to 5 s).
       held = { id: id, text: text, el: n, row: null, timer: setTimeout(release, 5000) };
       send({ type: "suggest", client_id: id, text: text }); // not connected yet: sent on welcome
       return;
@@ -316,7 +315,7 @@
   function stopTyping() { clearTimeout(typingTimer); if (typingSent) { typingSent = 0; send({ type: "typing", typing: false }); } }
   emailForm.addEventListener("submit", function (e) {
     e.preventDefault();
-    // Submitted while (re)connecting: saved on welcome instead of being lost.
+    // Submitted while connecting: saved on welcome.
     if (emailInput.value && !send({ type: "email", email: emailInput.value.trim() })) emailToSave = emailInput.value.trim();
   });
   attachBtn.addEventListener("click", function () { fileInput.click(); });
