@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from ascolto.connectors.webchat import consumers, handlers, services
+from ascolto.connectors.webchat import consumers, handlers, ratelimit, services
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
@@ -370,8 +370,10 @@ async def test_flooding_frames_closes_the_socket(app, widget):
     assert await tab.closed_with() == 4429
 
 
-async def test_one_ip_sending_too_many_messages_is_slowed_down(app, widget, settings):
+async def test_one_ip_sending_too_many_messages_is_slowed_down(app, widget, settings, monkeypatch):
     settings.ASCOLTO_WEBCHAT_MESSAGES_PER_MINUTE = 2
+    # All three messages fall in one minute's window, whenever the test runs.
+    monkeypatch.setattr(ratelimit, "_clock", lambda: 1_800_000_030.0)
     first, second = Widget(app, widget, ip="192.0.2.9"), Widget(app, widget, ip="192.0.2.9")
     await first.open()
     await second.open()

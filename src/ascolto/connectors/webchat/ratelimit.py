@@ -26,12 +26,16 @@ LIMITS: dict[str, tuple[str, int, int]] = {
 }
 
 
+def _clock() -> float:
+    return time.time()
+
+
 def hit(kind: str, ip: str) -> int:
     """Count one request of `kind` from `ip`; returns 0 when allowed, else the seconds until the
     window ends (what a Retry-After header says)."""
     setting_name, default, window = LIMITS[kind]
     limit = setting(setting_name, default)
-    now = int(time.time())
+    now = int(_clock())
     start = now - now % window
     key = f"webchat:rl:{kind}:{ip}:{start}"
     cache.add(key, 0, timeout=window + 5)
