@@ -6,7 +6,8 @@
 Fills PostgreSQL with `--responses` answered invitations (NPS, CSAT and CES surveys, spread over
 a year, 40 agents, 8 teams, 5 channels, 3 languages, 5 tiers) with set-based SQL, then times
 `surveys.selectors.metric_counts` (what GET /api/v1/surveys/metrics runs) for the whole year, in
-total and per breakdown, and prints p50 / p95 in milliseconds (goal: p95 <= 200 ms). Then it
+total and per breakdown, counting every response and then from the daily rollups (after a full
+rollup, timed), and prints p50 / p95 in milliseconds (goal: p95 <= 200 ms). Then it
 records `--submits` two-page answers through `services.response_record` from `--threads`
 threads, each answer in its own transaction, and prints answers per second (goal >= 1,000/s).
 """
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--submits", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--direct-runs", type=int, default=3, help="Runs without rollups (0 to skip)."
+    )
     add_database_argument(parser)
     args = parser.parse_args()
 
@@ -75,7 +79,7 @@ def main() -> None:
             raise SystemExit("This bench fills the tables with PostgreSQL SQL; use PostgreSQL.")
         print(machine())
         surveys, workspace = _fill(args.responses)
-        _aggregation(workspace, args.runs)
+        _aggregation(workspace, args.runs, args.direct_runs)
         _submits(workspace, surveys[0], args.submits, args.threads)
 
 
@@ -125,24 +129,38 @@ def _fill(n: int) -> tuple[list[object], object]:
     return surveys, workspace
 
 
-def _aggregation(workspace: object, runs: int) -> None:
+def _aggregation(workspace: object, runs: int, direct_runs: int) -> None:
     import datetime as dt
 
     from django.utils import timezone
 
-    from ascolto.surveys import selectors
+    from ascolto.surveys import rollups, selectors
 
     year = selectors.ResponseFilter(since=timezone.now() - dt.timedelta(days=366))
-    print(f"\nmetric_counts over a year ({runs} runs each), ms:")
-    print(f"{'breakdown':<12} {'p50':>8} {'p95':>8}")
-    for by in BREAKDOWNS:
-        timings = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            selectors.metric_counts(workspace=workspace, filters=year, by=by)  # type: ignore[arg-type]
-            timings.append((time.perf_counter() - started) * 1000)
-        timings.sort()
-        print(f"{by or 'total':<12} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f}")
+
+    def table(title: str, count: int) -> None:
+        print(f"\nmetric_counts over a year, {title} ({count} runs each), ms:")
+        print(f"{'breakdown':<12} {'p50':>8} {'p95':>8}")
+        for by in BREAKDOWNS:
+            timings = []
+            for _ in range(count):
+                started = time.perf_counter()
+                selectors.metric_counts(workspace=workspace, filters=year, by=by)  # type: ignore[arg-type]
+                timings.append((time.perf_counter() - started) * 1000)
+            timings.sort()
+            print(
+                f"{by or 'total':<12} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f}"
+            )
+
+    if direct_runs:
+        table("counting every response", direct_runs)
+    started = time.perf_counter()
+    days = rollups.rollups_refresh(workspace=workspace, full=True)  # type: ignore[arg-type]
+    print(f"\nfull rollup of {days} days: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    rollups.rollups_refresh(workspace=workspace)  # type: ignore[arg-type]
+    print(f"incremental refresh with nothing changed: {time.perf_counter() - started:.2f} s")
+    table("daily rollups + today counted directly", runs)
 
 
 def _submits(workspace: object, survey: object, count: int, threads: int) -> None:

@@ -262,6 +262,7 @@ class Invitation(WorkspaceScopedModel):
             ),
             models.Index(fields=["customer", "-created_at"], name="invitation_customer_idx"),
             models.Index(fields=["workspace", "survey", "-id"], name="invitation_survey_idx"),
+            models.Index(fields=["workspace", "updated_at"], name="invitation_changed_idx"),
             models.Index(
                 fields=["sent_at"],
                 name="invitation_remind_idx",
@@ -336,6 +337,7 @@ class Response(WorkspaceScopedModel):
                 condition=models.Q(ces_score__isnull=False),
             ),
             models.Index(fields=["customer", "-created_at"], name="response_customer_idx"),
+            models.Index(fields=["workspace", "updated_at"], name="response_changed_idx"),
             models.Index(
                 fields=["updated_at"], name="response_open_idx", condition=models.Q(completed=False)
             ),
@@ -406,3 +408,59 @@ class FollowUp(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"Follow-up #{self.pk}"
+
+
+class DailyRollup(models.Model):
+    """Survey figures of one UTC day, one survey and one breakdown value, so the metrics of long
+    periods add up a few thousand rows instead of scanning every response (surveys/rollups.py).
+
+    `dimension` is "" for the survey's totals, else a breakdown name (channel, team, agent,
+    segment, language, touchpoint) and `key` its value. Response counts are split by
+    `completed`; invitation counts (sent that day, answered since) live on the completed=False
+    row only, so summing every row counts each invitation once."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=12, blank=True, default="")
+    key = models.CharField(max_length=40, blank=True, default="")
+    completed = models.BooleanField(default=False)
+    responses = models.PositiveIntegerField(default=0)
+    promoters = models.PositiveIntegerField(default=0)
+    passives = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+    csat_n = models.PositiveIntegerField(default=0)
+    csat_satisfied = models.PositiveIntegerField(default=0)
+    ces_n = models.PositiveIntegerField(default=0)
+    ces_total = models.PositiveIntegerField(default=0)
+    sent = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily survey rollup")
+        verbose_name_plural = _("daily survey rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "dimension", "day", "survey", "key", "completed"],
+                name="survey_rollup_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} survey #{self.survey_id} {self.dimension}={self.key}"
+
+
+class RollupState(models.Model):
+    """How far a workspace's daily rollups go: days before `covered_until` (UTC) are rolled up;
+    `scanned_at` is when changed rows were last looked for."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    covered_until = models.DateField(null=True, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("survey rollup state")
+        verbose_name_plural = _("survey rollup states")
+
+    def __str__(self) -> str:
+        return f"survey rollups of workspace #{self.workspace_id} until {self.covered_until}"

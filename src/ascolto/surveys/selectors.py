@@ -4,12 +4,13 @@ invitation through a signed token instead)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
+from django.db.models import F, QuerySet
 
 from ascolto.accounts.models import Team, User
 from ascolto.core.errors import NotFound, ValidationFailed
@@ -17,7 +18,8 @@ from ascolto.core.models import Workspace
 from ascolto.core.pagination import decode_cursor, encode_cursor
 from ascolto.customers.models import ValueTier
 from ascolto.inbox.models import Channel
-from ascolto.surveys import metrics, tokens
+from ascolto.surveys import aggregates as agg
+from ascolto.surveys import metrics, rollups, tokens
 from ascolto.surveys.models import (
     FollowUp,
     Invitation,
@@ -31,24 +33,7 @@ if TYPE_CHECKING:
     from ascolto.surveys.themes import Theme
 
 MAX_PAGE = 200
-BREAKDOWNS = ("channel", "team", "agent", "segment", "language", "touchpoint", "survey")
-RESPONSE_GROUP_FIELD = {
-    "channel": "channel",
-    "team": "team_id",
-    "agent": "agent_id",
-    "segment": "segment",
-    "language": "language",
-    "touchpoint": "touchpoint",
-    "survey": "survey_id",
-}
-INVITATION_GROUP_FIELD = {
-    "team": "team_id",
-    "agent": "agent_id",
-    "segment": "customer__value_tier",
-    "language": "language",
-    "touchpoint": "survey__touchpoint",
-    "survey": "survey_id",
-}
+BREAKDOWNS = agg.BREAKDOWNS
 LANGUAGE_NAMES = {"en": "English", "it": "Italiano", "he": "עברית"}
 
 
@@ -232,40 +217,80 @@ class MetricsResult:
     groups: list[tuple[metrics.GroupMetrics, str]]
 
 
-def _counts_annotations() -> dict[str, Any]:
-    return {
-        "responses": Count("id"),
-        "promoters": Count("id", filter=Q(nps_score__gte=metrics.PROMOTER_MIN)),
-        "passives": Count(
-            "id", filter=Q(nps_score__gt=metrics.DETRACTOR_MAX, nps_score__lt=metrics.PROMOTER_MIN)
-        ),
-        "detractors": Count("id", filter=Q(nps_score__lte=metrics.DETRACTOR_MAX)),
-        "csat_n": Count("csat_score"),
-        "csat_satisfied": Count("id", filter=Q(csat_score__gte=metrics.CSAT_SATISFIED_MIN)),
-        "ces_n": Count("ces_score"),
-        "ces_total": Sum("ces_score"),
-    }
-
-
-def _invitation_channel() -> Case:
-    return Case(
-        When(context_channel="", then=F("channel")),
-        default=F("context_channel"),
-        output_field=CharField(),
-    )
-
-
 def metric_counts(
     *, workspace: Workspace, filters: ResponseFilter, by: str | None = None
 ) -> MetricsResult:
     """NPS, CSAT, CES and response rate for the selection, and per group when `by` names a
-    breakdown (channel, team, agent, segment, language, touchpoint, survey). Two GROUP BY
-    queries (responses by time of first answer, invitations by time sent) and one for labels.
-    Responses count whether finished or not: a score the customer gave is a score."""
+    breakdown (channel, team, agent, segment, language, touchpoint, survey). Responses count by
+    the time of their first answer, invitations by the time they were sent. Whole past days come
+    from the daily rollups (surveys/rollups.py) when they cover them; the rest is counted with
+    GROUP BY queries. Responses count whether finished or not: a score the customer gave is a
+    score."""
     if by is not None and by not in BREAKDOWNS:
         raise ValidationFailed(
             "Unknown breakdown.", field_errors={"by": [f"One of: {', '.join(BREAKDOWNS)}."]}
         )
+    _responses(workspace, filters)  # validates the period
+    rows, rates = _counts(workspace, filters, by)
+    if by is None:
+        total = _group_counts("", rows.get("", {}), rates.get("", {}))
+        return MetricsResult(by=None, totals=metrics.summarize(total), groups=[])
+    keys = sorted(set(rows) | set(rates))
+    groups = [_group_counts(k, rows.get(k, {}), rates.get(k, {})) for k in keys]
+    labels = _labels(workspace, by, keys)
+    total_row = {
+        name: sum(getattr(g, name) for g in groups)
+        for name in (*agg.RESPONSE_COUNTS, *agg.RATE_COUNTS)
+    }
+    totals = metrics.GroupCounts(key="", **total_row)
+    ordered = sorted(groups, key=lambda g: (-g.responses, g.key))
+    return MetricsResult(
+        by=by,
+        totals=metrics.summarize(totals),
+        groups=[(metrics.summarize(g), labels.get(g.key, g.key)) for g in ordered],
+    )
+
+
+Counts = dict[str, dict[str, Any]]
+
+
+def _counts(workspace: Workspace, filters: ResponseFilter, by: str | None) -> tuple[Counts, Counts]:
+    """Response and invitation counts per group key: rollups for whole covered days plus direct
+    counts of the edges, or all direct."""
+    plan = rollups.plan(
+        workspace=workspace,
+        since=filters.since,
+        until=filters.until,
+        customer_id=filters.customer_id,
+    )
+    if plan is None:
+        return _direct_counts(workspace, filters, by)
+    rows, rates = rollups.counts(
+        workspace=workspace,
+        first_day=plan.first_day,
+        end_day=plan.end_day,
+        by=by,
+        survey_id=filters.survey_id,
+        completed=filters.completed,
+    )
+    for since, until in plan.edges:
+        edge = dataclasses.replace(filters, since=since, until=until)
+        edge_rows, edge_rates = _direct_counts(workspace, edge, by)
+        _add(rows, edge_rows, agg.RESPONSE_COUNTS)
+        _add(rates, edge_rates, agg.RATE_COUNTS)
+    return rows, rates
+
+
+def _add(into: Counts, more: Counts, names: tuple[str, ...]) -> None:
+    for key, counts in more.items():
+        target = into.setdefault(key, dict.fromkeys(names, 0))
+        for name in names:
+            target[name] = (target.get(name) or 0) + (counts.get(name) or 0)
+
+
+def _direct_counts(
+    workspace: Workspace, filters: ResponseFilter, by: str | None
+) -> tuple[Counts, Counts]:
     responses = _responses(workspace, filters)
     invitations = Invitation.objects.filter(
         workspace=workspace,
@@ -280,51 +305,22 @@ def metric_counts(
         invitations = invitations.filter(sent_at__lt=filters.until)
     if filters.customer_id is not None:
         invitations = invitations.filter(customer_id=filters.customer_id)
-    rate_annotations = {
-        "sent": Count("id"),
-        "answered": Count("id", filter=Q(answered_at__isnull=False)),
-    }
     if by is None:
-        row = responses.aggregate(**_counts_annotations())
-        rate = invitations.aggregate(**rate_annotations)
-        total = _group_counts("", row, rate)
-        return MetricsResult(by=None, totals=metrics.summarize(total), groups=[])
-
-    field = RESPONSE_GROUP_FIELD[by]
-    rows: dict[str, dict[str, Any]] = {
+        row = responses.aggregate(**agg.response_counts())
+        rate = invitations.aggregate(**agg.rate_counts())
+        return ({"": row} if row["responses"] else {}), ({"": rate} if rate["sent"] else {})
+    field = agg.RESPONSE_GROUP_FIELD[by]
+    rows = {
         _key(r["group"]): dict(r)
-        for r in responses.values(group=F(field)).annotate(**_counts_annotations()).order_by()
+        for r in responses.values(group=F(field)).annotate(**agg.response_counts()).order_by()
     }
-    inv_field: Any = _invitation_channel() if by == "channel" else F(INVITATION_GROUP_FIELD[by])
-    rates: dict[str, dict[str, Any]] = {
+    rates = {
         _key(r["group"]): dict(r)
-        for r in invitations.values(group=inv_field).annotate(**rate_annotations).order_by()
+        for r in invitations.values(group=agg.invitation_group(by))
+        .annotate(**agg.rate_counts())
+        .order_by()
     }
-    keys = sorted(set(rows) | set(rates))
-    groups = [_group_counts(k, rows.get(k, {}), rates.get(k, {})) for k in keys]
-    labels = _labels(workspace, by, keys)
-    total_row = {
-        name: sum(getattr(g, name) for g in groups)
-        for name in (
-            "responses",
-            "promoters",
-            "passives",
-            "detractors",
-            "csat_n",
-            "csat_satisfied",
-            "ces_n",
-            "ces_total",
-            "sent",
-            "answered",
-        )
-    }
-    totals = metrics.GroupCounts(key="", **total_row)
-    ordered = sorted(groups, key=lambda g: (-g.responses, g.key))
-    return MetricsResult(
-        by=by,
-        totals=metrics.summarize(totals),
-        groups=[(metrics.summarize(g), labels.get(g.key, g.key)) for g in ordered],
-    )
+    return rows, rates
 
 
 def _key(value: Any) -> str:

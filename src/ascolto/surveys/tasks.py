@@ -9,8 +9,9 @@ from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from ascolto.core.models import Workspace
 from ascolto.core.tasks import single_instance
-from ascolto.surveys import conf, services
+from ascolto.surveys import conf, rollups, services
 from ascolto.surveys.models import Survey
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ SEND_LOCK = "surveys-send-invitations"
 REMIND_LOCK = "surveys-send-reminders"
 RELATIONAL_LOCK = "surveys-relational"
 STALE_LOCK = "surveys-close-stale"
+ROLLUP_LOCK = "surveys-rollups"
 
 
 @db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
@@ -81,3 +83,18 @@ def send_followup_message(followup_id: int) -> bool:
     """Email the "here is what changed" message of a closed follow-up."""
     with transaction.atomic():
         return services.followup_notify(followup_id=followup_id)
+
+
+@db_periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
+@single_instance(ROLLUP_LOCK)
+def refresh_rollups() -> int:
+    """Recompute the daily survey rollups of the days that changed. Returns the days done."""
+    done = 0
+    for workspace in Workspace.objects.filter(
+        pk__in=Survey.objects.values("workspace_id")
+    ).order_by("pk"):
+        try:
+            done += rollups.rollups_refresh(workspace=workspace)
+        except Exception:
+            logger.exception("Survey rollups of workspace %s failed", workspace.pk)
+    return done

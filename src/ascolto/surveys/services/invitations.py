@@ -475,7 +475,7 @@ def invitation_answered(*, invitation: Invitation, now: dt.datetime) -> None:
     if invitation.answered_at is None:
         invitation.answered_at = now
         Invitation.objects.filter(pk=invitation.pk, answered_at__isnull=True).update(
-            answered_at=now, opened_at=invitation.opened_at or now
+            answered_at=now, opened_at=invitation.opened_at or now, updated_at=timezone.now()
         )
 
 

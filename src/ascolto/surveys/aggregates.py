@@ -1,0 +1,81 @@
+"""The counting expressions of survey metrics, shared by the direct queries (selectors) and the
+daily rollups (rollups.py), so both count exactly the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, CharField, Count, F, Q, Sum, When
+
+from ascolto.surveys import metrics
+
+BREAKDOWNS = ("channel", "team", "agent", "segment", "language", "touchpoint", "survey")
+
+# Responses are grouped by what was recorded on them when answered; invitations by their own
+# fields (the segment is the customer's current tier).
+RESPONSE_GROUP_FIELD = {
+    "channel": "channel",
+    "team": "team_id",
+    "agent": "agent_id",
+    "segment": "segment",
+    "language": "language",
+    "touchpoint": "touchpoint",
+    "survey": "survey_id",
+}
+INVITATION_GROUP_FIELD = {
+    "team": "team_id",
+    "agent": "agent_id",
+    "segment": "customer__value_tier",
+    "language": "language",
+    "touchpoint": "survey__touchpoint",
+    "survey": "survey_id",
+}
+RESPONSE_COUNTS = (
+    "responses",
+    "promoters",
+    "passives",
+    "detractors",
+    "csat_n",
+    "csat_satisfied",
+    "ces_n",
+    "ces_total",
+)
+RATE_COUNTS = ("sent", "answered")
+
+
+def response_counts() -> dict[str, Any]:
+    """Aggregates over Response rows: what NPS, CSAT and CES are computed from."""
+    return {
+        "responses": Count("id"),
+        "promoters": Count("id", filter=Q(nps_score__gte=metrics.PROMOTER_MIN)),
+        "passives": Count(
+            "id", filter=Q(nps_score__gt=metrics.DETRACTOR_MAX, nps_score__lt=metrics.PROMOTER_MIN)
+        ),
+        "detractors": Count("id", filter=Q(nps_score__lte=metrics.DETRACTOR_MAX)),
+        "csat_n": Count("csat_score"),
+        "csat_satisfied": Count("id", filter=Q(csat_score__gte=metrics.CSAT_SATISFIED_MIN)),
+        "ces_n": Count("ces_score"),
+        "ces_total": Sum("ces_score"),
+    }
+
+
+def rate_counts() -> dict[str, Any]:
+    """Aggregates over sent Invitation rows: the response rate."""
+    return {"sent": Count("id"), "answered": Count("id", filter=Q(answered_at__isnull=False))}
+
+
+def invitation_channel() -> Case:
+    """The channel an invitation is about: its conversation's channel, else how it was sent."""
+    return Case(
+        When(context_channel="", then=F("channel")),
+        default=F("context_channel"),
+        output_field=CharField(),
+    )
+
+
+def invitation_group(by: str) -> Any:
+    return invitation_channel() if by == "channel" else F(INVITATION_GROUP_FIELD[by])
+
+
+def group_key(value: Any) -> str:
+    return "" if value is None else str(value)

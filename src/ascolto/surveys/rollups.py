@@ -1,0 +1,269 @@
+"""Daily survey rollups: the counts of every whole past UTC day per survey and breakdown value,
+kept incrementally, so NPS / CSAT / CES over a year add up a few thousand rows.
+
+- `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose responses or
+  invitations changed since its last scan (rows' `updated_at`, with an overlap for transactions
+  that were still open), plus the days that ended since, and moves `covered_until` to today.
+- `plan` splits a period into the whole days the rollups cover and the edges (the partial first
+  and last days, today) that are counted directly; `counts` adds the rollup rows up. Selectors
+  add the two, so the figures equal the direct computation once the changed days are refreshed
+  (tests/surveys/test_rollups.py checks this on random data).
+
+What a rollup does not see until the next full rebuild (`ascolto surveys rollups --full`):
+rows changed by bulk updates that do not touch `updated_at`, deleted rows, and a customer's tier
+changing after the day was rolled up (invitations are grouped by the customer's current tier).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ascolto.core.models import Workspace
+from ascolto.surveys import aggregates as agg
+from ascolto.surveys.models import DailyRollup, Invitation, Response, RollupState
+
+UTC = dt.UTC
+# Rows changed by a transaction that committed after a scan but stamped before it are caught by
+# the next scan as long as that transaction took less than this.
+OVERLAP = dt.timedelta(minutes=10)
+DAYS_PER_BATCH = 31
+DIMENSIONS = ("", "channel", "team", "agent", "segment", "language", "touchpoint")
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=UTC)
+
+
+def _sent_invitations(workspace: Workspace) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        workspace=workspace,
+        sent_at__isnull=False,
+        status__in=[Invitation.Status.SENT, Invitation.Status.BOUNCED],
+    )
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def rollups_refresh(
+    *, workspace: Workspace, now: dt.datetime | None = None, full: bool = False
+) -> int:
+    """Bring the workspace's rollups up to the start of today (UTC). Returns how many days were
+    recomputed. One transaction, holding the state row, so two refreshes never interleave."""
+    moment = now or timezone.now()
+    today = moment.astimezone(UTC).date()
+    with transaction.atomic():
+        state, _ = RollupState.objects.select_for_update().get_or_create(workspace=workspace)
+        if full or state.covered_until is None or state.scanned_at is None:
+            DailyRollup.objects.filter(workspace=workspace).delete()
+            days = _days_with_data(workspace, changed_since=None)
+        else:
+            days = _days_with_data(workspace, changed_since=state.scanned_at - OVERLAP)
+            day = state.covered_until
+            while day < today:
+                days.add(day)
+                day += dt.timedelta(days=1)
+        todo = sorted(d for d in days if d < today)
+        for start in range(0, len(todo), DAYS_PER_BATCH):
+            _rebuild(workspace, todo[start : start + DAYS_PER_BATCH])
+        state.covered_until = today
+        state.scanned_at = moment
+        state.save()
+    return len(todo)
+
+
+def _days_with_data(workspace: Workspace, *, changed_since: dt.datetime | None) -> set[dt.date]:
+    responses = Response.objects.filter(workspace=workspace)
+    invitations = _sent_invitations(workspace)
+    if changed_since is not None:
+        responses = responses.filter(updated_at__gte=changed_since)
+        invitations = invitations.filter(updated_at__gte=changed_since)
+    days = set(
+        responses.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by()
+    )
+    days |= set(
+        invitations.annotate(day=TruncDate("sent_at", tzinfo=UTC))
+        .values_list("day", flat=True)
+        .distinct()
+        .order_by()
+    )
+    return {d for d in days if d is not None}
+
+
+def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
+    """Replace the rollup rows of `days` with fresh GROUP BY counts."""
+    DailyRollup.objects.filter(workspace=workspace, day__in=days).delete()
+    rows: dict[tuple[dt.date, int, str, str, bool], DailyRollup] = {}
+    for first, last in _runs(days):
+        since, until = _day_start(first), _day_start(last + dt.timedelta(days=1))
+        responses = Response.objects.filter(
+            workspace=workspace, created_at__gte=since, created_at__lt=until
+        ).annotate(day=TruncDate("created_at", tzinfo=UTC))
+        invitations = (
+            _sent_invitations(workspace)
+            .filter(sent_at__gte=since, sent_at__lt=until)
+            .annotate(day=TruncDate("sent_at", tzinfo=UTC))
+        )
+        for dimension in DIMENSIONS:
+            response_group: dict[str, Any] = {}
+            invitation_group: dict[str, Any] = {}
+            if dimension:
+                response_group["group"] = F(agg.RESPONSE_GROUP_FIELD[dimension])
+                invitation_group["group"] = agg.invitation_group(dimension)
+            for r in _dicts(
+                responses.values("day", "survey_id", "completed", **response_group)
+                .annotate(**agg.response_counts())
+                .order_by()
+            ):
+                row = _row(rows, workspace, r, dimension, completed=r["completed"])
+                for name in agg.RESPONSE_COUNTS:
+                    setattr(row, name, int(r[name] or 0))
+            for r in _dicts(
+                invitations.values("day", "survey_id", **invitation_group)
+                .annotate(**agg.rate_counts())
+                .order_by()
+            ):
+                row = _row(rows, workspace, r, dimension, completed=False)
+                row.sent, row.answered = int(r["sent"] or 0), int(r["answered"] or 0)
+    DailyRollup.objects.bulk_create(rows.values(), batch_size=1000)
+
+
+def _row(
+    rows: dict[tuple[dt.date, int, str, str, bool], DailyRollup],
+    workspace: Workspace,
+    r: dict[str, Any],
+    dimension: str,
+    *,
+    completed: bool,
+) -> DailyRollup:
+    key = agg.group_key(r.get("group")) if dimension else ""
+    ident = (r["day"], r["survey_id"], dimension, key, completed)
+    row = rows.get(ident)
+    if row is None:
+        row = rows[ident] = DailyRollup(
+            workspace=workspace,
+            day=r["day"],
+            survey_id=r["survey_id"],
+            dimension=dimension,
+            key=key,
+            completed=completed,
+        )
+    return row
+
+
+def _dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in rows]
+
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) runs, so each run is one range query."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + dt.timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Whole days [first_day, end_day) come from rollups; `edges` are (since, until) ranges,
+    None meaning open, counted directly."""
+
+    first_day: dt.date
+    end_day: dt.date
+    edges: list[tuple[dt.datetime | None, dt.datetime | None]]
+
+
+def plan(
+    *,
+    workspace: Workspace,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    customer_id: int | None = None,
+) -> Plan | None:
+    """How to count [since, until): None when rollups cannot help (nothing rolled up yet, a
+    single customer, or no whole rolled-up day inside the period)."""
+    if customer_id is not None:
+        return None
+    covered = (
+        RollupState.objects.filter(workspace=workspace)
+        .values_list("covered_until", flat=True)
+        .first()
+    )
+    if covered is None:
+        return None
+    if since is None:
+        first_day = dt.date.min
+    else:
+        start = since.astimezone(UTC)
+        first_day = start.date() if start == _day_start(start.date()) else start.date() + _ONE
+    end_day = covered if until is None else min(covered, until.astimezone(UTC).date())
+    if first_day >= end_day:
+        return None
+    edges: list[tuple[dt.datetime | None, dt.datetime | None]] = []
+    if since is not None and since < _day_start(first_day):
+        edges.append((since, _day_start(first_day)))
+    end_start = _day_start(end_day)
+    if until is None or until > end_start:
+        edges.append((end_start, until))
+    return Plan(first_day=first_day, end_day=end_day, edges=edges)
+
+
+_ONE = dt.timedelta(days=1)
+
+
+def counts(
+    *,
+    workspace: Workspace,
+    first_day: dt.date,
+    end_day: dt.date,
+    by: str | None,
+    survey_id: int | None,
+    completed: bool | None,
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Response counts and invitation counts per group key ("" without a breakdown) over the
+    rolled-up days, in the shape the direct queries return. Groups whose counts are all zero
+    are left out, as a GROUP BY over no rows would."""
+    qs = DailyRollup.objects.filter(
+        workspace=workspace,
+        dimension="" if by in (None, "survey") else by,
+        day__gte=first_day,
+        day__lt=end_day,
+    )
+    if survey_id is not None:
+        qs = qs.filter(survey_id=survey_id)
+    only = Q() if completed is None else Q(completed=completed)
+    sums = {name: Sum(name, filter=only) for name in agg.RESPONSE_COUNTS}
+    sums.update({name: Sum(name) for name in agg.RATE_COUNTS})
+    if by is None:
+        grouped = [{"group": "", **qs.aggregate(**sums)}]
+    else:
+        field = "survey_id" if by == "survey" else "key"
+        grouped = _dicts(qs.values(group=F(field)).annotate(**sums).order_by())
+    rows: dict[str, dict[str, int]] = {}
+    rates: dict[str, dict[str, int]] = {}
+    for g in grouped:
+        key = agg.group_key(g["group"])
+        response_part = {name: int(g[name] or 0) for name in agg.RESPONSE_COUNTS}
+        rate_part = {name: int(g[name] or 0) for name in agg.RATE_COUNTS}
+        if response_part["responses"]:
+            rows[key] = response_part
+        if rate_part["sent"]:
+            rates[key] = rate_part
+    return rows, rates
