@@ -31,14 +31,16 @@ def test_two_proportion_test_with_all_successes_has_no_difference() -> None:
 
 def test_two_proportion_test_with_an_empty_variant_gives_nothing() -> None:
     r = stats.two_proportion_test(x_control=0, n_control=0, x_treatment=3, n_treatment=10)
-    assert r.p_value is None and r.difference is None
+    assert r.p_value is None
+    assert r.difference is None
 
 
 def test_two_proportion_lift_is_undefined_from_a_zero_rate() -> None:
     r = stats.two_proportion_test(x_control=0, n_control=100, x_treatment=5, n_treatment=100)
     assert r.relative_lift is None
     assert r.difference == pytest.approx(0.05)
-    assert r.p_value is not None and r.p_value < 0.05
+    assert r.p_value is not None
+    assert r.p_value < 0.05
 
 
 def test_welch_degrees_of_freedom_by_hand() -> None:
@@ -100,20 +102,26 @@ def test_sample_size_for_means_by_hand() -> None:
 
 
 def test_sample_size_rejects_impossible_rates() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="strictly between"):
         stats.sample_size_proportions(baseline=0.95, mde=0.1)
 
 
 def test_srm_check() -> None:
     even = stats.srm_check([5000, 5000], [1, 1])
-    assert even is not None and even.p_value == pytest.approx(1.0) and not even.mismatch
+    assert even is not None
+    assert even.p_value == pytest.approx(1.0)
+    assert not even.mismatch
     slight = stats.srm_check([5100, 4900], [50, 50])
-    assert slight is not None and slight.chi2 == pytest.approx(4.0) and not slight.mismatch
+    assert slight is not None
+    assert slight.chi2 == pytest.approx(4.0)
+    assert not slight.mismatch
     assert slight.p_value == pytest.approx(0.0455, abs=1e-4)
     broken = stats.srm_check([5300, 4700], [1, 1])
-    assert broken is not None and broken.mismatch
+    assert broken is not None
+    assert broken.mismatch
     weighted = stats.srm_check([900, 100], [90, 10])
-    assert weighted is not None and weighted.chi2 == pytest.approx(0.0)
+    assert weighted is not None
+    assert weighted.chi2 == pytest.approx(0.0)
     assert stats.srm_check([0, 0], [1, 1]) is None
 
 
