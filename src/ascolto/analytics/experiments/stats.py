@@ -26,7 +26,7 @@ from scipy import stats  # type: ignore[import-untyped]
 SRM_ALPHA = 0.001
 
 
-def _z(q: float) -> float:
+def normal_quantile(q: float) -> float:
     return float(stats.norm.ppf(q))
 
 
@@ -63,7 +63,7 @@ def two_proportion_test(
     pooled = (x_control + x_treatment) / (n_control + n_treatment)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n_control + 1 / n_treatment))
     se = math.sqrt(p1 * (1 - p1) / n_control + p2 * (1 - p2) / n_treatment)
-    half = _z(1 - alpha / 2) * se
+    half = normal_quantile(1 - alpha / 2) * se
     if se0 == 0:
         z, p = 0.0, 1.0
     else:
@@ -109,9 +109,9 @@ def sample_size_proportions(
     if not (0 < p1 < 1 and 0 < p2 < 1) or mde == 0:
         raise ValueError("baseline and baseline + mde must be rates strictly between 0 and 1")
     bar = (p1 + p2) / 2
-    root = _z(1 - alpha / 2) * math.sqrt(2 * bar * (1 - bar)) + _z(power) * math.sqrt(
-        p1 * (1 - p1) + p2 * (1 - p2)
-    )
+    root = normal_quantile(1 - alpha / 2) * math.sqrt(2 * bar * (1 - bar)) + normal_quantile(
+        power
+    ) * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
     return math.ceil(root**2 / mde**2)
 
 
@@ -120,7 +120,9 @@ def sample_size_means(*, sd: float, mde: float, alpha: float = 0.05, power: floa
     n = 2 (z_{1-a/2} + z_{power})² sd² / mde²."""
     if sd <= 0 or mde == 0:
         raise ValueError("sd must be positive and mde non-zero")
-    return math.ceil(2 * (_z(1 - alpha / 2) + _z(power)) ** 2 * sd**2 / mde**2)
+    return math.ceil(
+        2 * (normal_quantile(1 - alpha / 2) + normal_quantile(power)) ** 2 * sd**2 / mde**2
+    )
 
 
 @dataclass(frozen=True)
