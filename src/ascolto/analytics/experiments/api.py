@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from ascolto.analytics.experiments import results, selectors, services
 from ascolto.analytics.models import Experiment
@@ -163,14 +163,14 @@ def list_experiments(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.post("/analytics/experiments", response={201: ExperimentOut}, tags=[EXPERIMENTS])
-def create_experiment(request: HttpRequest, payload: ExperimentIn) -> tuple[int, dict[str, Any]]:
+def create_experiment(request: HttpRequest, payload: ExperimentIn) -> Status[dict[str, Any]]:
     """A draft experiment; the planned sample size per variant is computed from the baseline,
     the minimum detectable effect, alpha and power."""
     ctx = require(request, "admin")
     data = payload.model_dump()
     with transaction.atomic():
         experiment = services.experiment_create(workspace=ctx.workspace, **data)
-    return 201, experiment_out(experiment)
+    return Status(201, experiment_out(experiment))
 
 
 @router.get("/analytics/experiments/{experiment_id}", response=ExperimentOut, tags=[EXPERIMENTS])
