@@ -12,19 +12,18 @@ from django.utils import timezone
 from ascolto.analytics.experiments import services
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.customers.factories import CustomerFactory, OrderFactory
-from tests.e2e.test_browser_customers import (  # noqa: F401 (fixtures)
-    PASSWORD,
-    _off_the_browser_thread,
-    _shot,
-    _sync_orm_beside_playwright,
-    browser,
-    page,
-)
+from tests.e2e import test_browser_customers as e2e
+from tests.e2e.test_browser_customers import PASSWORD, _off_the_browser_thread, _shot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# The browser fixtures of the end-to-end tests (Chromium through Playwright, skipped without it).
+_sync_orm_beside_playwright = e2e._sync_orm_beside_playwright
+browser = e2e.browser
+page = e2e.page
 
 
 def _build() -> dict[str, Any]:
