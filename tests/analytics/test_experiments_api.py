@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ascolto.analytics.experiments import services
 from ascolto.analytics.models import Experiment, MetricTarget
@@ -253,3 +255,44 @@ def test_only_admins_edit_targets(workspace: Any) -> None:
     client = session_client(_user(workspace, "agent"))
     assert client.get("/analytics/targets/").status_code == 403
     assert client.post("/analytics/targets/", {"metric": "csat"}).status_code == 403
+
+
+# --- robustness and query budgets -------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=5,
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(field=st.sampled_from(sorted(BODY)), value=json_values)
+def test_creating_with_any_broken_field_is_never_a_500(
+    admin_api: ApiClient, field: str, value: Any
+) -> None:
+    response = admin_api.post(URL, BODY | {field: value})
+    assert response.status_code in (201, 422), response.content[:300]
+    if response.status_code == 422:
+        assert_problem(response, 422)
+
+
+def test_list_and_results_read_a_fixed_number_of_queries(
+    admin_api: ApiClient, workspace: Any, django_assert_max_num_queries: Any
+) -> None:
+    e = services.experiment_create(workspace=workspace, **{
+        k: v for k, v in BODY.items() if k != "lever"
+    })  # fmt: skip
+    services.experiment_start(experiment=e)
+    for unit in range(40):
+        services.experiment_assign(experiment=e, unit_id=unit)
+    admin_api.post(URL, BODY)
+    with django_assert_max_num_queries(3):  # auth 2 + experiments
+        assert len(admin_api.get(URL).json()) == 2
+    with django_assert_max_num_queries(5):  # auth 2 + experiment + counts + outcomes
+        assert admin_api.get(f"{URL}/{e.pk}/results").status_code == 200
