@@ -23,6 +23,15 @@ def _survey_delay(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def _assistant_threshold(payload: dict[str, Any]) -> str | None:
+    value = payload.get("confidence_threshold")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        return str(_("confidence_threshold must be a number from 0 to 1."))
+    return None
+
+
 @dataclass(frozen=True)
 class Lever:
     key: str
@@ -39,6 +48,12 @@ LEVERS: dict[str, Lever] = {
             _("Survey delay after a resolved conversation"),
             _('Payload {"delay_minutes": 30}; the survey\'s own delay when absent.'),
             _survey_delay,
+        ),
+        Lever(
+            "assistant_threshold",
+            _("Assistant confidence threshold"),
+            _('Payload {"confidence_threshold": 0.6}; the assistant\'s setting when absent.'),
+            _assistant_threshold,
         ),
     ]
 }
