@@ -318,3 +318,23 @@ def test_results_stay_inside_the_workspace(workspace: Any) -> None:
         services.experiment_assign(experiment=e, unit_id=foreign.pk)
 
     assert sum(v.n for v in results.experiment_results(e).variants) == 0
+
+
+def test_a_customers_assistant_outcome_counts_when_it_ends_after_assignment(
+    workspace: Any,
+) -> None:
+    from ascolto.assistant.models import BotSession
+
+    e = running(workspace, unit="customer", metric="resolved_by_bot", baseline=0.3, mde=0.1)
+    customer = CustomerFactory(workspace=workspace)
+    conversation = inbox_services.message_receive(
+        inbox=InboxFactory(workspace=workspace), customer=customer, text="hi"
+    ).conversation
+    session = BotSession.objects.create(workspace=workspace, conversation=conversation)
+    variant = services.experiment_assign(experiment=e, unit_id=customer.pk)  # at its search
+    session.state = BotSession.State.RESOLVED
+    session.save()
+
+    by_key = {v.key: v for v in results.experiment_results(e).variants}
+    assert by_key[variant].n == 1
+    assert by_key[variant].mean == 1.0

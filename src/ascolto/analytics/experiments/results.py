@@ -111,7 +111,8 @@ def outcome_rows(experiment: Experiment) -> Iterable[Row]:
             BotSession.objects.all(),
             conversation_key="conversation_id",
             customer_key="conversation__customer_id",
-            time_field="created_at",
+            # The session starts before the assignment it triggers; its outcome comes after.
+            time_field="updated_at",
             fields=("state",),
             value=lambda s: s == BotSession.State.RESOLVED,
         )
