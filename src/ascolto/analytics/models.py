@@ -90,3 +90,70 @@ class DigestSent(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.owner_id} {self.week}"
+
+
+class Experiment(WorkspaceScopedModel):
+    """A randomised comparison of variants on one metric. `variants` is a list of
+    {"key": "A", "weight": 50, "payload": {...}}; the first variant is the control. `lever`
+    names the setting another app reads from the payload (`experiments.levers`)."""
+
+    class Unit(models.TextChoices):
+        CONVERSATION = "conversation", _("Conversation")
+        CUSTOMER = "customer", _("Customer")
+
+    class Design(models.TextChoices):
+        FIXED = "fixed", _("Fixed sample size")
+        SEQUENTIAL = "sequential", _("Sequential (always-valid p-values)")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        RUNNING = "running", _("Running")
+        STOPPED = "stopped", _("Stopped")
+
+    name = models.CharField(_("name"), max_length=200)
+    hypothesis = models.TextField(_("hypothesis"), blank=True, default="")
+    unit = models.CharField(_("unit"), max_length=12, choices=Unit.choices)
+    lever = models.CharField(_("lever"), max_length=40, blank=True, default="")
+    variants = models.JSONField(_("variants"), default=list)
+    metric = models.CharField(_("metric"), max_length=40)
+    design = models.CharField(_("design"), max_length=10, choices=Design.choices)
+    baseline = models.FloatField(_("baseline"))
+    mde = models.FloatField(_("minimum detectable effect"))
+    alpha = models.FloatField(_("significance level"), default=0.05)
+    power = models.FloatField(_("power"), default=0.8)
+    sample_size = models.PositiveIntegerField(_("units per variant"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.DRAFT
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("experiment")
+        verbose_name_plural = _("experiments")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "status", "lever"], name="experiment_lever_idx")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExperimentAssignment(WorkspaceScopedModel):
+    """The variant a unit (conversation or customer id) got, recorded once at first exposure."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    unit_id = models.BigIntegerField()
+    variant = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "unit_id"], name="experiment_assignment_once"
+            )
+        ]
+        indexes = [models.Index(fields=["experiment", "variant"], name="assignment_variant_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}:{self.unit_id}={self.variant}"

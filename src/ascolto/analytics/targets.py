@@ -55,6 +55,12 @@ def target_set(
     return row
 
 
+def target_remove(*, workspace: Workspace, metric: str) -> bool:
+    """Remove the metric's target (and its alerts). Returns whether there was one."""
+    deleted, _rows = MetricTarget.objects.filter(workspace=workspace, metric=metric).delete()
+    return deleted > 0
+
+
 def judged_filters(workspace: Workspace, now: dt.datetime) -> DashboardFilters:
     zone = ZoneInfo(workspace.timezone)
     last = now.astimezone(zone).date() - dt.timedelta(days=1)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from ascolto.analytics import views
+from ascolto.analytics import targets_views, views
+from ascolto.analytics.experiments import views as experiment_views
 
 app_name = "analytics"
 urlpatterns = [
@@ -11,6 +12,22 @@ urlpatterns = [
     path("team/", views.dashboard, {"key": "team"}, name="team"),
     path("conversations/", views.drill_conversations, name="drill_conversations"),
     path("customers/", views.drill_customers, name="drill_customers"),
+    path("targets/", targets_views.target_edit, name="targets"),
+    path("experiments/", experiment_views.experiment_list, name="experiments"),
+    path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
+    path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),
+    path(
+        "experiments/<int:pk>/start/",
+        experiment_views.experiment_transition,
+        {"action": "start"},
+        name="experiment_start",
+    ),
+    path(
+        "experiments/<int:pk>/stop/",
+        experiment_views.experiment_transition,
+        {"action": "stop"},
+        name="experiment_stop",
+    ),
     path("alerts/<int:pk>/read/", views.alert_read, name="alert_read"),
     path("export/conversations.csv", views.export_conversations_csv, name="export_conversations"),
     path("export/customers.csv", views.export_customers_csv, name="export_customers"),

@@ -7,7 +7,7 @@ Every function runs inside the caller's transaction (the outbox handler's savepo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 from django.db.models import F
@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
+from ascolto.analytics.experiments.services import experiment_payload
 from ascolto.assistant import generative, handoff, selectors
 from ascolto.assistant.bot import Decision, Policy, Signals, confirmation, decide
 from ascolto.assistant.models import (
@@ -328,12 +329,14 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
                 reason=BotSession.Reason.NOT_SOLVED,
             )
 
-    language, results = _search(
-        workspace, conversation, language, message.text, config.confidence_threshold
-    )
+    threshold = _threshold(conversation, config)
+    language, results = _search(workspace, conversation, language, message.text, threshold)
     signals = _signals(triage, language)
     decision: Decision = decide(
-        text=message.text, signals=signals, policy=_policy(config), results=results
+        text=message.text,
+        signals=signals,
+        policy=replace(_policy(config), threshold=threshold),
+        results=results,
     )
     if decision.answer is None:
         assert decision.handoff is not None
@@ -351,7 +354,7 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
             workspace=workspace,
             language=language,
             question=message.text,
-            passages=[r for r in decision.candidates if r.score >= config.confidence_threshold],
+            passages=[r for r in decision.candidates if r.score >= threshold],
         )
     reply = _bot_reply(
         conversation,
@@ -362,6 +365,19 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
     session.suggested = [*session.suggested, decision.answer.article_id]
     session.save(update_fields=["state", "answers", "suggested", "updated_at"])
     return BotOutcome("answered", reply)
+
+
+def _threshold(conversation: Conversation, config: AssistantSettings) -> float:
+    """The confidence threshold for this conversation: the workspace's, or the one its variant
+    of a running experiment on the threshold gives (assigned at this first search)."""
+    payload = experiment_payload(
+        workspace_id=conversation.workspace_id,
+        lever="assistant_threshold",
+        conversation_id=conversation.pk,
+        customer_id=conversation.customer_id,
+    )
+    value = (payload or {}).get("confidence_threshold")
+    return float(value) if isinstance(value, int | float) else config.confidence_threshold
 
 
 def _search(

@@ -15,6 +15,7 @@ from ninja.operation import Operation
 
 from ascolto.accounts.api import router as accounts_router
 from ascolto.analytics.api import router as analytics_router
+from ascolto.analytics.experiments.api import router as experiments_router
 from ascolto.assistant.api import router as assistant_router
 from ascolto.connectors.api_channel.api import router as api_channel_router
 from ascolto.connectors.meta.api import router as meta_router
@@ -96,5 +97,6 @@ api.add_router("", voice_router)
 api.add_router("", meta_router)
 api.add_router("", helpcenter_router)
 api.add_router("", analytics_router)
+api.add_router("", experiments_router)
 api.add_router("", assistant_router)
 api.add_router("", engagement_router)

@@ -7,9 +7,11 @@ source), and a response has at most one follow-up.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 
+from ascolto.analytics.experiments.services import experiment_payload
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Order
@@ -64,15 +66,27 @@ def on_conversation_resolved(event: OutboxEvent) -> None:
         else Invitation.Channel.EMAIL
     )
     now = timezone.now()
+    variant: dict[str, Any] | None = None
     for survey in surveys:
         if survey.trigger_channels and conversation.channel not in survey.trigger_channels:
             continue
+        if variant is None:  # exposure: assigned once, when a survey is actually scheduled
+            variant = (
+                experiment_payload(
+                    workspace_id=event.workspace_id,
+                    lever="survey_delay",
+                    conversation_id=conversation.pk,
+                    customer_id=conversation.customer_id,
+                )
+                or {}
+            )
+        delay = variant.get("delay_minutes", survey.delay_minutes)
         services.invitation_create(
             survey=survey,
             customer=conversation.customer,
             source_key=f"conversation:{conversation.pk}",
             channel=channel,
-            send_after=now + dt.timedelta(minutes=survey.delay_minutes),
+            send_after=now + dt.timedelta(minutes=delay),
             conversation=conversation,
             agent=conversation.assignee,
             team=conversation.team,
