@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -31,7 +32,9 @@ from ascolto.inbox.models import Channel
 from ascolto.surveys import builder_forms as forms
 from ascolto.surveys import questions as q
 from ascolto.surveys import selectors, services
+from ascolto.surveys.conf import public_url
 from ascolto.surveys.models import LANGUAGES, Question, Survey, Touchpoint
+from ascolto.surveys.services import intercept
 from ascolto.surveys.views import FACES
 
 SECTION = "surveys"
@@ -269,6 +272,8 @@ def _render_editor(
         "types": Question.Type.choices,
         "displays": Question.Display.choices,
         "skip_ops": [("in", _("is one of")), ("lte", _("is at most")), ("gte", _("is at least"))],
+        "snippet_key": intercept.intercept_key(survey),
+        "snippet_src": public_url(static("ascolto/intercept.js")),
         "section": SECTION,
     }
     return render_in_workspace(request, "surveys/staff/edit.html", context, status=status)
