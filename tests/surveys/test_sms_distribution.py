@@ -356,6 +356,7 @@ def test_a_whatsapp_conversation_is_asked_and_answered_on_whatsapp(workspace, fa
 def test_an_answer_by_reply_is_not_a_request_it_reopens_routes_and_auto_answers_nothing(
     workspace, account, fake_twilio
 ):
+    from ascolto.assistant.models import AssistantSettings, BotSession, MessageTriage
     from ascolto.connectors.settings_ui import autoreply
     from ascolto.connectors.settings_ui.models import AutoReplySettings
     from ascolto.core.models import OutboxEvent
@@ -367,6 +368,7 @@ def test_an_answer_by_reply_is_not_a_request_it_reopens_routes_and_auto_answers_
         acknowledge=True,
         acknowledgement_texts={"en": "We got your message."},
     )
+    AssistantSettings.objects.create(workspace=workspace, enabled=True, channels=["sms"])
     _survey, customer, invitation = invited(workspace, account)
     conversation = Conversation.objects.get(pk=invitation.conversation_id)
 
@@ -383,6 +385,8 @@ def test_an_answer_by_reply_is_not_a_request_it_reopens_routes_and_auto_answers_
     event = OutboxEvent.objects.get(name="inbox.message.received", payload__message_id=answer.pk)
     assert event.payload["not_a_request"] is True
     assert autoreply.auto_reply_for(message=answer, conversation_created=True) is None
+    assert not MessageTriage.objects.filter(message=answer).exists()  # the assistant left it
+    assert not BotSession.objects.filter(conversation=conversation, last_message_id=answer.pk)
     assert Response.objects.get(invitation=invitation).nps_score == 8
     # A question in words is a request as usual: it reopens the conversation.
     question = receive(account, customer, "and my refund?", "SMwords")
