@@ -351,3 +351,45 @@ def test_a_whatsapp_conversation_is_asked_and_answered_on_whatsapp(workspace, fa
     assert Response.objects.get(invitation=invitation).nps_score == 10
     recipients = [parse_qs(r.body.decode())["To"][0] for r in fake_twilio.requests]
     assert recipients == [f"whatsapp:{PHONE}"] * 2
+
+
+def test_an_answer_by_reply_is_not_a_request_it_reopens_routes_and_auto_answers_nothing(
+    workspace, account, fake_twilio
+):
+    from ascolto.assistant.models import AssistantSettings, BotSession, MessageTriage
+    from ascolto.connectors.settings_ui import autoreply
+    from ascolto.connectors.settings_ui.models import AutoReplySettings
+    from ascolto.core.models import OutboxEvent
+    from ascolto.inbox.models import ConversationEvent
+
+    AutoReplySettings.objects.create(
+        workspace=workspace,
+        inbox=account.inbox,
+        acknowledge=True,
+        acknowledgement_texts={"en": "We got your message."},
+    )
+    AssistantSettings.objects.create(workspace=workspace, enabled=True, channels=["sms"])
+    _survey, customer, invitation = invited(workspace, account)
+    conversation = Conversation.objects.get(pk=invitation.conversation_id)
+
+    answer = receive(account, customer, "8", "SMquiet")
+
+    assert answer.metadata["not_a_request"] == "survey_answer"
+    assert answer.conversation_id == conversation.pk
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.RESOLVED
+    assert conversation.reopen_count == 0
+    assert not ConversationEvent.objects.filter(
+        conversation=conversation, kind=ConversationEvent.Kind.REOPENED
+    ).exists()
+    event = OutboxEvent.objects.get(name="inbox.message.received", payload__message_id=answer.pk)
+    assert event.payload["not_a_request"] is True
+    assert autoreply.auto_reply_for(message=answer, conversation_created=True) is None
+    assert not MessageTriage.objects.filter(message=answer).exists()  # the assistant left it
+    assert not BotSession.objects.filter(conversation=conversation, last_message_id=answer.pk)
+    assert Response.objects.get(invitation=invitation).nps_score == 8
+    # A question in words is a request as usual: it reopens the conversation.
+    question = receive(account, customer, "and my refund?", "SMwords")
+    assert "not_a_request" not in question.metadata
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.OPEN

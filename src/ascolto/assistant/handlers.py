@@ -9,6 +9,7 @@ from __future__ import annotations
 from ascolto.assistant import services
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
+from ascolto.inbox import inbound
 from ascolto.inbox.models import Message
 
 
@@ -22,7 +23,7 @@ def on_message_received(event: OutboxEvent) -> None:
         .filter(workspace_id=event.workspace_id, pk=message_id, kind=Message.Kind.INBOUND)
         .first()
     )
-    if message is None or not message.text.strip():
+    if message is None or not message.text.strip() or inbound.is_not_a_request(message):
         return
     triage = services.triage_message(message=message)
     services.bot_handle_message(message=message, triage=triage)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
-from ascolto.inbox import routing, sla
+from ascolto.inbox import inbound, routing, sla
 from ascolto.inbox.models import Conversation, Inbox
 
 STATUS_EVENTS = tuple(f"inbox.conversation.{status}" for status in Conversation.Status.values)
@@ -42,6 +42,8 @@ def _waits_for_routing(conversation: Conversation) -> bool:
 def on_message_received(event: OutboxEvent) -> None:
     """A customer wrote: route the conversation if nobody has it (queue order respected, so a
     new message never jumps a higher-tier customer already waiting), then update its SLA."""
+    if event.payload.get(inbound.NOT_A_REQUEST):
+        return  # not a request (inbound.py): nothing to route, no clock to run
     conversation = _conversation(event)
     if conversation is None:
         return

@@ -10,7 +10,15 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from ascolto.core.admin import ReadOnlyAdmin
-from ascolto.surveys.models import FollowUp, Invitation, Question, Response, Survey, SurveySettings
+from ascolto.surveys.models import (
+    FollowUp,
+    InterceptAnswer,
+    Invitation,
+    Question,
+    Response,
+    Survey,
+    SurveySettings,
+)
 
 
 class QuestionInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -78,3 +86,9 @@ class FollowUpAdmin(ReadOnlyAdmin):
     list_display = ("id", "reason", "status", "owner", "due_at", "first_contact_at", "closed_at")
     list_filter = ("status", "reason", "root_cause")
     raw_id_fields = ("response", "customer", "conversation")
+
+
+@admin.register(InterceptAnswer)
+class InterceptAnswerAdmin(ReadOnlyAdmin):
+    list_display = ("survey", "score", "language", "page", "created_at", "workspace")
+    list_filter = ("language",)

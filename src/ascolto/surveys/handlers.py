@@ -15,10 +15,10 @@ from ascolto.analytics.experiments.services import experiment_payload
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Order
-from ascolto.inbox.models import Conversation, Message
+from ascolto.inbox.models import Channel, Conversation, Message
 from ascolto.surveys import services
 from ascolto.surveys.models import Invitation, Response, Survey
-from ascolto.surveys.services import distribution
+from ascolto.surveys.services import chat, distribution
 
 # An order reported delivered long after the fact (an import, a backfill) is not asked about.
 ORDER_DELIVERED_MAX_AGE = dt.timedelta(days=14)
@@ -67,8 +67,12 @@ def on_conversation_resolved(event: OutboxEvent) -> None:
     )
     now = timezone.now()
     variant: dict[str, Any] | None = None
+    # A web chat's CSAT survey is asked in the widget as the chat ends (services/chat.py).
+    in_chat = chat.chat_survey(conversation) if conversation.channel == Channel.WEBCHAT else None
     for survey in surveys:
         if survey.trigger_channels and conversation.channel not in survey.trigger_channels:
+            continue
+        if survey == in_chat:
             continue
         if variant is None:  # exposure: assigned once, when a survey is actually scheduled
             variant = (

@@ -464,3 +464,32 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"survey rollups of workspace #{self.workspace_id} until {self.covered_until}"
+
+
+class InterceptAnswer(WorkspaceScopedModel):
+    """A website visitor's answer to a survey's first question, given in the intercept snippet
+    (static/ascolto/intercept.js). Visitors are anonymous: `visitor` is the id the snippet keeps
+    in the browser, or the host site's own id for its signed-in users. One answer per visitor,
+    survey and period (`period`: the index of the workspace's suppression window it fell in)."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="intercepts")
+    visitor = models.CharField(max_length=64)
+    period = models.PositiveIntegerField()
+    score = models.SmallIntegerField()
+    language = models.CharField(max_length=8, default="en")
+    page = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("website answer")
+        verbose_name_plural = _("website answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "visitor", "period"], name="intercept_once_per_period"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "survey", "-created_at"], name="intercept_survey_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}/{self.visitor}"

@@ -76,6 +76,11 @@ def questions_of(survey: Survey) -> list[Question]:
     return list(Question.objects.filter(survey=survey).order_by("position"))
 
 
+def survey_has_responses(survey: Survey) -> bool:
+    """Whether anyone answered: its questions are then fixed (answers are keyed by them)."""
+    return Response.objects.filter(survey=survey).exists()
+
+
 def response_of(invitation: Invitation) -> Response | None:
     return Response.objects.filter(invitation=invitation).first()
 

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from ascolto.accounts.selectors import has_permission
 from ascolto.core.actors import Actor
 from ascolto.core.errors import Conflict, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
@@ -45,7 +46,17 @@ def survey_list(request: HttpRequest) -> HttpResponse:
     except ValidationFailed:
         return bad_request(request, _("This page link is no longer valid."))
     return render_in_workspace(
-        request, "surveys/staff/list.html", {"page": page, "section": SECTION}
+        request,
+        "surveys/staff/list.html",
+        {
+            "page": page,
+            "section": SECTION,
+            "can_edit": has_permission(
+                user=request.user,  # type: ignore[arg-type]
+                workspace=workspace,
+                permission="admin",
+            ),
+        },
     )
 
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from ascolto.accounts.models import User
 from ascolto.connectors.settings_ui.models import AutoReplySent, AutoReplySettings
 from ascolto.core.actors import Actor
-from ascolto.inbox import business_hours
+from ascolto.inbox import business_hours, inbound
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Message
 
@@ -54,7 +54,11 @@ def _automatic(message: Message) -> bool:
 def auto_reply_for(*, message: Message, conversation_created: bool) -> Message | None:
     """Answer an inbound message if its inbox says so (see the module's contract). Returns the
     answer sent, or None."""
-    if message.kind != Message.Kind.INBOUND or _automatic(message):
+    if (
+        message.kind != Message.Kind.INBOUND
+        or _automatic(message)
+        or inbound.is_not_a_request(message)
+    ):
         return None
     settings = (
         AutoReplySettings.objects.select_related("business_hours")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
+from ascolto.connectors.webchat.config import origin_allowed, widget_settings
 from ascolto.connectors.webchat.identity import VisitorSession
 from ascolto.customers.models import Customer, Identity
 from ascolto.inbox.models import (
@@ -216,3 +217,14 @@ def reply_expectation(inbox: Inbox, now: dt.datetime | None = None) -> ReplyExpe
                 return ReplyExpectation(open_now=True, next_open_at=None)
             return ReplyExpectation(open_now=False, next_open_at=opens.astimezone(dt.UTC))
     return ReplyExpectation(open_now=False, next_open_at=None)
+
+
+def workspace_origin_allowed(*, workspace_id: int, origin: str, server_host: str = "") -> bool:
+    """Whether a page at `origin` may call the workspace's public endpoints from the browser:
+    an origin allowed by any of its web chat widgets (same rules as the widget), or our own."""
+    allowed: list[str] = []
+    for config in Inbox.objects.filter(
+        workspace_id=workspace_id, channel=Channel.WEBCHAT
+    ).values_list("config", flat=True):
+        allowed.extend(widget_settings(config).allowed_origins)
+    return origin_allowed(origin=origin, allowed=tuple(allowed), server_host=server_host)

@@ -24,7 +24,7 @@ from ascolto.core.errors import ValidationFailed
 from ascolto.core.sanitize import html_to_text, sanitize_html
 from ascolto.customers.models import Activity, Customer
 from ascolto.customers.services import activity_record
-from ascolto.inbox import events
+from ascolto.inbox import events, inbound
 from ascolto.inbox.models import (
     Attachment,
     Conversation,
@@ -112,12 +112,19 @@ def _clean_content(text: str, html: str) -> tuple[str, str]:
 
 
 def _conversation_for_inbound(
-    *, inbox: Inbox, customer: Customer, when: dt.datetime, subject: str, new_thread: bool
+    *,
+    inbox: Inbox,
+    customer: Customer,
+    when: dt.datetime,
+    subject: str,
+    new_thread: bool,
+    quiet: bool = False,
 ) -> tuple[Conversation, bool, bool]:
     """Pick the conversation an inbound message belongs to: (conversation, created, reopened).
 
     The customer's latest conversation in the inbox continues while active; a resolved or closed
     one reopens within the inbox's reopen window; after it, a new conversation links the old one.
+    A `quiet` message (not a request: inbound.py) joins the latest conversation as it is.
     """
     latest = (
         Conversation.objects.select_for_update()
@@ -126,7 +133,7 @@ def _conversation_for_inbound(
         .first()
     )
     if latest is not None and not new_thread:
-        if latest.is_active:
+        if latest.is_active or quiet:
             return latest, False, False
         window = dt.timedelta(hours=inbox.reopen_window_hours)
         closed_at = latest.resolved_at or latest.closed_at or latest.last_message_at
@@ -254,11 +261,13 @@ def _receive(
     metadata: dict[str, object],
 ) -> ReceiveResult:
     created = reopened = False
+    metadata = {**inbound.classify(inbox, customer, plain, when), **metadata}
+    quiet = bool(metadata.get(inbound.NOT_A_REQUEST))
     if conversation is not None:
         if conversation.inbox_id != inbox.pk:
             raise ValidationFailed("The conversation belongs to another inbox.")
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        reopened = not conversation.is_active
+        reopened = not conversation.is_active and not quiet
     else:
         conversation, created, reopened = _conversation_for_inbound(
             inbox=inbox,
@@ -266,6 +275,7 @@ def _receive(
             when=when,
             subject=subject or plain[:80],
             new_thread=new_thread,
+            quiet=quiet,
         )
     message = Message.objects.create(
         workspace_id=inbox.workspace_id,
@@ -295,7 +305,10 @@ def _receive(
             to_value=Conversation.Status.OPEN,
             reason="customer replied",
         )
-    elif previous_status in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+    elif not quiet and previous_status in (
+        Conversation.Status.PENDING,
+        Conversation.Status.SNOOZED,
+    ):
         ConversationEvent.objects.create(
             workspace_id=inbox.workspace_id,
             conversation=conversation,
@@ -304,11 +317,12 @@ def _receive(
             to_value=Conversation.Status.OPEN,
             reason="customer replied",
         )
-    conversation.status = Conversation.Status.OPEN
-    conversation.snoozed_until = None
-    conversation.first_customer_message_at = conversation.first_customer_message_at or when
-    conversation.last_customer_message_at = when
-    conversation.waiting_since = conversation.waiting_since or when
+    if not quiet:
+        conversation.status = Conversation.Status.OPEN
+        conversation.snoozed_until = None
+        conversation.first_customer_message_at = conversation.first_customer_message_at or when
+        conversation.last_customer_message_at = when
+        conversation.waiting_since = conversation.waiting_since or when
     conversation.last_message_at = max(conversation.last_message_at, when)
     conversation.last_message_preview = (plain or (refused[0] if refused else ""))[:200]
     conversation.message_count += 1
@@ -337,6 +351,7 @@ def _receive(
             "conversation_id": conversation.pk,
             "conversation_created": created,
             "reopened": reopened,
+            inbound.NOT_A_REQUEST: quiet,
         },
     )
     events.publish_message(message, conversation)

@@ -33,12 +33,14 @@ from ascolto.surveys.services.responses import (
 )
 from ascolto.surveys.services.surveys import (
     QuestionInput,
+    questions_validate,
     settings_for,
     settings_update,
     survey_create,
     survey_delete,
     survey_set_questions,
     survey_update,
+    survey_validate,
 )
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "invitation_send_due",
     "is_followup_inbox",
     "poor_reason",
+    "questions_validate",
     "relational_invite",
     "reminder_candidate_ids",
     "response_close_stale",
@@ -74,4 +77,5 @@ __all__ = [
     "survey_delete",
     "survey_set_questions",
     "survey_update",
+    "survey_validate",
 ]

@@ -29,15 +29,18 @@ import re
 from dataclasses import dataclass
 from typing import cast
 
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
 from ascolto.core import outbox
 from ascolto.core.actors import Actor
+from ascolto.customers.models import Customer
 from ascolto.customers.selectors import consent_allows
 from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import Conversation, Message
+from ascolto.inbox.inbound import NOT_A_REQUEST
+from ascolto.inbox.models import Conversation, Inbox, Message
 from ascolto.surveys.emails import survey_url
 from ascolto.surveys.models import Invitation, Question
 from ascolto.surveys.questions import SCALE_TYPES, localize, survey_text
@@ -149,28 +152,59 @@ def invitation_send_message(*, invitation: Invitation, now: dt.datetime | None =
     return True
 
 
+def _pending(
+    workspace_id: int, customer_id: int, inbox_id: int, when: dt.datetime
+) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(
+            workspace_id=workspace_id,
+            customer_id=customer_id,
+            channel__in=MESSAGE_CHANNELS,
+            conversation__inbox_id=inbox_id,
+            status=Invitation.Status.SENT,
+            answered_at__isnull=True,
+            expires_at__gt=when,
+            sent_at__lte=when,
+        )
+        .exclude(context__has_key="released_by")
+        .order_by("-sent_at", "-id")
+    )
+
+
 def pending_invitation(message: Message) -> Invitation | None:
     """The invitation a customer's message in a messaging inbox may answer: the latest one sent
     in that inbox, by reply, unanswered, unexpired and not given up. Locked."""
     if message.author_customer_id is None:
         return None
     return (
-        Invitation.objects.select_for_update(of=("self",))
-        .select_related("survey", "survey__workspace", "customer")
-        .filter(
-            workspace_id=message.workspace_id,
-            customer_id=message.author_customer_id,
-            channel__in=MESSAGE_CHANNELS,
-            conversation__inbox_id=message.inbox_id,
-            status=Invitation.Status.SENT,
-            answered_at__isnull=True,
-            expires_at__gt=message.created_at,
-            sent_at__lte=message.created_at,
+        _pending(
+            message.workspace_id, message.author_customer_id, message.inbox_id, message.created_at
         )
-        .exclude(context__has_key="released_by")
-        .order_by("-sent_at", "-id")
+        .select_for_update(of=("self",))
+        .select_related("survey", "survey__workspace", "customer")
         .first()
     )
+
+
+def classify_inbound(
+    inbox: Inbox, customer: Customer, text: str, when: dt.datetime
+) -> dict[str, object]:
+    """Inbox classifier (inbox/inbound.py): a reply that will be read as the answer to a pending
+    invitation (a number on the first question's scale) is not a support request, so it opens,
+    reopens and routes nothing, and neither the assistant nor automatic replies answer it."""
+    if inbox.channel not in MESSAGE_CHANNELS:
+        return {}
+    value = _number(text)
+    if value is None:
+        return {}
+    invitation = _pending(inbox.workspace_id, customer.pk, inbox.pk, when).first()
+    first = first_scale_question(invitation) if invitation is not None else None
+    if first is None:
+        return {}
+    points = localize(first, invitation.language if invitation else "").points
+    if not points[0] <= value <= points[-1]:
+        return {}
+    return {NOT_A_REQUEST: "survey_answer"}
 
 
 def _number(text: str) -> int | None:

@@ -287,6 +287,16 @@ def _validate_questions(questions: list[QuestionInput]) -> None:
         raise ValidationFailed(_("The questions are not valid."), field_errors=errors)
 
 
+def survey_validate(values: dict[str, Any]) -> None:
+    """Raise ValidationFailed (errors by field) for survey fields that create/update refuse."""
+    _validate_survey_fields(values)
+
+
+def questions_validate(questions: list[QuestionInput]) -> None:
+    """Raise ValidationFailed (errors by `questions.<i>.<field>`) as survey_set_questions would."""
+    _validate_questions(questions)
+
+
 def _write_questions(survey: Survey, questions: list[QuestionInput]) -> None:
     Question.objects.bulk_create(
         Question(

@@ -17,7 +17,7 @@
       emailAsk: "Leave your email and we'll answer you there.", email: "Email", save: "Save",
       emailSaved: "We'll answer at {0}.", backAt: "We're back {0}.", soon: "We'll reply as soon as we can.",
       later: "We'll reply by email as soon as we can.", ended: "This conversation has ended.",
-      survey: "Tell us how we did", reconnecting: "Reconnecting…",
+      survey: "Tell us how we did", more: "Thanks! Tell us more", reconnecting: "Reconnecting…",
       tooBig: "The file is too large.", badType: "This type of file can't be sent.", error: "Something went wrong.",
       unread: "{0} new messages", refused: "The chat is not available on this page.",
       slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address.",
@@ -29,7 +29,7 @@
       emailAsk: "Lasciaci la tua email e ti risponderemo lì.", email: "Email", save: "Salva",
       emailSaved: "Ti risponderemo a {0}.", backAt: "Torniamo {0}.", soon: "Ti risponderemo appena possibile.",
       later: "Ti risponderemo via email appena possibile.", ended: "La conversazione è terminata.",
-      survey: "Dicci come è andata", reconnecting: "Riconnessione…",
+      survey: "Dicci come è andata", more: "Grazie! Raccontaci di più", reconnecting: "Riconnessione…",
       tooBig: "Il file è troppo grande.", badType: "Questo tipo di file non si può inviare.", error: "Qualcosa è andato storto.",
       unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina.",
       slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email.",
@@ -41,7 +41,7 @@
       emailAsk: "השאירו כתובת אימייל ונחזור אליכם שם.", email: "אימייל", save: "שמירה",
       emailSaved: "נענה לכם בכתובת {0}.", backAt: "נחזור {0}.", soon: "נענה בהקדם האפשרי.",
       later: "נענה באימייל בהקדם האפשרי.", ended: "השיחה הסתיימה.",
-      survey: "ספרו לנו איך היה", reconnecting: "מתחבר מחדש…",
+      survey: "ספרו לנו איך היה", more: "תודה! ספרו לנו עוד", reconnecting: "מתחבר מחדש…",
       tooBig: "הקובץ גדול מדי.", badType: "לא ניתן לשלוח קובץ מסוג זה.", error: "משהו השתבש.",
       unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה.",
       slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל.",
@@ -125,7 +125,6 @@
   wrap.appendChild(panel); wrap.appendChild(launcher); root.appendChild(wrap);
 
   var cfg = null, ws = null, token = load(), lastId = 0, attempt = 0, welcomed = false, stopped = false;
-  // held: a first question kept back while articles are offered.
   var held = null, started = false, emailToSave = "";
   var seen = {}, pending = {}, unread = 0, typingTimer = 0, typingSent = 0, agentTypingTimer = 0, online = true, expect = "", savedEmail = "";
   var timeFmt = new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit" });
@@ -184,7 +183,6 @@
     }
   }
   function release() {
-    // No article chosen: send the held question as a message.
     if (!held) return;
     var h = held; held = null; started = true; clearTimeout(h.timer);
     if (h.row) h.row.remove();
@@ -262,8 +260,9 @@
         if (f.typing) agentTypingTimer = setTimeout(function () { typingEl.textContent = ""; }, 8000);
       } else if (f.type === "ended") {
         started = false;
-        var n = notice(t("ended"));
-        if (f.survey_url) { n.appendChild(document.createTextNode(" ")); n.appendChild(el("a", { href: f.survey_url, target: "_blank", rel: "noopener", text: t("survey") })); }
+        notice(t("ended"));
+        var u = f.survey_url, n = u && notice(t("survey") + " ");
+        if (u) [1, 2, 3, 4, 5].forEach(function (s) { var b = n.appendChild(el("button", { text: s })); b.onclick = function () { fetch(u + "answer/" + s + "/", { mode: "no-cors" }); n.textContent = ""; n.appendChild(el("a", { href: u, target: "_blank", text: t("more") })); }; });
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
@@ -315,7 +314,6 @@
   function stopTyping() { clearTimeout(typingTimer); if (typingSent) { typingSent = 0; send({ type: "typing", typing: false }); } }
   emailForm.addEventListener("submit", function (e) {
     e.preventDefault();
-    // Submitted while connecting: saved on welcome.
     if (emailInput.value && !send({ type: "email", email: emailInput.value.trim() })) emailToSave = emailInput.value.trim();
   });
   attachBtn.addEventListener("click", function () { fileInput.click(); });
