@@ -263,6 +263,7 @@ class Invitation(WorkspaceScopedModel):
             models.Index(fields=["customer", "-created_at"], name="invitation_customer_idx"),
             models.Index(fields=["workspace", "survey", "-id"], name="invitation_survey_idx"),
             models.Index(fields=["workspace", "updated_at"], name="invitation_changed_idx"),
+            models.Index(fields=["workspace", "sent_at"], name="invitation_sent_idx"),
             models.Index(
                 fields=["sent_at"],
                 name="invitation_remind_idx",
@@ -338,6 +339,8 @@ class Response(WorkspaceScopedModel):
             ),
             models.Index(fields=["customer", "-created_at"], name="response_customer_idx"),
             models.Index(fields=["workspace", "updated_at"], name="response_changed_idx"),
+            # The edges of a rolled-up period (part days, today) are counted by time range.
+            models.Index(fields=["workspace", "created_at"], name="response_created_idx"),
             models.Index(
                 fields=["updated_at"], name="response_open_idx", condition=models.Q(completed=False)
             ),
