@@ -23,8 +23,10 @@ from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
-from ascolto.engagement import guards, rules, templates_render
+from ascolto.engagement import actions as extra_actions
+from ascolto.engagement import guards, rules, templates_render, trigger_config, whatsapp
 from ascolto.engagement.models import (
+    EXTERNAL_EVENT_TYPES,
     Event,
     EventType,
     MessageTemplate,
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=10))
-ACTION_TYPES = ("send_message", "add_tag", "set_attribute")
+ACTION_TYPES = ("send_message", "add_tag", "set_attribute", *extra_actions.EXTRA_ACTION_TYPES)
 # The order status an event of each type moves the order to.
 ORDER_STATUS_FOR = {
     EventType.ORDER_PLACED: Order.Status.PENDING,
@@ -126,12 +128,15 @@ def _customer_for(*, workspace: Workspace, ref: CustomerRef, actor: Actor) -> Cu
     )
 
 
-def validate_event(data: EventInput) -> None:
+def validate_event(data: EventInput, *, internal: bool = False) -> None:
+    """Raise ValidationFailed naming the fields. Only Ascolto records `internal` types
+    (schedule, conversation.resolved, ...); a dry run may sample them."""
     errors: dict[str, list[str]] = {}
     if not data.external_id or len(data.external_id) > 200:
         errors["external_id"] = ["Required, at most 200 characters."]
-    if data.type not in EventType.values:
-        errors["type"] = [f"Choose one of: {', '.join(EventType.values)}."]
+    types = EventType.values if internal else EXTERNAL_EVENT_TYPES
+    if data.type not in types:
+        errors["type"] = [f"Choose one of: {', '.join(types)}."]
     if data.occurred_at is not None and data.occurred_at.tzinfo is None:
         errors["occurred_at"] = ["A date and time with a time zone (ISO 8601)."]
     if not isinstance(data.payload, dict):
@@ -263,6 +268,8 @@ def _validate_actions(actions: Any) -> list[dict[str, Any]]:
             errors[f"actions.{i}.tag"] = ["A tag name."]
         elif kind == "set_attribute" and not isinstance(action.get("key"), str):
             errors[f"actions.{i}.key"] = ["An attribute key."]
+        elif kind in extra_actions.EXTRA_ACTION_TYPES:
+            errors.update(extra_actions.validate_action(kind, action, f"actions.{i}"))
     if errors:
         raise ValidationFailed("The rule's actions are not valid.", field_errors=errors)
     return list(actions)
@@ -278,6 +285,7 @@ def rule_create(
     conditions: dict[str, Any] | None = None,
     purpose: str = ConsentPurpose.SERVICE,
     is_active: bool = True,
+    trigger_settings: dict[str, Any] | None = None,
 ) -> Rule:
     errors: dict[str, list[str]] = {}
     if not name.strip():
@@ -288,13 +296,17 @@ def rule_create(
         errors["purpose"] = ["service or marketing."]
     if errors:
         raise ValidationFailed("The rule is not valid.", field_errors=errors)
+    config = trigger_config.validate_trigger_config(trigger, trigger_settings)
     rules.compile_conditions(conditions or {})
+    checked = _validate_actions(actions)
+    extra_actions.check_references(workspace=workspace, actions=checked)
     rule = Rule.objects.create(
         workspace=workspace,
         name=name.strip()[:200],
         trigger=trigger,
+        trigger_config=config,
         conditions=conditions or {},
-        actions=_validate_actions(actions),
+        actions=checked,
         purpose=purpose,
         is_active=is_active,
         owner=actor.user,
@@ -319,6 +331,7 @@ def template_upsert(
     body: str,
     channel: str = "any",
     subject: str = "",
+    whatsapp_mapping: dict[str, Any] | None = None,
 ) -> MessageTemplate:
     if channel != "any" and channel not in Channel.values:
         raise ValidationFailed(
@@ -331,12 +344,18 @@ def template_upsert(
         )
     templates_render.check_template(body, field="body")
     templates_render.check_template(subject, field="subject")
+    mapping = whatsapp.validate_mapping(whatsapp_mapping)
+    if mapping and channel != Channel.WHATSAPP:
+        raise ValidationFailed(
+            "Only WhatsApp templates map to an approved WhatsApp template.",
+            field_errors={"whatsapp": ['Only with "channel": "whatsapp".']},
+        )
     template, _ = MessageTemplate.objects.update_or_create(
         workspace=workspace,
         key=key,
         channel=channel,
         language=language.lower(),
-        defaults={"body": body, "subject": subject},
+        defaults={"body": body, "subject": subject, "whatsapp": mapping},
     )
     audit_record(
         workspace=workspace,
@@ -376,8 +395,12 @@ def evaluation_context(
     consents: dict[str, bool] = {}
     for purpose, granted in consent_rows:
         consents[purpose] = consents.get(purpose, False) or granted
+    last_order_at = customer.last_order_at
     return {
         "customer": {
+            "days_since_last_order": None
+            if last_order_at is None
+            else (timezone.now() - last_order_at).days,
             "name": customer.name,
             "locale": customer.locale,
             "timezone": customer.timezone,
@@ -483,6 +506,7 @@ class Plan:
     blocked: str = ""
     defer_until: dt.datetime | None = None
     other_actions: list[dict[str, Any]] = field(default_factory=list)
+    whatsapp_template: whatsapp.Choice | None = None
 
 
 def plan(rule: Rule, event: Event, *, at: dt.datetime | None = None) -> Plan:
@@ -516,6 +540,16 @@ def plan(rule: Rule, event: Event, *, at: dt.datetime | None = None) -> Plan:
         event_payload=event.payload,
     )
     result.subject, result.text, result.html = rendered.subject, rendered.text, rendered.html
+    result.whatsapp_template = whatsapp.choose(
+        template=template,
+        inbox=inbox,
+        customer=customer,
+        order=event.order,
+        payload=event.payload,
+    )
+    if result.whatsapp_template is not None and result.whatsapp_template.error:
+        result.blocked = result.whatsapp_template.error
+        return result
     if not guards.consent_allows(customer=customer, purpose=rule.purpose, channel=inbox.channel):
         result.blocked = f"No {rule.purpose} consent on {inbox.channel}."
         return result
@@ -532,21 +566,29 @@ def event_process(*, event: Event, actor: Actor) -> list[Send]:
     re-delivered event, a retried handler) is skipped: the (rule, event) constraint holds."""
     sends = []
     for rule in matching_rules(event):
-        try:
-            with transaction.atomic():
-                send = Send.objects.create(
-                    workspace_id=event.workspace_id,
-                    rule=rule,
-                    event=event,
-                    customer=event.customer,
-                    scheduled_for=timezone.now(),
-                )
-        except IntegrityError:
-            continue
-        _apply_other_actions(rule=rule, event=event, actor=actor)
-        send_attempt(send=send, actor=actor)
-        sends.append(send)
+        send = rule_run(rule=rule, event=event, actor=actor)
+        if send is not None:
+            sends.append(send)
     return sends
+
+
+def rule_run(*, rule: Rule, event: Event, actor: Actor) -> Send | None:
+    """Run one rule for one event, once: None when it already ran for the event."""
+    try:
+        with transaction.atomic():
+            send = Send.objects.create(
+                workspace_id=event.workspace_id,
+                rule=rule,
+                event=event,
+                customer=event.customer,
+                scheduled_for=timezone.now(),
+            )
+    except IntegrityError:
+        return None
+    _apply_other_actions(rule=rule, event=event, actor=actor)
+    extra_actions.apply(send=send, actor=actor)
+    send_attempt(send=send, actor=actor)
+    return send
 
 
 def _apply_other_actions(*, rule: Rule, event: Event, actor: Actor) -> None:
@@ -647,16 +689,24 @@ def _deliver(*, send: Send, recipe: Plan, actor: Actor) -> Any:
     conversation = _conversation_for_outbound(
         inbox=recipe.inbox, customer=send.customer, subject=recipe.subject or send.rule.name
     )
-    message = inbox_services.message_send(
-        conversation=conversation,
-        author=owner,
-        actor=actor,
-        text=recipe.text,
-        html=recipe.html if recipe.inbox.channel == Channel.EMAIL else "",
-        kind="bot",
-    )
+    approved = recipe.whatsapp_template
+    if approved is not None and approved.template is not None:
+        message = whatsapp.send(
+            conversation=conversation, choice=approved, author=owner, actor=actor
+        )
+        recipe.text = message.text
+    else:
+        message = inbox_services.message_send(
+            conversation=conversation,
+            author=owner,
+            actor=actor,
+            text=recipe.text,
+            html=recipe.html if recipe.inbox.channel == Channel.EMAIL else "",
+            kind="bot",
+        )
     message.metadata = {
-        "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk}
+        **(message.metadata or {}),
+        "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk},
     }
     message.save(update_fields=["metadata", "updated_at"])
     for action in recipe.other_actions:
