@@ -104,6 +104,8 @@ def test_a_webhook_gets_a_signed_json_body_after_commit(
     assert send.action_results["0"]["status"] == "delivered"
     assert send.action_results["0"]["http_status"] == 200
     assert headers["X-Ascolto-Delivery"] == f"{send.pk}-0"
+    (listed,) = api.get(f"engagement/rules/{rule.pk}/sends").json()
+    assert listed["action_results"]["0"]["status"] == "delivered"
 
 
 def test_a_failed_webhook_is_retried_with_backoff_then_recorded(

@@ -378,3 +378,28 @@ def test_rules_with_bad_trigger_settings_and_internal_events_from_outside_are_42
     response = api.post("engagement/events", forged)
     assert response.status_code == 422
     assert "type" in response.json()["errors"]
+
+
+def test_a_rule_is_updated_with_the_same_checks_as_when_created(
+    admin_api: Any, api: Any, workspace: Any, other_api: Any
+) -> None:
+    body: dict[str, Any] = {
+        "name": "Weekly check-in",
+        "trigger": "schedule",
+        "trigger_config": {"every": "day", "at": "09:00"},
+        "actions": [{"type": "add_tag", "tag": "check-in"}],
+    }
+    rule_id = admin_api.post("engagement/rules", body).json()["id"]
+    body["trigger_config"] = {"every": "week", "weekday": "friday", "at": "16:00"}
+    updated = admin_api.put(f"engagement/rules/{rule_id}", body)
+    assert updated.status_code == 200, updated.content
+    assert updated.json()["trigger_config"] == body["trigger_config"]
+    assert Rule.objects.get(pk=rule_id).trigger_config["weekday"] == "friday"
+
+    body["trigger_config"] = {"every": "week"}
+    refused = admin_api.put(f"engagement/rules/{rule_id}", body)
+    assert refused.status_code == 422
+    assert "trigger_config.weekday" in refused.json()["errors"]
+    assert Rule.objects.get(pk=rule_id).trigger_config["weekday"] == "friday"
+    assert api.put(f"engagement/rules/{rule_id}", body).status_code == 403
+    assert other_api.put(f"engagement/rules/{rule_id}", body).status_code in (403, 404)

@@ -13,7 +13,7 @@ from ninja import Field, Router, Schema, Status
 from ascolto.core.api import Id, JsonObject, Text, Timestamp, api_auth, require
 from ascolto.core.errors import ValidationFailed
 from ascolto.customers.services import OrderLineInput
-from ascolto.engagement import guards, selectors, services
+from ascolto.engagement import guards, rule_updates, selectors, services
 from ascolto.engagement.models import Event, Rule, Send
 
 router = Router(auth=api_auth, tags=["engagement"])
@@ -170,6 +170,7 @@ class SendOut(Schema):
     conversation_id: int | None
     scheduled_for: Any
     sent_at: Any
+    action_results: dict[str, Any]
 
 
 def event_input(payload: EventIn, source: str = "api") -> services.EventInput:
@@ -267,6 +268,25 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[Any]:
             trigger_settings=payload.trigger_config,
         )
     return Status(201, rule)
+
+
+@router.put("/engagement/rules/{int:rule_id}", response=RuleOut)
+def update_rule(request: HttpRequest, rule_id: Id, payload: RuleIn) -> Rule:
+    """Replace a rule's settings (the same body as creating it)."""
+    ctx = require(request, "admin")
+    with transaction.atomic():
+        rule = selectors.rule_get(workspace=ctx.workspace, rule_id=rule_id)
+        return rule_updates.rule_update(
+            rule=rule,
+            actor=ctx.actor,
+            name=payload.name,
+            trigger=payload.trigger,
+            conditions=payload.conditions,
+            actions=payload.actions,
+            purpose=payload.purpose,
+            is_active=payload.is_active,
+            trigger_settings=payload.trigger_config,
+        )
 
 
 @router.get("/engagement/rules", response=list[RuleOut])

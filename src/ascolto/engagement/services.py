@@ -25,14 +25,19 @@ from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
 from ascolto.engagement import actions as extra_actions
 from ascolto.engagement import guards, rules, templates_render, trigger_config, whatsapp
+
+# Re-exported: their homes are modules of their own; callers use services.*.
+from ascolto.engagement.message_templates import template_for as template_for
+from ascolto.engagement.message_templates import template_upsert as template_upsert
 from ascolto.engagement.models import (
     EXTERNAL_EVENT_TYPES,
     Event,
     EventType,
-    MessageTemplate,
     Rule,
     Send,
 )
+from ascolto.engagement.opt_out import is_stop_keyword as is_stop_keyword
+from ascolto.engagement.opt_out import marketing_opt_out as marketing_opt_out
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Channel, Conversation, ConversationEvent, Inbox, Tag
 
@@ -275,18 +280,17 @@ def _validate_actions(actions: Any) -> list[dict[str, Any]]:
     return list(actions)
 
 
-def rule_create(
+def rule_fields_checked(
     *,
     workspace: Workspace,
-    actor: Actor,
     name: str,
     trigger: str,
     actions: list[dict[str, Any]],
-    conditions: dict[str, Any] | None = None,
-    purpose: str = ConsentPurpose.SERVICE,
-    is_active: bool = True,
-    trigger_settings: dict[str, Any] | None = None,
-) -> Rule:
+    conditions: dict[str, Any] | None,
+    purpose: str,
+    trigger_settings: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A rule's fields, checked and normalised; ValidationFailed names the first mistakes."""
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["Required."]
@@ -300,17 +304,38 @@ def rule_create(
     rules.compile_conditions(conditions or {})
     checked = _validate_actions(actions)
     extra_actions.check_references(workspace=workspace, actions=checked)
-    rule = Rule.objects.create(
+    return {
+        "name": name.strip()[:200],
+        "trigger": trigger,
+        "trigger_config": config,
+        "conditions": conditions or {},
+        "actions": checked,
+        "purpose": purpose,
+    }
+
+
+def rule_create(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    name: str,
+    trigger: str,
+    actions: list[dict[str, Any]],
+    conditions: dict[str, Any] | None = None,
+    purpose: str = ConsentPurpose.SERVICE,
+    is_active: bool = True,
+    trigger_settings: dict[str, Any] | None = None,
+) -> Rule:
+    fields = rule_fields_checked(
         workspace=workspace,
-        name=name.strip()[:200],
+        name=name,
         trigger=trigger,
-        trigger_config=config,
-        conditions=conditions or {},
-        actions=checked,
+        actions=actions,
+        conditions=conditions,
         purpose=purpose,
-        is_active=is_active,
-        owner=actor.user,
+        trigger_settings=trigger_settings,
     )
+    rule = Rule.objects.create(workspace=workspace, is_active=is_active, owner=actor.user, **fields)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -320,65 +345,6 @@ def rule_create(
         changes={"name": rule.name, "trigger": trigger},
     )
     return rule
-
-
-def template_upsert(
-    *,
-    workspace: Workspace,
-    actor: Actor,
-    key: str,
-    language: str,
-    body: str,
-    channel: str = "any",
-    subject: str = "",
-    whatsapp_mapping: dict[str, Any] | None = None,
-) -> MessageTemplate:
-    if channel != "any" and channel not in Channel.values:
-        raise ValidationFailed(
-            "Unknown channel.", field_errors={"channel": ["any, or an inbox channel."]}
-        )
-    if not key or not language:
-        raise ValidationFailed(
-            "A template needs a key and a language.",
-            field_errors={"key": ["Required."], "language": ["Required."]},
-        )
-    templates_render.check_template(body, field="body")
-    templates_render.check_template(subject, field="subject")
-    mapping = whatsapp.validate_mapping(whatsapp_mapping)
-    if mapping and channel != Channel.WHATSAPP:
-        raise ValidationFailed(
-            "Only WhatsApp templates map to an approved WhatsApp template.",
-            field_errors={"whatsapp": ['Only with "channel": "whatsapp".']},
-        )
-    template, _ = MessageTemplate.objects.update_or_create(
-        workspace=workspace,
-        key=key,
-        channel=channel,
-        language=language.lower(),
-        defaults={"body": body, "subject": subject, "whatsapp": mapping},
-    )
-    audit_record(
-        workspace=workspace,
-        actor=actor,
-        action="engagement.template.save",
-        object_type="engagement.template",
-        object_id=template.pk,
-        changes={"key": key, "channel": channel, "language": language},
-    )
-    return template
-
-
-def template_for(*, workspace_id: int, key: str, channel: str, language: str) -> MessageTemplate:
-    """The best template: the channel's in the language, any channel's in the language, then
-    the same in the workspace's default language, then English. Raises NotFound."""
-    candidates = list(MessageTemplate.objects.filter(workspace_id=workspace_id, key=key))
-    default = Workspace.objects.get(pk=workspace_id).default_locale
-    for lang in (language, default, "en"):
-        for chan in (channel, "any"):
-            for template in candidates:
-                if template.language == lang and template.channel == chan:
-                    return template
-    raise NotFound(f"No message template {key!r} for {channel} in {language}.")
 
 
 # --- Running rules --------------------------------------------------------------------------
@@ -745,24 +711,3 @@ def sends_due(*, actor: Actor, now: dt.datetime | None = None, limit: int = 500)
             if send.status == Send.Status.SCHEDULED:
                 send_attempt(send=send, actor=actor, at=now)
     return len(ids)
-
-
-# --- Opting out -----------------------------------------------------------------------------
-
-STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "basta", "הסר"})
-
-
-def is_stop_keyword(text: str) -> bool:
-    return text.strip().strip(".!").casefold() in STOP_WORDS
-
-
-def marketing_opt_out(*, customer: Customer, channel: str, source: str, actor: Actor) -> None:
-    """Revoke marketing consent on the channel at once (STOP keyword, unsubscribe link)."""
-    customer_services.consent_set(
-        customer=customer,
-        purpose=ConsentPurpose.MARKETING,
-        channel=guards.CONSENT_CHANNEL.get(channel, channel),
-        granted=False,
-        actor=actor,
-        source=source,
-    )
