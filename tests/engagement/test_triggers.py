@@ -209,6 +209,22 @@ def test_a_renewal_reminder_goes_n_days_before_from_the_rules_hour(
     assert send.event.payload == {"date": "2026-03-10", "attribute": "renewal_date"}
 
 
+def test_a_signup_anniversary_comes_every_year_but_not_on_the_day_itself(
+    workspace: Any, admin_user: Any, inbox: Any, hello_template: None, open_guards: None
+) -> None:
+    veteran = reachable(
+        workspace, name="Vera", timezone="Europe/Rome", attributes={"signup_date": "2024-03-10"}
+    )
+    reachable(
+        workspace, name="Nico", timezone="Europe/Rome", attributes={"signup_date": "2026-03-10"}
+    )
+    rule = make_rule(
+        workspace, admin_user, "date", {"attribute": "signup_date", "yearly": True, "at": "10:00"}
+    )
+    assert triggers.date_run(rule=rule, actor=SYSTEM, now=at("2026-03-10T09:30:00")) == 1
+    assert Send.objects.get(rule=rule).customer_id == veteran.pk
+
+
 def test_a_resolved_conversation_fires_its_rules_once_per_resolution(
     workspace: Any, admin_user: Any, inbox: Any, customer: Any, open_guards: None
 ) -> None:

@@ -187,9 +187,9 @@ def _date_filter(config: dict[str, Any], days: list[dt.date]) -> Q:
             if (target.month, target.day) == (2, 28):
                 query |= Q(birthday__month=2, birthday__day=29)
         elif yearly:
-            query |= Q(**{f"attributes__{attribute}__contains": f"-{target:%m-%d}"})
+            query |= Q(**{f"attributes__{attribute}__icontains": f"-{target:%m-%d}"})
             if (target.month, target.day) == (2, 28):
-                query |= Q(**{f"attributes__{attribute}__contains": "-02-29"})
+                query |= Q(**{f"attributes__{attribute}__icontains": "-02-29"})
         else:
             query |= Q(**{f"attributes__{attribute}__startswith": target.isoformat()})
     return query
