@@ -221,20 +221,29 @@ def date_run(*, rule: Rule, actor: Actor, now: dt.datetime | None = None) -> int
     predicate = services.predicate_of(rule)
     fired = 0
     for batch in _customers(rule, _date_filter(config, days)):
+        due: dict[str, tuple[Customer, dt.date]] = {}
         for customer in batch:
             local = now.astimezone(templates_render.customer_zone(customer))
-            if local.time() < at or not date_due_on(config, customer, local.date()):
-                continue
-            payload = {"date": local.date().isoformat(), "attribute": config["attribute"]}
-            if not predicate(services.evaluation_context(_sample_event(rule, customer, payload))):
+            if local.time() >= at and date_due_on(config, customer, local.date()):
+                key = f"date:{config['attribute']}:{rule.pk}:{customer.pk}:{local.date()}"
+                due[key] = (customer, local.date())
+        # Fired already today (event and send are written together): skip without a query each.
+        done = set(
+            Event.objects.filter(
+                workspace_id=rule.workspace_id, external_id__in=list(due)
+            ).values_list("external_id", flat=True)
+        )
+        for key, (customer, day) in due.items():
+            payload = {"date": day.isoformat(), "attribute": config["attribute"]}
+            if key in done or not predicate(
+                services.evaluation_context(_sample_event(rule, customer, payload))
+            ):
                 continue
             with transaction.atomic():
                 send = fire(
                     rule=rule,
                     customer=customer,
-                    external_id=(
-                        f"date:{config['attribute']}:{rule.pk}:{customer.pk}:{local.date()}"
-                    ),
+                    external_id=key,
                     payload=payload,
                     occurred_at=now,
                     actor=actor,
