@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ascolto.core.actors import Actor
-from ascolto.customers.models import Customer
+from ascolto.customers.models import Consent, Customer
 from ascolto.engagement import services, templates_render, trigger_config
 from ascolto.engagement.models import Event, EventType, Rule, Send, TriggerRun
 
@@ -100,6 +100,16 @@ def fire(
     )
 
 
+def _consents(customers: list[Customer]) -> dict[int, list[tuple[str, bool]]]:
+    """The consents of a batch of customers in one query, for evaluation_context."""
+    rows: dict[int, list[tuple[str, bool]]] = {c.pk: [] for c in customers}
+    for customer_id, purpose, granted in Consent.objects.filter(
+        customer_id__in=list(rows)
+    ).values_list("customer_id", "purpose", "granted"):
+        rows[customer_id].append((purpose, granted))
+    return rows
+
+
 def _sample_event(rule: Rule, customer: Customer, payload: dict[str, Any]) -> Event:
     return Event(
         workspace_id=rule.workspace_id,
@@ -145,8 +155,10 @@ def schedule_run(*, rule: Rule, actor: Actor, now: dt.datetime | None = None) ->
     predicate = services.predicate_of(rule)
     fired = 0
     for batch in _customers(rule):
+        consents = _consents(batch)
         for customer in batch:
-            if not predicate(services.evaluation_context(_sample_event(rule, customer, {}))):
+            sample = _sample_event(rule, customer, {})
+            if not predicate(services.evaluation_context(sample, consents[customer.pk])):
                 continue
             with transaction.atomic():
                 send = fire(
@@ -233,10 +245,12 @@ def date_run(*, rule: Rule, actor: Actor, now: dt.datetime | None = None) -> int
                 workspace_id=rule.workspace_id, external_id__in=list(due)
             ).values_list("external_id", flat=True)
         )
+        consents = _consents([customer for customer, _ in due.values()])
         for key, (customer, day) in due.items():
             payload = {"date": day.isoformat(), "attribute": config["attribute"]}
+            sample = _sample_event(rule, customer, payload)
             if key in done or not predicate(
-                services.evaluation_context(_sample_event(rule, customer, payload))
+                services.evaluation_context(sample, consents[customer.pk])
             ):
                 continue
             with transaction.atomic():
