@@ -73,6 +73,7 @@ OPERATIONS = {
     ("post", "/api/v1/engagement/events/bulk"),
     ("post", "/api/v1/engagement/rules"),
     ("get", "/api/v1/engagement/rules"),
+    ("put", "/api/v1/engagement/rules/{rule_id}"),
     ("post", "/api/v1/engagement/rules/{rule_id}/dry-run"),
     ("get", "/api/v1/engagement/rules/{rule_id}/sends"),
     ("put", "/api/v1/engagement/templates"),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from ascolto.engagement.models import EngagementSettings, Event, MessageTemplate, Rule, Send
+from ascolto.engagement.models import (
+    EngagementSettings,
+    Event,
+    MessageTemplate,
+    Rule,
+    Send,
+    TriggerRun,
+)
 
 
 @admin.register(Rule)
@@ -33,6 +40,15 @@ class SendAdmin(admin.ModelAdmin[Send]):
     list_display = ("id", "rule", "customer", "status", "channel", "attempts", "sent_at")
     list_filter = ("status", "channel")
     readonly_fields = [f.name for f in Send._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(TriggerRun)
+class TriggerRunAdmin(admin.ModelAdmin[TriggerRun]):
+    list_display = ("rule", "period", "due_at", "finished_at", "fired")
+    readonly_fields = [f.name for f in TriggerRun._meta.fields]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -11,8 +11,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from ascolto.core.api import Id, JsonObject, Text, Timestamp, api_auth, require
+from ascolto.core.errors import ValidationFailed
 from ascolto.customers.services import OrderLineInput
-from ascolto.engagement import guards, selectors, services
+from ascolto.engagement import guards, rule_updates, selectors, services
 from ascolto.engagement.models import Event, Rule, Send
 
 router = Router(auth=api_auth, tags=["engagement"])
@@ -79,6 +80,9 @@ class BulkEventsOut(Schema):
 class RuleIn(Schema):
     name: Text = Field(..., max_length=200)
     trigger: Text
+    trigger_config: JsonObject = Field(
+        default_factory=dict, description="Schedule or date settings (docs/engagement.md)."
+    )
     conditions: JsonObject = Field(default_factory=dict)
     actions: list[JsonObject]
     purpose: Text = "service"
@@ -89,6 +93,7 @@ class RuleOut(Schema):
     id: int
     name: str
     trigger: str
+    trigger_config: dict[str, Any]
     conditions: dict[str, Any]
     actions: list[dict[str, Any]]
     purpose: str
@@ -96,7 +101,10 @@ class RuleOut(Schema):
 
 
 class DryRunIn(Schema):
-    event: EventIn
+    event: EventIn | None = Field(None, description="A sample event.")
+    customer_id: Id | None = Field(
+        None, description="Or a customer, for a sample event of the rule's own trigger."
+    )
 
 
 class DryRunOut(Schema):
@@ -110,6 +118,7 @@ class DryRunOut(Schema):
     blocked: str
     deferred_until: Any
     other_actions: list[dict[str, Any]]
+    whatsapp_template: dict[str, Any] | None = None
 
 
 class TemplateIn(Schema):
@@ -118,6 +127,10 @@ class TemplateIn(Schema):
     channel: Text = "any"
     subject: Text = Field("", max_length=300)
     body: Text = Field(..., min_length=1)
+    whatsapp: JsonObject = Field(
+        default_factory=dict,
+        description="The approved WhatsApp template to use outside the 24-hour window.",
+    )
 
 
 class TemplateOut(Schema):
@@ -127,6 +140,7 @@ class TemplateOut(Schema):
     channel: str
     subject: str
     body: str
+    whatsapp: dict[str, Any]
 
 
 class PreviewIn(Schema):
@@ -156,6 +170,7 @@ class SendOut(Schema):
     conversation_id: int | None
     scheduled_for: Any
     sent_at: Any
+    action_results: dict[str, Any]
 
 
 def event_input(payload: EventIn, source: str = "api") -> services.EventInput:
@@ -250,8 +265,28 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[Any]:
             actions=payload.actions,
             purpose=payload.purpose,
             is_active=payload.is_active,
+            trigger_settings=payload.trigger_config,
         )
     return Status(201, rule)
+
+
+@router.put("/engagement/rules/{int:rule_id}", response=RuleOut)
+def update_rule(request: HttpRequest, rule_id: Id, payload: RuleIn) -> Rule:
+    """Replace a rule's settings (the same body as creating it)."""
+    ctx = require(request, "admin")
+    with transaction.atomic():
+        rule = selectors.rule_get(workspace=ctx.workspace, rule_id=rule_id)
+        return rule_updates.rule_update(
+            rule=rule,
+            actor=ctx.actor,
+            name=payload.name,
+            trigger=payload.trigger,
+            conditions=payload.conditions,
+            actions=payload.actions,
+            purpose=payload.purpose,
+            is_active=payload.is_active,
+            trigger_settings=payload.trigger_config,
+        )
 
 
 @router.get("/engagement/rules", response=list[RuleOut])
@@ -265,7 +300,19 @@ def dry_run_rule(request: HttpRequest, rule_id: Id, payload: DryRunIn) -> dict[s
     """What the rule would send to whom for this sample event, without sending or storing."""
     ctx = require(request, "read")
     rule = selectors.rule_get(workspace=ctx.workspace, rule_id=rule_id)
-    return selectors.dry_run(rule=rule, data=event_input(payload.event))
+    if payload.event is not None:
+        return selectors.dry_run(rule=rule, data=event_input(payload.event))
+    if payload.customer_id is None:
+        raise ValidationFailed(
+            "Give a sample event or a customer.",
+            field_errors={"event": ["Required without customer_id."]},
+        )
+    sample = services.EventInput(
+        external_id="dry-run",
+        type=rule.trigger,
+        customer=services.CustomerRef(id=payload.customer_id),
+    )
+    return selectors.dry_run(rule=rule, data=sample)
 
 
 @router.get("/engagement/rules/{int:rule_id}/sends", response=list[SendOut])
@@ -287,6 +334,7 @@ def save_template(request: HttpRequest, payload: TemplateIn) -> Any:
             channel=payload.channel,
             subject=payload.subject,
             body=payload.body,
+            whatsapp_mapping=payload.whatsapp,
         )
 
 

@@ -1,7 +1,10 @@
 """Outbox handlers of engagement (GUIDE §3: idempotent, at least once).
 
 engagement.event.received: run the rules (a rule runs once per event: Send's constraint).
-inbox.message.received: a STOP keyword revokes marketing consent on that channel at once.
+inbox.message.received: a STOP keyword revokes marketing consent on that channel at once; a
+    message that started a conversation fires conversation.created rules.
+inbox.conversation.resolved: conversation.resolved rules.
+surveys.response.submitted: survey.answered rules, with the scores.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 from ascolto.core.actors import Actor
 from ascolto.core.models import OutboxEvent
 from ascolto.core.outbox import handles
-from ascolto.engagement import services
-from ascolto.engagement.models import Event
-from ascolto.inbox.models import Message
+from ascolto.engagement import services, triggers
+from ascolto.engagement.models import Event, EventType
+from ascolto.inbox.models import Conversation, Message
+from ascolto.surveys.models import Response as SurveyResponse
 
 ACTOR = Actor.system("engagement")
 
@@ -43,3 +47,88 @@ def honour_stop_keyword(outbox_event: OutboxEvent) -> None:
             source=f"STOP keyword (message #{message.pk})",
             actor=ACTOR,
         )
+
+
+@handles("inbox.message.received")
+def conversation_created(outbox_event: OutboxEvent) -> None:
+    """A customer's message that started a conversation fires conversation.created rules."""
+    payload = outbox_event.payload
+    if not payload.get("conversation_created") or not triggers.has_rules(
+        outbox_event.workspace_id, EventType.CONVERSATION_CREATED
+    ):
+        return
+    _conversation_event(outbox_event, EventType.CONVERSATION_CREATED, suffix="")
+
+
+@handles("inbox.conversation.resolved")
+def conversation_resolved(outbox_event: OutboxEvent) -> None:
+    """Each resolution fires conversation.resolved rules once (keyed by its outbox event)."""
+    if triggers.has_rules(outbox_event.workspace_id, EventType.CONVERSATION_RESOLVED):
+        _conversation_event(
+            outbox_event, EventType.CONVERSATION_RESOLVED, suffix=f":{outbox_event.pk}"
+        )
+
+
+def _conversation_event(outbox_event: OutboxEvent, kind: str, *, suffix: str) -> None:
+    conversation = (
+        Conversation.objects.select_related("customer", "inbox")
+        .filter(
+            workspace_id=outbox_event.workspace_id,
+            pk=outbox_event.payload.get("conversation_id"),
+        )
+        .first()
+    )
+    if conversation is None:
+        return
+    customer = conversation.customer.merged_into or conversation.customer
+    triggers.record_and_run(
+        customer=customer,
+        type=kind,
+        external_id=f"{kind}:{conversation.pk}{suffix}",
+        payload={
+            "conversation_id": conversation.pk,
+            "inbox_id": conversation.inbox_id,
+            "channel": conversation.channel,
+            "subject": conversation.subject,
+            "priority": conversation.priority,
+            "reopen_count": conversation.reopen_count,
+            "message_count": conversation.message_count,
+            "team_id": conversation.team_id,
+            "assignee_id": conversation.assignee_id,
+        },
+        actor=ACTOR,
+    )
+
+
+@handles("surveys.response.submitted")
+def survey_answered(outbox_event: OutboxEvent) -> None:
+    """A submitted survey answer fires survey.answered rules, its scores in the payload
+    (`event.payload.nps`, `csat`, `ces`)."""
+    if not triggers.has_rules(outbox_event.workspace_id, EventType.SURVEY_ANSWERED):
+        return
+    response = (
+        SurveyResponse.objects.select_related("customer", "survey")
+        .filter(workspace_id=outbox_event.workspace_id, pk=outbox_event.payload.get("response_id"))
+        .first()
+    )
+    if response is None or response.customer is None:
+        return
+    customer = response.customer.merged_into or response.customer
+    scores = {
+        "nps": response.nps_score,
+        "csat": response.csat_score,
+        "ces": response.ces_score,
+    }
+    triggers.record_and_run(
+        customer=customer,
+        type=EventType.SURVEY_ANSWERED,
+        external_id=f"survey.answered:{response.pk}",
+        payload={
+            "response_id": response.pk,
+            "survey_id": response.survey_id,
+            "survey": response.survey.name,
+            "comment": response.comment[:1000],
+            **{k: v for k, v in scores.items() if v is not None},
+        },
+        actor=ACTOR,
+    )

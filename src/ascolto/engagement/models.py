@@ -23,6 +23,24 @@ class EventType(models.TextChoices):
     CART_ABANDONED = "cart.abandoned", _("Cart abandoned")
     ACCOUNT = "account", _("Account event")
     CUSTOM = "custom", _("Custom event")
+    # Recorded by Ascolto itself (source "internal"), never taken in from outside.
+    SCHEDULE = "schedule", _("On a schedule")
+    DATE = "date", _("Date attribute")
+    CONVERSATION_CREATED = "conversation.created", _("Conversation created")
+    CONVERSATION_RESOLVED = "conversation.resolved", _("Conversation resolved")
+    SURVEY_ANSWERED = "survey.answered", _("Survey answered")
+
+
+INTERNAL_EVENT_TYPES = frozenset(
+    {
+        EventType.SCHEDULE,
+        EventType.DATE,
+        EventType.CONVERSATION_CREATED,
+        EventType.CONVERSATION_RESOLVED,
+        EventType.SURVEY_ANSWERED,
+    }
+)
+EXTERNAL_EVENT_TYPES = [t for t in EventType.values if t not in INTERNAL_EVENT_TYPES]
 
 
 class EngagementSettings(models.Model):
@@ -82,6 +100,8 @@ class Rule(WorkspaceScopedModel):
 
     name = models.CharField(_("name"), max_length=200)
     trigger = models.CharField(_("trigger"), max_length=40, choices=EventType.choices)
+    # The schedule of "schedule" rules and the date of "date" rules (engagement/triggers.py).
+    trigger_config = models.JSONField(_("trigger settings"), default=dict, blank=True)
     conditions = models.JSONField(_("conditions"), default=dict, blank=True)
     actions = models.JSONField(_("actions"), default=list)
     purpose = models.CharField(
@@ -110,6 +130,9 @@ class MessageTemplate(WorkspaceScopedModel):
     language = models.CharField(_("language"), max_length=8)
     subject = models.CharField(_("subject"), max_length=300, blank=True, default="")
     body = models.TextField(_("body"))
+    # For WhatsApp outside the 24-hour window: the approved template to send instead, as
+    # {"name", "language", "variables": [our template text for {{1}}, for {{2}}, ...]}.
+    whatsapp = models.JSONField(_("WhatsApp template"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("message template")
@@ -150,6 +173,8 @@ class Send(WorkspaceScopedModel):
     message_id = models.BigIntegerField(null=True, blank=True)
     conversation_id = models.BigIntegerField(null=True, blank=True)
     text = models.TextField(blank=True, default="")
+    # What the actions beside the message did, by action index: {"1": {"type", "status", ...}}.
+    action_results = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("send")
@@ -164,3 +189,24 @@ class Send(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"rule #{self.rule_id} / event #{self.event_id}: {self.status}"
+
+
+class TriggerRun(WorkspaceScopedModel):
+    """One period of a schedule rule (`2026-03-09` daily, `2026-W11` weekly): started once,
+    finished once. A run cut short by a restart is resumed; a finished one is never repeated."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="trigger_runs")
+    period = models.CharField(max_length=20)
+    due_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    fired = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("trigger run")
+        verbose_name_plural = _("trigger runs")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "period"], name="eng_trigger_run_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"rule #{self.rule_id} {self.period}"

@@ -61,7 +61,7 @@ def _existing_customer(workspace: Workspace, ref: services.CustomerRef) -> Custo
 def dry_run(*, rule: Rule, data: services.EventInput) -> dict[str, Any]:
     """What `rule` would do for the sample event: whether it matches, to whom and on which
     channel it would send which text, or what blocks it. Nothing is stored or sent."""
-    services.validate_event(data)
+    services.validate_event(data, internal=True)
     workspace = rule.workspace
     customer = _existing_customer(workspace, data.customer)
     order = None
@@ -122,6 +122,7 @@ def dry_run(*, rule: Rule, data: services.EventInput) -> dict[str, Any]:
         blocked=recipe.blocked,
         deferred_until=recipe.defer_until,
         other_actions=recipe.other_actions,
+        whatsapp_template=recipe.whatsapp_template.describe() if recipe.whatsapp_template else None,
     )
     return answer
 

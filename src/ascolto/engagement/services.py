@@ -23,14 +23,21 @@ from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
-from ascolto.engagement import guards, rules, templates_render
+from ascolto.engagement import actions as extra_actions
+from ascolto.engagement import guards, rules, templates_render, trigger_config, whatsapp
+
+# Re-exported: their homes are modules of their own; callers use services.*.
+from ascolto.engagement.message_templates import template_for as template_for
+from ascolto.engagement.message_templates import template_upsert as template_upsert
 from ascolto.engagement.models import (
+    EXTERNAL_EVENT_TYPES,
     Event,
     EventType,
-    MessageTemplate,
     Rule,
     Send,
 )
+from ascolto.engagement.opt_out import is_stop_keyword as is_stop_keyword
+from ascolto.engagement.opt_out import marketing_opt_out as marketing_opt_out
 from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Channel, Conversation, ConversationEvent, Inbox, Tag
 
@@ -38,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=10))
-ACTION_TYPES = ("send_message", "add_tag", "set_attribute")
+ACTION_TYPES = ("send_message", "add_tag", "set_attribute", *extra_actions.EXTRA_ACTION_TYPES)
 # The order status an event of each type moves the order to.
 ORDER_STATUS_FOR = {
     EventType.ORDER_PLACED: Order.Status.PENDING,
@@ -126,12 +133,15 @@ def _customer_for(*, workspace: Workspace, ref: CustomerRef, actor: Actor) -> Cu
     )
 
 
-def validate_event(data: EventInput) -> None:
+def validate_event(data: EventInput, *, internal: bool = False) -> None:
+    """Raise ValidationFailed naming the fields. Only Ascolto records `internal` types
+    (schedule, conversation.resolved, ...); a dry run may sample them."""
     errors: dict[str, list[str]] = {}
     if not data.external_id or len(data.external_id) > 200:
         errors["external_id"] = ["Required, at most 200 characters."]
-    if data.type not in EventType.values:
-        errors["type"] = [f"Choose one of: {', '.join(EventType.values)}."]
+    types = EventType.values if internal else EXTERNAL_EVENT_TYPES
+    if data.type not in types:
+        errors["type"] = [f"Choose one of: {', '.join(types)}."]
     if data.occurred_at is not None and data.occurred_at.tzinfo is None:
         errors["occurred_at"] = ["A date and time with a time zone (ISO 8601)."]
     if not isinstance(data.payload, dict):
@@ -263,9 +273,45 @@ def _validate_actions(actions: Any) -> list[dict[str, Any]]:
             errors[f"actions.{i}.tag"] = ["A tag name."]
         elif kind == "set_attribute" and not isinstance(action.get("key"), str):
             errors[f"actions.{i}.key"] = ["An attribute key."]
+        elif kind in extra_actions.EXTRA_ACTION_TYPES:
+            errors.update(extra_actions.validate_action(kind, action, f"actions.{i}"))
     if errors:
         raise ValidationFailed("The rule's actions are not valid.", field_errors=errors)
     return list(actions)
+
+
+def rule_fields_checked(
+    *,
+    workspace: Workspace,
+    name: str,
+    trigger: str,
+    actions: list[dict[str, Any]],
+    conditions: dict[str, Any] | None,
+    purpose: str,
+    trigger_settings: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A rule's fields, checked and normalised; ValidationFailed names the first mistakes."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Required."]
+    if trigger not in EventType.values:
+        errors["trigger"] = [f"Choose one of: {', '.join(EventType.values)}."]
+    if purpose not in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING):
+        errors["purpose"] = ["service or marketing."]
+    if errors:
+        raise ValidationFailed("The rule is not valid.", field_errors=errors)
+    config = trigger_config.validate_trigger_config(trigger, trigger_settings)
+    rules.compile_conditions(conditions or {})
+    checked = _validate_actions(actions)
+    extra_actions.check_references(workspace=workspace, actions=checked)
+    return {
+        "name": name.strip()[:200],
+        "trigger": trigger,
+        "trigger_config": config,
+        "conditions": conditions or {},
+        "actions": checked,
+        "purpose": purpose,
+    }
 
 
 def rule_create(
@@ -278,27 +324,18 @@ def rule_create(
     conditions: dict[str, Any] | None = None,
     purpose: str = ConsentPurpose.SERVICE,
     is_active: bool = True,
+    trigger_settings: dict[str, Any] | None = None,
 ) -> Rule:
-    errors: dict[str, list[str]] = {}
-    if not name.strip():
-        errors["name"] = ["Required."]
-    if trigger not in EventType.values:
-        errors["trigger"] = [f"Choose one of: {', '.join(EventType.values)}."]
-    if purpose not in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING):
-        errors["purpose"] = ["service or marketing."]
-    if errors:
-        raise ValidationFailed("The rule is not valid.", field_errors=errors)
-    rules.compile_conditions(conditions or {})
-    rule = Rule.objects.create(
+    fields = rule_fields_checked(
         workspace=workspace,
-        name=name.strip()[:200],
+        name=name,
         trigger=trigger,
-        conditions=conditions or {},
-        actions=_validate_actions(actions),
+        actions=actions,
+        conditions=conditions,
         purpose=purpose,
-        is_active=is_active,
-        owner=actor.user,
+        trigger_settings=trigger_settings,
     )
+    rule = Rule.objects.create(workspace=workspace, is_active=is_active, owner=actor.user, **fields)
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -308,58 +345,6 @@ def rule_create(
         changes={"name": rule.name, "trigger": trigger},
     )
     return rule
-
-
-def template_upsert(
-    *,
-    workspace: Workspace,
-    actor: Actor,
-    key: str,
-    language: str,
-    body: str,
-    channel: str = "any",
-    subject: str = "",
-) -> MessageTemplate:
-    if channel != "any" and channel not in Channel.values:
-        raise ValidationFailed(
-            "Unknown channel.", field_errors={"channel": ["any, or an inbox channel."]}
-        )
-    if not key or not language:
-        raise ValidationFailed(
-            "A template needs a key and a language.",
-            field_errors={"key": ["Required."], "language": ["Required."]},
-        )
-    templates_render.check_template(body, field="body")
-    templates_render.check_template(subject, field="subject")
-    template, _ = MessageTemplate.objects.update_or_create(
-        workspace=workspace,
-        key=key,
-        channel=channel,
-        language=language.lower(),
-        defaults={"body": body, "subject": subject},
-    )
-    audit_record(
-        workspace=workspace,
-        actor=actor,
-        action="engagement.template.save",
-        object_type="engagement.template",
-        object_id=template.pk,
-        changes={"key": key, "channel": channel, "language": language},
-    )
-    return template
-
-
-def template_for(*, workspace_id: int, key: str, channel: str, language: str) -> MessageTemplate:
-    """The best template: the channel's in the language, any channel's in the language, then
-    the same in the workspace's default language, then English. Raises NotFound."""
-    candidates = list(MessageTemplate.objects.filter(workspace_id=workspace_id, key=key))
-    default = Workspace.objects.get(pk=workspace_id).default_locale
-    for lang in (language, default, "en"):
-        for chan in (channel, "any"):
-            for template in candidates:
-                if template.language == lang and template.channel == chan:
-                    return template
-    raise NotFound(f"No message template {key!r} for {channel} in {language}.")
 
 
 # --- Running rules --------------------------------------------------------------------------
@@ -376,8 +361,12 @@ def evaluation_context(
     consents: dict[str, bool] = {}
     for purpose, granted in consent_rows:
         consents[purpose] = consents.get(purpose, False) or granted
+    last_order_at = customer.last_order_at
     return {
         "customer": {
+            "days_since_last_order": None
+            if last_order_at is None
+            else (timezone.now() - last_order_at).days,
             "name": customer.name,
             "locale": customer.locale,
             "timezone": customer.timezone,
@@ -483,6 +472,7 @@ class Plan:
     blocked: str = ""
     defer_until: dt.datetime | None = None
     other_actions: list[dict[str, Any]] = field(default_factory=list)
+    whatsapp_template: whatsapp.Choice | None = None
 
 
 def plan(rule: Rule, event: Event, *, at: dt.datetime | None = None) -> Plan:
@@ -516,6 +506,16 @@ def plan(rule: Rule, event: Event, *, at: dt.datetime | None = None) -> Plan:
         event_payload=event.payload,
     )
     result.subject, result.text, result.html = rendered.subject, rendered.text, rendered.html
+    result.whatsapp_template = whatsapp.choose(
+        template=template,
+        inbox=inbox,
+        customer=customer,
+        order=event.order,
+        payload=event.payload,
+    )
+    if result.whatsapp_template is not None and result.whatsapp_template.error:
+        result.blocked = result.whatsapp_template.error
+        return result
     if not guards.consent_allows(customer=customer, purpose=rule.purpose, channel=inbox.channel):
         result.blocked = f"No {rule.purpose} consent on {inbox.channel}."
         return result
@@ -532,21 +532,29 @@ def event_process(*, event: Event, actor: Actor) -> list[Send]:
     re-delivered event, a retried handler) is skipped: the (rule, event) constraint holds."""
     sends = []
     for rule in matching_rules(event):
-        try:
-            with transaction.atomic():
-                send = Send.objects.create(
-                    workspace_id=event.workspace_id,
-                    rule=rule,
-                    event=event,
-                    customer=event.customer,
-                    scheduled_for=timezone.now(),
-                )
-        except IntegrityError:
-            continue
-        _apply_other_actions(rule=rule, event=event, actor=actor)
-        send_attempt(send=send, actor=actor)
-        sends.append(send)
+        send = rule_run(rule=rule, event=event, actor=actor)
+        if send is not None:
+            sends.append(send)
     return sends
+
+
+def rule_run(*, rule: Rule, event: Event, actor: Actor) -> Send | None:
+    """Run one rule for one event, once: None when it already ran for the event."""
+    try:
+        with transaction.atomic():
+            send = Send.objects.create(
+                workspace_id=event.workspace_id,
+                rule=rule,
+                event=event,
+                customer=event.customer,
+                scheduled_for=timezone.now(),
+            )
+    except IntegrityError:
+        return None
+    _apply_other_actions(rule=rule, event=event, actor=actor)
+    extra_actions.apply(send=send, actor=actor)
+    send_attempt(send=send, actor=actor)
+    return send
 
 
 def _apply_other_actions(*, rule: Rule, event: Event, actor: Actor) -> None:
@@ -647,16 +655,24 @@ def _deliver(*, send: Send, recipe: Plan, actor: Actor) -> Any:
     conversation = _conversation_for_outbound(
         inbox=recipe.inbox, customer=send.customer, subject=recipe.subject or send.rule.name
     )
-    message = inbox_services.message_send(
-        conversation=conversation,
-        author=owner,
-        actor=actor,
-        text=recipe.text,
-        html=recipe.html if recipe.inbox.channel == Channel.EMAIL else "",
-        kind="bot",
-    )
+    approved = recipe.whatsapp_template
+    if approved is not None and approved.template is not None:
+        message = whatsapp.send(
+            conversation=conversation, choice=approved, author=owner, actor=actor
+        )
+        recipe.text = message.text
+    else:
+        message = inbox_services.message_send(
+            conversation=conversation,
+            author=owner,
+            actor=actor,
+            text=recipe.text,
+            html=recipe.html if recipe.inbox.channel == Channel.EMAIL else "",
+            kind="bot",
+        )
     message.metadata = {
-        "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk}
+        **(message.metadata or {}),
+        "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk},
     }
     message.save(update_fields=["metadata", "updated_at"])
     for action in recipe.other_actions:
@@ -695,24 +711,3 @@ def sends_due(*, actor: Actor, now: dt.datetime | None = None, limit: int = 500)
             if send.status == Send.Status.SCHEDULED:
                 send_attempt(send=send, actor=actor, at=now)
     return len(ids)
-
-
-# --- Opting out -----------------------------------------------------------------------------
-
-STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "basta", "הסר"})
-
-
-def is_stop_keyword(text: str) -> bool:
-    return text.strip().strip(".!").casefold() in STOP_WORDS
-
-
-def marketing_opt_out(*, customer: Customer, channel: str, source: str, actor: Actor) -> None:
-    """Revoke marketing consent on the channel at once (STOP keyword, unsubscribe link)."""
-    customer_services.consent_set(
-        customer=customer,
-        purpose=ConsentPurpose.MARKETING,
-        channel=guards.CONSENT_CHANNEL.get(channel, channel),
-        granted=False,
-        actor=actor,
-        source=source,
-    )

@@ -1,13 +1,14 @@
-"""Engagement periodic job: send what quiet hours deferred and what failed and waits a retry."""
+"""Engagement jobs: send what quiet hours deferred and what waits a retry; run schedule and
+date rules; call rules' webhooks."""
 
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.core.actors import Actor
 from ascolto.core.tasks import single_instance
-from ascolto.engagement import services
+from ascolto.engagement import actions, services, triggers
 
 SENDS_DUE_LOCK = "engagement-sends-due"
 
@@ -16,3 +17,19 @@ SENDS_DUE_LOCK = "engagement-sends-due"
 @single_instance(SENDS_DUE_LOCK)
 def send_due() -> int:
     return services.sends_due(actor=Actor.system("engagement"))
+
+
+TRIGGERS_DUE_LOCK = "engagement-triggers-due"
+
+
+@db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+@single_instance(TRIGGERS_DUE_LOCK)
+def run_due_triggers() -> int:
+    """Schedule and date rules whose time has come (engagement/triggers.py: once per period)."""
+    return triggers.due_rules_run(actor=Actor.system("engagement"))
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def call_webhook(send_id: int, index: int, attempt: int) -> None:
+    """One attempt at a rule's webhook; the next is scheduled with backoff when it failed."""
+    actions.webhook_run(send_id=send_id, index=index, attempt=attempt)
