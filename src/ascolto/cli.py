@@ -39,6 +39,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "import": ("ascolto.customers.cli", "import_", "Import customers or orders from CSV/JSONL."),
     "nlp": ("ascolto.assistant.nlp.cli", "nlp", "Language, intent and sentiment models."),
     "helpcenter": ("ascolto.helpcenter.cli", "helpcenter", "Help center: search evaluation."),
+    "recommendations": ("ascolto.recommendations.cli", "recommendations", "Recompute, evaluate."),
 }
 
 

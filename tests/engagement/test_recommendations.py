@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from django.test import Client
 from django.urls import reverse
 
 from ascolto.core.actors import Actor
 from ascolto.engagement import lifecycle_events, templates_render
 from ascolto.engagement.models import Event
-from ascolto.recommendations import scoring, selectors, services
+from ascolto.recommendations import cli as recommendations_cli
+from ascolto.recommendations import evaluation, scoring, selectors, services
 from ascolto.recommendations.models import ItemAffinity
 from tests.customers.factories import CustomerFactory, OrderFactory
 from tests.ui.conftest import login
@@ -319,3 +321,43 @@ def test_the_day_before_the_crossing_there_is_no_churn_event(workspace: Any) -> 
     )
 
     assert recorded.churn_risk == 0
+
+
+def test_the_offline_hit_rate_counts_a_new_item_among_the_top_suggestions(tmp_path: Any) -> None:
+    # Before December: A and B together twice; A alone once (customer 3); P alone four times,
+    # so P is the most popular item. In December customer 3 buys B.
+    rows = [
+        ("1", "A", "1/5/2011 10:00", "c1"),
+        ("1", "B", "1/5/2011 10:00", "c1"),
+        ("2", "A", "1/6/2011 10:00", "c2"),
+        ("2", "B", "1/6/2011 10:00", "c2"),
+        ("3", "A", "1/7/2011 10:00", "c3"),
+        *[(f"P{n}", "P", f"2/{n}/2011 10:00", "c4") for n in range(1, 5)],
+        ("9", "B", "12/1/2011 10:00", "c3"),
+        ("C10", "A", "12/2/2011 10:00", "c3"),  # a cancellation: skipped
+    ]
+    path = tmp_path / "retail.csv"
+    path.write_text(
+        '"","InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice",'
+        '"CustomerID","Country"\n'
+        + "".join(
+            f'"{i}","{o}","{s}","x",1,"{d}",1.0,{c},"UK"\n' for i, (o, s, d, c) in enumerate(rows)
+        ),
+        encoding="utf-8",
+    )
+
+    result = evaluation.hit_rate(evaluation.read_online_retail(path), k=1, train_share=0.9)
+
+    assert result.split == dt.datetime(2011, 12, 1, 10, 0)
+    assert (result.train_orders, result.pairs) == (7, 2)  # A→B and B→A
+    assert (result.evaluable, result.hits, result.baseline_hits) == (1, 1, 0)
+
+
+def test_the_recompute_command_fills_the_pairs(workspace: Any, basket_set: Any) -> None:
+    ItemAffinity.objects.all().delete()
+
+    result = CliRunner().invoke(recommendations_cli.recommendations, ["recompute"])
+
+    assert result.exit_code == 0, result.output
+    assert "8 orders, 5 items, 4 pairs, 0 item cycles" in result.output
+    assert ItemAffinity.objects.filter(workspace=workspace).count() == 4
