@@ -27,6 +27,8 @@ from ascolto.engagement.services import CustomerRef, EventInput, event_ingest
 from ascolto.recommendations import selectors as recommendation_selectors
 
 SOURCE = "recommendations"
+# Under SQLite's limit of bound parameters per query.
+LOOKUP_CHUNK = 500
 
 
 def replenishment_external_id(customer_id: int, item_key: str, last_purchase_on: dt.date) -> str:
@@ -84,11 +86,14 @@ def lifecycle_events_record(
                 source=SOURCE,
             )
         )
-    known = set(
-        Event.objects.filter(
-            workspace=workspace, external_id__in=[i.external_id for i in inputs]
-        ).values_list("external_id", flat=True)
-    )
+    ids = [i.external_id for i in inputs]
+    known: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        known.update(
+            Event.objects.filter(
+                workspace=workspace, external_id__in=ids[start : start + LOOKUP_CHUNK]
+            ).values_list("external_id", flat=True)
+        )
     counts = {EventType.REPLENISHMENT_DUE: 0, EventType.CUSTOMER_CHURN_RISK: 0}
     for data in inputs:
         if data.external_id in known:
