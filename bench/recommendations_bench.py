@@ -142,7 +142,7 @@ def main() -> None:
                 f"({recorded.replenishment_due} replenishment.due, "
                 f"{recorded.churn_risk} customer.churn_risk)"
             )
-        print(f"{machine()}; peak RSS {peak_rss_mb():.0f} MB")
+        print(f"{machine()}; peak RSS {peak_rss_mb()[0]:.0f} MB")
 
 
 if __name__ == "__main__":
