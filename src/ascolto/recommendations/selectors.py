@@ -79,29 +79,27 @@ def recommendations_for(
     )
     cycles = scoring.purchase_cycles(lines.customer, lines.item, lines.day)
     consumable |= {lines.catalogue.keys[i] for i in cycles.item[cycles.purchases > 1].tolist()}
-    best: dict[str, ItemAffinity] = {}
-    affinities = ItemAffinity.objects.filter(
-        workspace=customer.workspace, item_key__in=owned
-    ).order_by("-confidence", "-lift", "other_key")
-    for affinity in affinities:
-        if affinity.other_key in owned and affinity.other_key not in consumable:
+    best: dict[str, Recommendation] = {}
+    affinities = (
+        ItemAffinity.objects.filter(workspace=customer.workspace, item_key__in=owned)
+        .order_by("-confidence", "-lift", "other_key")
+        .values_list("item_name", "other_key", "other_name", "other_sku", "confidence", "lift")
+    )
+    for item_name, other_key, other_name, other_sku, confidence, lift in affinities:
+        if other_key in best or (other_key in owned and other_key not in consumable):
             continue
-        if affinity.other_key not in best:
-            best[affinity.other_key] = affinity
+        best[other_key] = Recommendation(
+            name=other_name,
+            sku=other_sku,
+            because_of=item_name,
+            confidence=confidence,
+            lift=lift,
+            reason=_("Bought with %(item)s in %(percent)s%% of its orders")
+            % {"item": item_name, "percent": _percent(confidence)},
+        )
         if len(best) >= limit:
             break
-    return [
-        Recommendation(
-            name=a.other_name,
-            sku=a.other_sku,
-            because_of=a.item_name,
-            confidence=a.confidence,
-            lift=a.lift,
-            reason=_("Bought with %(item)s in %(percent)s%% of its orders")
-            % {"item": a.item_name, "percent": _percent(a.confidence)},
-        )
-        for a in best.values()
-    ]
+    return list(best.values())
 
 
 def is_due(due_on: dt.date, today: dt.date) -> bool:
