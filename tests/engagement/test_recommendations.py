@@ -361,3 +361,21 @@ def test_the_recompute_command_fills_the_pairs(workspace: Any, basket_set: Any) 
     assert result.exit_code == 0, result.output
     assert "8 orders, 5 items, 4 pairs, 0 item cycles" in result.output
     assert ItemAffinity.objects.filter(workspace=workspace).count() == 4
+
+
+def test_the_daily_job_covers_every_workspace_each_with_its_own_customers(
+    workspace: Any, other_workspace: Any
+) -> None:
+    ours, theirs = CustomerFactory(workspace=workspace), CustomerFactory(workspace=other_workspace)
+    for person in (ours, theirs):
+        for day in (dt.date(2026, 2, 21), dt.date(2026, 3, 3), dt.date(2026, 3, 13)):
+            buy(person, day, "SOAP")
+
+    first = lifecycle_events.record_all(actor=SYSTEM, today=dt.date(2026, 4, 6))
+    again = lifecycle_events.record_all(actor=SYSTEM, today=dt.date(2026, 4, 6))
+
+    assert (first, again) == (4, 0)  # per workspace: one replenishment.due, one churn crossing
+    assert {(e.workspace_id, e.customer_id) for e in Event.objects.all()} == {
+        (workspace.pk, ours.pk),
+        (other_workspace.pk, theirs.pk),
+    }
