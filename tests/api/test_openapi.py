@@ -20,6 +20,7 @@ OPERATIONS = {
     ("get", "/api/v1/customers"),
     ("post", "/api/v1/customers"),
     ("get", "/api/v1/customers/{customer_id}"),
+    ("get", "/api/v1/customers/{customer_id}/recommendations"),
     ("patch", "/api/v1/customers/{customer_id}"),
     ("post", "/api/v1/customers/bulk"),
     ("post", "/api/v1/customers/{customer_id}/merge"),

@@ -32,6 +32,7 @@ from ascolto.customers.api import router as customers_router
 from ascolto.engagement.api import router as engagement_router
 from ascolto.helpcenter.api import router as helpcenter_router
 from ascolto.inbox.api import router as inbox_router
+from ascolto.recommendations.api import router as recommendations_router
 from ascolto.surveys.api import router as surveys_router
 
 DESCRIPTION = """\
@@ -100,3 +101,4 @@ api.add_router("", analytics_router)
 api.add_router("", experiments_router)
 api.add_router("", assistant_router)
 api.add_router("", engagement_router)
+api.add_router("", recommendations_router)

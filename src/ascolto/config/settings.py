@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "ascolto.connectors.email",
     "ascolto.connectors.settings_ui",
     "ascolto.engagement",
+    "ascolto.recommendations",
 ]
 
 MIDDLEWARE = [

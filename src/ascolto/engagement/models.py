@@ -23,6 +23,8 @@ class EventType(models.TextChoices):
     CART_ABANDONED = "cart.abandoned", _("Cart abandoned")
     ACCOUNT = "account", _("Account event")
     CUSTOM = "custom", _("Custom event")
+    REPLENISHMENT_DUE = "replenishment.due", _("Replenishment due")
+    CUSTOMER_CHURN_RISK = "customer.churn_risk", _("Churn risk crossed")
     # Recorded by Ascolto itself (source "internal"), never taken in from outside.
     SCHEDULE = "schedule", _("On a schedule")
     DATE = "date", _("Date attribute")

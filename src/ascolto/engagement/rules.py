@@ -8,7 +8,8 @@ A condition is one of
 Fields are dotted paths into the evaluation context: `customer.*` (name, locale, value_tier,
 timezone, orders_count, lifetime_spend, days_since_last_order, attributes.<key>), `event.*`
 (type, payload.<key>), `order.*` (status, total, currency, external_id, metadata.<key>),
-`consent.<purpose>` (true when granted on any channel). A missing field is None: only `exists` and `ne` hold then.
+`consent.<purpose>` (true when granted on any channel). A missing field is None: only `exists`
+and `ne` hold then.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.core.actors import Actor
 from ascolto.core.tasks import single_instance
-from ascolto.engagement import actions, services, triggers
+from ascolto.engagement import actions, lifecycle_events, services, triggers
 
 SENDS_DUE_LOCK = "engagement-sends-due"
 
@@ -33,3 +33,13 @@ def run_due_triggers() -> int:
 def call_webhook(send_id: int, index: int, attempt: int) -> None:
     """One attempt at a rule's webhook; the next is scheduled with backoff when it failed."""
     actions.webhook_run(send_id=send_id, index=index, attempt=attempt)
+
+
+LIFECYCLE_EVENTS_LOCK = "engagement-lifecycle-events"
+
+
+@db_periodic_task(crontab(hour="6", minute="15"))  # type: ignore[untyped-decorator]
+@single_instance(LIFECYCLE_EVENTS_LOCK)
+def record_lifecycle_events() -> int:
+    """Daily: replenishment.due and customer.churn_risk events (engagement.lifecycle_events)."""
+    return lifecycle_events.record_all(actor=Actor.system("engagement"))

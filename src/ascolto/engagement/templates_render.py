@@ -20,6 +20,7 @@ from django.utils.html import escape, linebreaks
 
 from ascolto.core.errors import ValidationFailed
 from ascolto.customers.models import Customer, Order
+from ascolto.recommendations import template_vars
 
 ALLOWED_TAGS = frozenset(
     {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "firstof"}
@@ -123,6 +124,8 @@ def render_context(
         "last_order": _order_vars(last_order, zone),
         "event": payload,
         "new_date": _date(new_date, zone) if new_date else "",
+        "recommendations": template_vars.recommendations_variable(customer),
+        "replenishment_due": template_vars.replenishment_variable(customer),
     }
 
 
