@@ -19,5 +19,6 @@ urlpatterns = [
     path("", include("ascolto.connectors.email.urls")),
     path("", include("ascolto.connectors.webchat.urls")),
     path("engagement/", include("ascolto.engagement.urls")),
+    path("engagement/", include("ascolto.engagement.staff_urls")),
     path("settings/channels/", include("ascolto.connectors.settings_ui.urls")),
 ]

@@ -24,6 +24,7 @@ from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
 from ascolto.engagement import guards, rules, templates_render
+from ascolto.engagement.action_types import ACTIONS
 from ascolto.engagement.models import (
     Event,
     EventType,
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=10))
-ACTION_TYPES = ("send_message", "add_tag", "set_attribute")
+ACTION_TYPES = tuple(ACTIONS)
 # The order status an event of each type moves the order to.
 ORDER_STATUS_FOR = {
     EventType.ORDER_PLACED: Order.Status.PENDING,
@@ -268,6 +269,18 @@ def _validate_actions(actions: Any) -> list[dict[str, Any]]:
     return list(actions)
 
 
+def _validate_rule_fields(*, name: str, trigger: str, purpose: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Required."]
+    if trigger not in EventType.values:
+        errors["trigger"] = [f"Choose one of: {', '.join(EventType.values)}."]
+    if purpose not in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING):
+        errors["purpose"] = ["service or marketing."]
+    if errors:
+        raise ValidationFailed("The rule is not valid.", field_errors=errors)
+
+
 def rule_create(
     *,
     workspace: Workspace,
@@ -279,15 +292,7 @@ def rule_create(
     purpose: str = ConsentPurpose.SERVICE,
     is_active: bool = True,
 ) -> Rule:
-    errors: dict[str, list[str]] = {}
-    if not name.strip():
-        errors["name"] = ["Required."]
-    if trigger not in EventType.values:
-        errors["trigger"] = [f"Choose one of: {', '.join(EventType.values)}."]
-    if purpose not in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING):
-        errors["purpose"] = ["service or marketing."]
-    if errors:
-        raise ValidationFailed("The rule is not valid.", field_errors=errors)
+    _validate_rule_fields(name=name, trigger=trigger, purpose=purpose)
     rules.compile_conditions(conditions or {})
     rule = Rule.objects.create(
         workspace=workspace,
@@ -306,6 +311,52 @@ def rule_create(
         object_type="engagement.rule",
         object_id=rule.pk,
         changes={"name": rule.name, "trigger": trigger},
+    )
+    return rule
+
+
+def rule_update(
+    *,
+    rule: Rule,
+    actor: Actor,
+    name: str,
+    trigger: str,
+    actions: list[dict[str, Any]],
+    conditions: dict[str, Any] | None = None,
+    purpose: str = ConsentPurpose.SERVICE,
+    is_active: bool = True,
+) -> Rule:
+    """Change every field of a rule, checked as `rule_create` checks them."""
+    _validate_rule_fields(name=name, trigger=trigger, purpose=purpose)
+    rules.compile_conditions(conditions or {})
+    rule.name = name.strip()[:200]
+    rule.trigger = trigger
+    rule.conditions = conditions or {}
+    rule.actions = _validate_actions(actions)
+    rule.purpose = purpose
+    rule.is_active = is_active
+    rule.save()
+    audit_record(
+        workspace=rule.workspace,
+        actor=actor,
+        action="engagement.rule.update",
+        object_type="engagement.rule",
+        object_id=rule.pk,
+        changes={"name": rule.name, "trigger": trigger, "is_active": is_active},
+    )
+    return rule
+
+
+def rule_set_active(*, rule: Rule, actor: Actor, is_active: bool) -> Rule:
+    rule.is_active = is_active
+    rule.save(update_fields=["is_active", "updated_at"])
+    audit_record(
+        workspace=rule.workspace,
+        actor=actor,
+        action="engagement.rule.activate" if is_active else "engagement.rule.deactivate",
+        object_type="engagement.rule",
+        object_id=rule.pk,
+        changes={"is_active": is_active},
     )
     return rule
 
