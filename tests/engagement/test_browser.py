@@ -164,12 +164,21 @@ def test_build_a_rule_dry_run_it_and_preview_a_template(page: Page, live_server:
     page.locator("#cond-0-op").select_option("eq")
     page.locator("#cond-0-value").fill("delayed")
     page.get_by_label("Template key").fill("order-delayed")
+    page.get_by_role("button", name="Add an action").click()
+    # Choosing another type swaps in that type's fields (htmx), keeping what was typed.
+    page.locator("#action-1-type").select_option("add_tag")
+    page.locator("#action-1-tag").fill("proactive")
+    assert page.locator("#cond-0-value").input_value() == "delayed"
     shot(page, "engagement-rule-builder")
     page.get_by_role("button", name="Save the rule").click()
 
     page.get_by_role("heading", name="Dry run").wait_for()
     rule = Rule.objects.get(workspace=data["workspace"], name="Tell about delays")
     assert rule.conditions == {"all": [{"field": "order.status", "op": "eq", "value": "delayed"}]}
+    assert rule.actions == [
+        {"type": "send_message", "template": "order-delayed"},
+        {"type": "add_tag", "tag": "proactive"},
+    ]
 
     page.get_by_label("Customer (name, email or #id)").fill("dana@example.com")
     page.get_by_label("Order external id (optional)").fill("1001")
