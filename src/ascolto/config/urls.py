@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("ascolto.connectors.webchat.urls")),
     path("engagement/", include("ascolto.engagement.urls")),
     path("recommendations/", include("ascolto.recommendations.urls")),
+    path("engagement/", include("ascolto.engagement.staff_urls")),
     path("settings/channels/", include("ascolto.connectors.settings_ui.urls")),
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ascolto.core.errors import NotFound, ValidationFailed
@@ -148,4 +150,67 @@ def template_preview(
         customer=customer,
         order=order,
         event_payload=payload,
+    )
+
+
+def rules_with_recent_sends(*, workspace: Workspace, days: int = 7) -> list[Rule]:
+    """The rules, each with `recent` = {status: count} of its sends in the last `days` days
+    (one query for the counts)."""
+    found = rules_list(workspace=workspace)
+    since = timezone.now() - dt.timedelta(days=days)
+    counts: dict[int, dict[str, int]] = {}
+    for rule_id, status, count in (
+        Send.objects.filter(workspace=workspace, created_at__gte=since)
+        .values_list("rule_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts.setdefault(rule_id, {})[status] = count
+    for rule in found:
+        rule.recent = counts.get(rule.pk, {})  # type: ignore[attr-defined]
+    return found
+
+
+def sends_list(
+    *, workspace: Workspace, rule: Rule | None = None, status: str = "", limit: int = 200
+) -> list[Send]:
+    """The latest sends of the workspace (or of one rule), newest first."""
+    query = Send.objects.filter(workspace=workspace).select_related("rule", "customer", "event")
+    if rule is not None:
+        query = query.filter(rule=rule)
+    if status:
+        query = query.filter(status=status)
+    return list(query.order_by("-id")[:limit])
+
+
+def templates_by_key(*, workspace: Workspace) -> list[tuple[str, list[MessageTemplate]]]:
+    grouped: dict[str, list[MessageTemplate]] = {}
+    for template in MessageTemplate.objects.filter(workspace=workspace).order_by(
+        "key", "channel", "language"
+    ):
+        grouped.setdefault(template.key, []).append(template)
+    return list(grouped.items())
+
+
+def template_get(*, workspace: Workspace, template_id: int) -> MessageTemplate:
+    template = MessageTemplate.objects.filter(workspace=workspace, pk=template_id).first()
+    if template is None:
+        raise NotFound("No such template.")
+    return template
+
+
+def customer_search(*, workspace: Workspace, query: str, limit: int = 10) -> list[Customer]:
+    """Customers whose name or email/phone contains `query` (`#12` or `12`: that id)."""
+    text = query.strip().lstrip("#")
+    if not text:
+        return []
+    found = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if text.isdigit():
+        by_id = list(found.filter(pk=int(text))[:1])
+        if by_id:
+            return by_id
+    return list(
+        found.filter(Q(name__icontains=text) | Q(identities__value__icontains=text))
+        .distinct()
+        .order_by("name", "id")[:limit]
     )

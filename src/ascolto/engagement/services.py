@@ -25,6 +25,7 @@ from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
 from ascolto.engagement import actions as extra_actions
 from ascolto.engagement import guards, rules, templates_render, trigger_config, whatsapp
+from ascolto.engagement.action_types import ACTIONS
 
 # Re-exported: their homes are modules of their own; callers use services.*.
 from ascolto.engagement.message_templates import template_for as template_for
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 RETRY_DELAYS = (dt.timedelta(minutes=1), dt.timedelta(minutes=10))
-ACTION_TYPES = ("send_message", "add_tag", "set_attribute", *extra_actions.EXTRA_ACTION_TYPES)
+ACTION_TYPES = tuple(ACTIONS)
 # The order status an event of each type moves the order to.
 ORDER_STATUS_FOR = {
     EventType.ORDER_PLACED: Order.Status.PENDING,
@@ -343,6 +344,20 @@ def rule_create(
         object_type="engagement.rule",
         object_id=rule.pk,
         changes={"name": rule.name, "trigger": trigger},
+    )
+    return rule
+
+
+def rule_set_active(*, rule: Rule, actor: Actor, is_active: bool) -> Rule:
+    rule.is_active = is_active
+    rule.save(update_fields=["is_active", "updated_at"])
+    audit_record(
+        workspace=rule.workspace,
+        actor=actor,
+        action="engagement.rule.activate" if is_active else "engagement.rule.deactivate",
+        object_type="engagement.rule",
+        object_id=rule.pk,
+        changes={"is_active": is_active},
     )
     return rule
 
