@@ -43,20 +43,25 @@ RESPONSE_COUNTS = (
 RATE_COUNTS = ("sent", "answered")
 
 
-def response_counts() -> dict[str, Any]:
-    """Aggregates over Response rows: what NPS, CSAT and CES are computed from."""
-    return {
-        "responses": Count("id"),
-        "promoters": Count("id", filter=Q(nps_score__gte=metrics.PROMOTER_MIN)),
+def response_counts(*, completed_only: bool = False, prefix: str = "") -> dict[str, Any]:
+    """Aggregates over Response rows: what NPS, CSAT and CES are computed from; of the completed
+    responses only with `completed_only`, named with `prefix`."""
+    done = Q(completed=True) if completed_only else Q()
+    counts = {
+        "responses": Count("id", filter=done),
+        "promoters": Count("id", filter=done & Q(nps_score__gte=metrics.PROMOTER_MIN)),
         "passives": Count(
-            "id", filter=Q(nps_score__gt=metrics.DETRACTOR_MAX, nps_score__lt=metrics.PROMOTER_MIN)
+            "id",
+            filter=done
+            & Q(nps_score__gt=metrics.DETRACTOR_MAX, nps_score__lt=metrics.PROMOTER_MIN),
         ),
-        "detractors": Count("id", filter=Q(nps_score__lte=metrics.DETRACTOR_MAX)),
-        "csat_n": Count("csat_score"),
-        "csat_satisfied": Count("id", filter=Q(csat_score__gte=metrics.CSAT_SATISFIED_MIN)),
-        "ces_n": Count("ces_score"),
-        "ces_total": Sum("ces_score"),
+        "detractors": Count("id", filter=done & Q(nps_score__lte=metrics.DETRACTOR_MAX)),
+        "csat_n": Count("csat_score", filter=done),
+        "csat_satisfied": Count("id", filter=done & Q(csat_score__gte=metrics.CSAT_SATISFIED_MIN)),
+        "ces_n": Count("ces_score", filter=done),
+        "ces_total": Sum("ces_score", filter=done),
     }
+    return {f"{prefix}{name}": value for name, value in counts.items()}
 
 
 def rate_counts() -> dict[str, Any]:

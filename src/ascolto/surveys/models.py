@@ -418,16 +418,15 @@ class DailyRollup(models.Model):
     periods add up a few thousand rows instead of scanning every response (surveys/rollups.py).
 
     `dimension` is "" for the survey's totals, else a breakdown name (channel, team, agent,
-    segment, language, touchpoint) and `key` its value. Response counts are split by
-    `completed`; invitation counts (sent that day, answered since) live on the completed=False
-    row only, so summing every row counts each invitation once."""
+    segment, language, touchpoint) and `key` its value. Response counts are those of every
+    response and, as `done_*`, of the completed ones; invitation counts are those sent that day
+    (and answered since)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
     dimension = models.CharField(max_length=12, blank=True, default="")
     key = models.CharField(max_length=40, blank=True, default="")
-    completed = models.BooleanField(default=False)
     responses = models.PositiveIntegerField(default=0)
     promoters = models.PositiveIntegerField(default=0)
     passives = models.PositiveIntegerField(default=0)
@@ -436,6 +435,14 @@ class DailyRollup(models.Model):
     csat_satisfied = models.PositiveIntegerField(default=0)
     ces_n = models.PositiveIntegerField(default=0)
     ces_total = models.PositiveIntegerField(default=0)
+    done_responses = models.PositiveIntegerField(default=0)
+    done_promoters = models.PositiveIntegerField(default=0)
+    done_passives = models.PositiveIntegerField(default=0)
+    done_detractors = models.PositiveIntegerField(default=0)
+    done_csat_n = models.PositiveIntegerField(default=0)
+    done_csat_satisfied = models.PositiveIntegerField(default=0)
+    done_ces_n = models.PositiveIntegerField(default=0)
+    done_ces_total = models.PositiveIntegerField(default=0)
     sent = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
 
@@ -444,7 +451,7 @@ class DailyRollup(models.Model):
         verbose_name_plural = _("daily survey rollups")
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "dimension", "day", "survey", "key", "completed"],
+                fields=["workspace", "dimension", "day", "survey", "key"],
                 name="survey_rollup_unique",
             )
         ]

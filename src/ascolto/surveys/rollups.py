@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -104,7 +104,7 @@ def _days_with_data(workspace: Workspace, *, changed_since: dt.datetime | None) 
 def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
     """Replace the rollup rows of `days` with fresh GROUP BY counts."""
     DailyRollup.objects.filter(workspace=workspace, day__in=days).delete()
-    rows: dict[tuple[dt.date, int, str, str, bool], DailyRollup] = {}
+    rows: dict[tuple[dt.date, int, str, str], DailyRollup] = {}
     for first, last in _runs(days):
         since, until = _day_start(first), _day_start(last + dt.timedelta(days=1))
         responses = Response.objects.filter(
@@ -122,33 +122,35 @@ def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
                 response_group["group"] = F(agg.RESPONSE_GROUP_FIELD[dimension])
                 invitation_group["group"] = agg.invitation_group(dimension)
             for r in _dicts(
-                responses.values("day", "survey_id", "completed", **response_group)
-                .annotate(**agg.response_counts())
+                responses.values("day", "survey_id", **response_group)
+                .annotate(
+                    **agg.response_counts(),
+                    **agg.response_counts(completed_only=True, prefix="done_"),
+                )
                 .order_by()
             ):
-                row = _row(rows, workspace, r, dimension, completed=r["completed"])
+                row = _row(rows, workspace, r, dimension)
                 for name in agg.RESPONSE_COUNTS:
                     setattr(row, name, int(r[name] or 0))
+                    setattr(row, f"done_{name}", int(r[f"done_{name}"] or 0))
             for r in _dicts(
                 invitations.values("day", "survey_id", **invitation_group)
                 .annotate(**agg.rate_counts())
                 .order_by()
             ):
-                row = _row(rows, workspace, r, dimension, completed=False)
+                row = _row(rows, workspace, r, dimension)
                 row.sent, row.answered = int(r["sent"] or 0), int(r["answered"] or 0)
     DailyRollup.objects.bulk_create(rows.values(), batch_size=1000)
 
 
 def _row(
-    rows: dict[tuple[dt.date, int, str, str, bool], DailyRollup],
+    rows: dict[tuple[dt.date, int, str, str], DailyRollup],
     workspace: Workspace,
     r: dict[str, Any],
     dimension: str,
-    *,
-    completed: bool,
 ) -> DailyRollup:
     key = agg.group_key(r.get("group")) if dimension else ""
-    ident = (r["day"], r["survey_id"], dimension, key, completed)
+    ident = (r["day"], r["survey_id"], dimension, key)
     row = rows.get(ident)
     if row is None:
         row = rows[ident] = DailyRollup(
@@ -157,7 +159,6 @@ def _row(
             survey_id=r["survey_id"],
             dimension=dimension,
             key=key,
-            completed=completed,
         )
     return row
 
@@ -248,8 +249,14 @@ def counts(
     )
     if survey_id is not None:
         qs = qs.filter(survey_id=survey_id)
-    only = Q() if completed is None else Q(completed=completed)
-    sums = {name: Sum(name, filter=only) for name in agg.RESPONSE_COUNTS}
+    sums: dict[str, Any] = {}
+    for name in agg.RESPONSE_COUNTS:
+        if completed is None:
+            sums[name] = Sum(name)
+        elif completed:
+            sums[name] = Sum(f"done_{name}")
+        else:
+            sums[name] = Sum(F(name) - F(f"done_{name}"))
     sums.update({name: Sum(name) for name in agg.RATE_COUNTS})
     if by is None:
         grouped = [{"group": "", **qs.aggregate(**sums)}]
