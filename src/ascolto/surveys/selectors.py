@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, F, Max, QuerySet
+from django.utils import timezone
 
 from ascolto.accounts.models import Team, User
 from ascolto.core.errors import NotFound, ValidationFailed
@@ -568,30 +570,63 @@ def response_csv_lines(
 # --- Comment themes --------------------------------------------------------------------------
 
 THEME_COMMENTS_LIMIT = 2000
+THEME_TREND_WEEKS = 12
+THEME_CACHE_SECONDS = 24 * 3600
 # scikit-learn loads in about a second: only the pages that show themes pay for it.
 
 
 def comment_themes(
-    *, workspace: Workspace, survey_id: int, limit: int = THEME_COMMENTS_LIMIT
+    *,
+    workspace: Workspace,
+    survey_id: int,
+    limit: int = THEME_COMMENTS_LIMIT,
+    now: dt.datetime | None = None,
 ) -> dict[str, list[Theme]]:
     """The themes of a survey's latest `limit` comments, per language (en, it, he), each with
-    its effect on the survey's score. Languages with fewer than two comments have none."""
+    its effect on the survey's score and its comments per week over the last 12 weeks (this
+    week last). Languages with fewer than two comments have none.
+
+    Clustering takes about a second for 2,000 comments, so the result is cached until a comment
+    arrives or changes, or the week turns (the key holds the newest commented response, how
+    many there are, and the week)."""
     from ascolto.surveys import themes
 
-    rows = (
+    commented = (
         Response.objects.filter(workspace=workspace, survey_id=survey_id)
         .exclude(comment="")
         .filter(language__in=themes.LANGUAGES)
-        .order_by("-id")
-        .values_list("language", "comment", "nps_score", "csat_score", "ces_score")[:limit]
     )
+    this_week = _week_start(now or timezone.now())
+    state = commented.aggregate(newest=Max("updated_at"), last=Max("id"), n=Count("id"))
+    key = (
+        f"surveys:themes:{workspace.pk}:{survey_id}:{limit}:{this_week.isoformat()}:"
+        f"{state['last']}:{state['n']}:{state['newest'].timestamp() if state['newest'] else 0}"
+    )
+    cached: dict[str, list[Theme]] | None = cache.get(key)
+    if cached is not None:
+        return cached
+    rows = commented.order_by("-id").values_list(
+        "language", "comment", "nps_score", "csat_score", "ces_score", "created_at"
+    )[:limit]
     by_language: dict[str, list[themes.Comment]] = {}
-    for language, comment, *scores in rows:
-        score = _score(*scores)
+    for language, comment, nps, csat, ces, created_at in rows:
+        score = _score(nps, csat, ces)
+        age = (this_week - _week_start(created_at)).days // 7
         by_language.setdefault(language, []).append(
-            themes.Comment(comment, None if score is None else float(score))
+            themes.Comment(
+                comment,
+                None if score is None else float(score),
+                week=THEME_TREND_WEEKS - 1 - age if 0 <= age < THEME_TREND_WEEKS else None,
+            )
         )
-    return {
-        language: themes.extract_themes(comments, language=language)
+    found = {
+        language: themes.extract_themes(comments, language=language, weeks=THEME_TREND_WEEKS)
         for language, comments in sorted(by_language.items())
     }
+    cache.set(key, found, THEME_CACHE_SECONDS)
+    return found
+
+
+def _week_start(moment: dt.datetime) -> dt.date:
+    day = moment.astimezone(dt.UTC).date()
+    return day - dt.timedelta(days=day.weekday())

@@ -123,10 +123,15 @@ STOP_WORDS = {
 }
 
 
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
 @dataclass(frozen=True, slots=True)
 class Comment:
     text: str
     score: float | None = None
+    # For trends: the comment's week, 0 = the oldest of the period shown (None: outside it).
+    week: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,13 @@ class Theme:
     members: tuple[int, ...]
     mean_with: float | None
     mean_without: float | None
+    weekly: tuple[int, ...] = ()  # the theme's comments per week, oldest first
+
+    @property
+    def sparkline(self) -> str:
+        """`weekly` as block characters, one a week (the page's trend column)."""
+        top = max(self.weekly, default=0) or 1
+        return "".join(SPARKS[round(n / top * (len(SPARKS) - 1))] for n in self.weekly)
 
     @property
     def effect(self) -> float | None:
@@ -183,14 +195,20 @@ def _keywords(language: str, texts: Sequence[str], members: list[int], limit: in
 
 
 def extract_themes(
-    comments: Sequence[Comment], *, language: str, k: int | None = None, keywords: int = 3
+    comments: Sequence[Comment],
+    *,
+    language: str,
+    k: int | None = None,
+    keywords: int = 3,
+    weeks: int = 0,
 ) -> list[Theme]:
     """Group the comments of one language into `k` themes (default: about sqrt(n / 2), at most
     MAX_THEMES).
 
     Raises ValueError for a language other than en/it/he or a `k` outside 1..len(comments).
     Blank comments are left out; a theme's `members` are indices into `comments`. Themes come
-    largest first; fewer than two comments give no themes."""
+    largest first; fewer than two comments give no themes. With `weeks`, each theme counts its
+    comments per week (`Comment.week`, 0 the oldest) in `weekly`: its trend."""
     if language not in LANGUAGES:
         raise ValueError(f"Themes are extracted for {', '.join(LANGUAGES)}, not {language!r}.")
     positions = [i for i, c in enumerate(comments) if c.text.strip()]
@@ -223,9 +241,18 @@ def extract_themes(
                 members=tuple(positions[i] for i in members),
                 mean_with=_mean(inside),
                 mean_without=_mean(outside),
+                weekly=_weekly([kept[i] for i in members], weeks),
             )
         )
     return sorted(themes, key=lambda t: (-len(t.members), t.representative))
+
+
+def _weekly(comments: Sequence[Comment], weeks: int) -> tuple[int, ...]:
+    counts = [0] * weeks
+    for comment in comments:
+        if comment.week is not None and 0 <= comment.week < weeks:
+            counts[comment.week] += 1
+    return tuple(counts)
 
 
 def pain_points(themes: Sequence[Theme], *, limit: int = 3) -> list[Theme]:
