@@ -109,3 +109,31 @@ def test_the_report_shows_each_themes_trend(client, workspace):  # type: ignore[
 
     assert page.count("data-trend=") == 2
     assert "0,0,0,0,0,0,0,0,0,0,0,2" in page
+
+
+def test_the_report_shows_the_scores_week_by_week(client, workspace):  # type: ignore[no-untyped-def]
+    from tests.accounts.factories import MembershipFactory, UserFactory
+    from tests.ui.conftest import login
+
+    services.settings_update(workspace=workspace, actor=SYSTEM, suppression_days=0)
+    survey = make_survey(workspace, "nps")
+    now = timezone.now()
+    # This week: a promoter and a detractor (NPS 0); three weeks ago: two promoters (NPS 100).
+    for index, (score, days_ago) in enumerate([(10, 0), (3, 0), (9, 21), (10, 21)]):
+        _answer(workspace, survey, score, "", f"w{index}", now - dt.timedelta(days=days_ago))
+
+    points = selectors.metric_trend(workspace=workspace, survey_id=survey.pk, now=now)
+
+    assert len(points) == selectors.TREND_WEEKS
+    assert points[-1].week <= now.date() < points[-1].week + dt.timedelta(days=7)
+    assert points[-1].figures.nps.score == 0.0
+    assert points[-4].figures.nps.score == 100.0
+    assert points[-2].figures.nps.score is None  # an empty week has no score, not zero
+    assert sum(p.figures.responses for p in points) == 4
+
+    user = UserFactory()
+    MembershipFactory(workspace=workspace, user=user, role="supervisor")
+    page = login(client, user).get(reverse("surveys_staff:report", args=[survey.pk]))
+    html = page.content.decode()
+    assert html.count("data-week=") == selectors.TREND_WEEKS
+    assert 'data-trend-nps="100.0"' in html

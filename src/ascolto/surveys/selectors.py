@@ -258,6 +258,37 @@ def metric_counts(
     )
 
 
+TREND_WEEKS = 12
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week: dt.date  # the Monday (UTC) the week starts
+    figures: metrics.GroupMetrics
+
+
+def metric_trend(
+    *,
+    workspace: Workspace,
+    survey_id: int | None = None,
+    weeks: int = TREND_WEEKS,
+    now: dt.datetime | None = None,
+) -> list[TrendPoint]:
+    """NPS, CSAT, CES and response rate week by week (UTC weeks from Monday), oldest first,
+    this week last. Each week is one `metric_counts`, so whole past days come from the rollups."""
+    this_week = _week_start(now or timezone.now())
+    points = []
+    for age in range(weeks - 1, -1, -1):
+        start = this_week - dt.timedelta(weeks=age)
+        since = dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC)
+        period = ResponseFilter(
+            survey_id=survey_id, since=since, until=since + dt.timedelta(weeks=1)
+        )
+        result = metric_counts(workspace=workspace, filters=period)
+        points.append(TrendPoint(week=start, figures=result.totals))
+    return points
+
+
 Counts = dict[str, dict[str, Any]]
 
 

@@ -73,9 +73,12 @@ def survey_report(request: HttpRequest, pk: int) -> HttpResponse:
         workspace=workspace, filters=selectors.ResponseFilter(survey_id=survey.pk), by=by
     )
     comment_themes = selectors.comment_themes(workspace=workspace, survey_id=survey.pk)
+    trend = selectors.metric_trend(workspace=workspace, survey_id=survey.pk)
     context = {
         "survey": survey,
         "result": result,
+        "trend": trend,
+        "trend_kind": survey.kind if survey.kind in ("nps", "csat", "ces") else "",
         "themes": [
             (language, found, pain_points(found)) for language, found in comment_themes.items()
         ],
