@@ -23,7 +23,7 @@ from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
-from ascolto.engagement import guards, rules, templates_render
+from ascolto.engagement import guards, holdout, outbound, rules, templates_render
 from ascolto.engagement.models import (
     Event,
     EventType,
@@ -31,8 +31,7 @@ from ascolto.engagement.models import (
     Rule,
     Send,
 )
-from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import Channel, Conversation, ConversationEvent, Inbox, Tag
+from ascolto.inbox.models import Channel, Conversation, Inbox, Tag
 
 logger = logging.getLogger(__name__)
 
@@ -532,6 +531,12 @@ def event_process(*, event: Event, actor: Actor) -> list[Send]:
     re-delivered event, a retried handler) is skipped: the (rule, event) constraint holds."""
     sends = []
     for rule in matching_rules(event):
+        held_out = holdout.is_held_out(
+            kind="rule",
+            owner_id=rule.pk,
+            customer_id=event.customer_id,
+            percent=rule.holdout_percent,
+        )
         try:
             with transaction.atomic():
                 send = Send.objects.create(
@@ -540,8 +545,16 @@ def event_process(*, event: Event, actor: Actor) -> list[Send]:
                     event=event,
                     customer=event.customer,
                     scheduled_for=timezone.now(),
+                    **(
+                        {"status": Send.Status.SKIPPED, "reason": holdout.HELD_OUT_REASON}
+                        if held_out
+                        else {}
+                    ),
                 )
         except IntegrityError:
+            continue
+        if held_out:  # no message and no other action: the comparison group of the rule
+            sends.append(send)
             continue
         _apply_other_actions(rule=rule, event=event, actor=actor)
         send_attempt(send=send, actor=actor)
@@ -557,42 +570,6 @@ def _apply_other_actions(*, rule: Rule, event: Event, actor: Actor) -> None:
                 actor=actor,
                 attributes={action["key"]: action.get("value")},
             )
-
-
-def _conversation_for_outbound(*, inbox: Inbox, customer: Customer, subject: str) -> Conversation:
-    """The customer's active conversation in the inbox, else a new one, so that the reply to a
-    proactive message threads where the message is."""
-    active = (
-        Conversation.objects.filter(
-            inbox=inbox,
-            customer=customer,
-            merged_into__isnull=True,
-            status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
-        )
-        .order_by("-last_message_at", "-id")
-        .first()
-    )
-    if active is not None:
-        return active
-    conversation = Conversation.objects.create(
-        workspace_id=inbox.workspace_id,
-        inbox=inbox,
-        channel=inbox.channel,
-        customer=customer,
-        subject=subject[:300],
-        language=customer.locale,
-        team=inbox.team,
-        # Waiting on the customer, not on an agent, until they answer.
-        status=Conversation.Status.PENDING,
-    )
-    ConversationEvent.objects.create(
-        workspace_id=inbox.workspace_id,
-        conversation=conversation,
-        kind=ConversationEvent.Kind.CREATED,
-        to_value=Conversation.Status.PENDING,
-        reason="proactive message",
-    )
-    return conversation
 
 
 def send_attempt(*, send: Send, actor: Actor, at: dt.datetime | None = None) -> Send:
@@ -644,38 +621,26 @@ def _deliver(*, send: Send, recipe: Plan, actor: Actor) -> Any:
     owner = send.rule.owner
     if owner is None:
         raise ValidationFailed("The rule has no owner to send in the name of.")
-    conversation = _conversation_for_outbound(
-        inbox=recipe.inbox, customer=send.customer, subject=recipe.subject or send.rule.name
-    )
-    message = inbox_services.message_send(
-        conversation=conversation,
+    message = outbound.proactive_message_send(
+        inbox=recipe.inbox,
+        customer=send.customer,
         author=owner,
         actor=actor,
+        subject=recipe.subject or send.rule.name,
         text=recipe.text,
-        html=recipe.html if recipe.inbox.channel == Channel.EMAIL else "",
-        kind="bot",
-    )
-    message.metadata = {
-        "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk}
-    }
-    message.save(update_fields=["metadata", "updated_at"])
-    for action in recipe.other_actions:
-        if action["type"] == "add_tag":
-            tag, _ = Tag.objects.get_or_create(workspace_id=send.workspace_id, name=action["tag"])
-            conversation.tags.add(tag)
-    customer_services.activity_record(
-        customer=send.customer,
-        kind=Activity.Kind.MESSAGE,
-        title=f"Proactive message: {send.rule.name}",
-        body=recipe.text[:500],
-        data={
-            "conversation_id": conversation.pk,
-            "message_id": message.pk,
-            "rule_id": send.rule_id,
+        html=recipe.html,
+        metadata={
+            "engagement": {"rule_id": send.rule_id, "event_id": send.event_id, "send_id": send.pk}
         },
+        activity_title=f"Proactive message: {send.rule.name}",
+        activity_data={"rule_id": send.rule_id},
         source_type="engagement.send",
         source_id=str(send.pk),
     )
+    for action in recipe.other_actions:
+        if action["type"] == "add_tag":
+            tag, _ = Tag.objects.get_or_create(workspace_id=send.workspace_id, name=action["tag"])
+            message.conversation.tags.add(tag)
     return message
 
 
