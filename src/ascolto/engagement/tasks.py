@@ -1,13 +1,15 @@
-"""Engagement periodic job: send what quiet hours deferred and what failed and waits a retry."""
+"""Engagement jobs: send what quiet hours deferred and what failed and waits a retry (periodic),
+and run campaigns."""
 
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.core.actors import Actor
-from ascolto.core.tasks import single_instance
-from ascolto.engagement import services
+from ascolto.core.models import Job
+from ascolto.core.tasks import exclusive, single_instance
+from ascolto.engagement import campaigns, services
 
 SENDS_DUE_LOCK = "engagement-sends-due"
 
@@ -16,3 +18,18 @@ SENDS_DUE_LOCK = "engagement-sends-due"
 @single_instance(SENDS_DUE_LOCK)
 def send_due() -> int:
     return services.sends_due(actor=Actor.system("engagement"))
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def run_campaign(campaign_id: int, job_id: int | None = None) -> None:
+    """Run a campaign's job; when it must wait (throttle, quiet hours, a retry, a start time)
+    the task schedules itself again for then. One run per campaign at a time."""
+    with exclusive(f"engagement-campaign-{campaign_id}") as acquired:
+        if not acquired:
+            return  # another worker is running it and will see the same rows
+        job = Job.objects.filter(pk=job_id).first() if job_id is not None else None
+        outcome = campaigns.campaign_run(
+            campaign_id=campaign_id, actor=Actor.system("engagement"), job=job
+        )
+    if outcome.state == "waiting" and outcome.retry_at is not None:
+        run_campaign.schedule(args=(campaign_id, job_id), eta=outcome.retry_at)
