@@ -29,6 +29,7 @@ from django.db.models import (
     Q,
     QuerySet,
 )
+from django.db.models.expressions import CombinedExpression
 
 from ascolto.customers.models import Order
 from ascolto.engagement import holdout, outbound
@@ -36,7 +37,7 @@ from ascolto.engagement.models import Campaign, CampaignRecipient, Rule, Send
 from ascolto.inbox.models import Conversation, ConversationEvent, Message
 
 
-def _plus(field: str, days: int) -> ExpressionWrapper[DateTimeField]:
+def _plus(field: str, days: int) -> ExpressionWrapper[CombinedExpression]:
     return ExpressionWrapper(
         OuterRef(field) + dt.timedelta(days=days), output_field=DateTimeField()
     )
