@@ -222,8 +222,8 @@ def test_no_double_send_when_the_job_or_a_batch_runs_again(
         campaign=campaign, now=NOON, config=guards.settings_for(workspace.pk)
     )
     again = [
-        campaigns.recipient_send(recipient_id=r.pk, state=state, actor=SYSTEM)
-        for r in campaign.recipients.all()
+        campaigns.recipient_send(recipient=r, state=state, actor=SYSTEM)
+        for r in campaign.recipients.select_related("customer")
     ]
 
     assert again == ["taken"] * 5

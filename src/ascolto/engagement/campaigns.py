@@ -344,6 +344,7 @@ class RunState:
     config: Any
     templates: dict[tuple[str, str], MessageTemplate | None] = field(default_factory=dict)
     channel_inbox: Inbox | None = None
+    inboxes: dict[str, Inbox | None] = field(default_factory=dict)
     window_counts: dict[str, int] = field(default_factory=dict)
     throttled: bool = False
 
@@ -351,6 +352,18 @@ class RunState:
 def _inbox_for(state: RunState, customer: Customer) -> Inbox | None:
     campaign = state.campaign
     if campaign.channel == Campaign.PREFERRED:
+        wanted = (customer.attributes or {}).get("preferred_channel")
+        if isinstance(wanted, str) and wanted in Channel.values:
+            if wanted not in state.inboxes:
+                state.inboxes[wanted] = (
+                    Inbox.objects.filter(
+                        workspace_id=campaign.workspace_id, channel=wanted, is_active=True
+                    )
+                    .order_by("id")
+                    .first()
+                )
+            if state.inboxes[wanted] is not None:
+                return state.inboxes[wanted]
         return services.preferred_inbox(customer)
     if state.channel_inbox is None:
         state.channel_inbox = (
@@ -398,24 +411,19 @@ def _close(recipient: CampaignRecipient, status: str, reason: str = "") -> str:
     return status
 
 
-def recipient_send(*, recipient_id: int, state: RunState, actor: Actor) -> str:
-    """Send the campaign to one pending recipient, in one transaction. Returns the outcome:
-    sent / skipped / failed / deferred (quiet hours or a retry) / throttled / taken (not
-    pending any more: another run had it)."""
+def recipient_send(*, recipient: CampaignRecipient, state: RunState, actor: Actor) -> str:
+    """Send the campaign to one pending recipient (loaded with its customer). Returns the
+    outcome: sent / skipped / failed / deferred (quiet hours or a retry) / throttled / taken
+    (not pending any more: another run had it). Runs in the caller's transaction when there
+    is one (a batch), else in its own; the claim and the message commit together."""
     campaign = state.campaign
-    recipient = (
-        CampaignRecipient.objects.select_related("customer")
-        .filter(pk=recipient_id, status=CampaignRecipient.Status.PENDING)
-        .first()
-    )
-    if recipient is None:
-        return "taken"
     customer = recipient.customer
     inbox = _inbox_for(state, customer)
     if inbox is not None and not _throttle_allows(state, inbox.channel):
         state.throttled = True
         return "throttled"
-    with transaction.atomic():
+    recipient_id = recipient.pk
+    with transaction.atomic(savepoint=False):
         claimed = CampaignRecipient.objects.filter(
             pk=recipient_id, status=CampaignRecipient.Status.PENDING
         ).update(attempts=F("attempts") + 1)
@@ -506,7 +514,7 @@ def campaign_run(
     actor: Actor,
     job: Job | None = None,
     now: dt.datetime | None = None,
-    batch_size: int = 200,
+    batch_size: int = 100,
     max_batches: int | None = None,
 ) -> RunOutcome:
     """The job's body: build the audience if needed, then send to pending recipients in
@@ -555,9 +563,15 @@ def campaign_run(
         if not ids:
             break
         last_id = ids[-1]
-        for recipient_id in ids:
-            recipient_send(recipient_id=recipient_id, state=state, actor=actor)
-            processed += 1
+        # One transaction a batch: a crash rolls back its claims and messages together.
+        with transaction.atomic():
+            for recipient in (
+                CampaignRecipient.objects.select_related("customer", "customer__workspace")
+                .filter(pk__in=ids, status=CampaignRecipient.Status.PENDING)
+                .order_by("id")
+            ):
+                recipient_send(recipient=recipient, state=state, actor=actor)
+                processed += 1
         batches += 1
         refresh_counts(campaign)
         if job is not None:
