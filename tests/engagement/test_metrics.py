@@ -189,6 +189,18 @@ def test_rule_metrics_compare_treated_and_hold_out(
     assert admin_api.get(f"engagement/rules/{delayed_rule.pk}/metrics?days=0").status_code == 422
 
 
+def test_rules_api_takes_a_hold_out_share(admin_api: Any, workspace: Any) -> None:
+    rule = {
+        "name": "Delays",
+        "trigger": "order.delayed",
+        "actions": [{"type": "add_tag", "tag": "late"}],
+    }
+    response = admin_api.post("engagement/rules", {**rule, "holdout_percent": 20})
+    assert response.status_code == 201, response.content
+    assert response.json()["holdout_percent"] == 20
+    assert admin_api.post("engagement/rules", {**rule, "holdout_percent": 101}).status_code == 422
+
+
 def test_a_held_out_customer_gets_a_skipped_send_and_no_message(
     workspace: Any,
     inbox: Any,

@@ -83,6 +83,7 @@ class RuleIn(Schema):
     actions: list[JsonObject]
     purpose: Text = "service"
     is_active: bool = True
+    holdout_percent: int = Field(0, ge=0, le=100)
 
 
 class RuleOut(Schema):
@@ -93,6 +94,7 @@ class RuleOut(Schema):
     actions: list[dict[str, Any]]
     purpose: str
     is_active: bool
+    holdout_percent: int
 
 
 class DryRunIn(Schema):
@@ -250,6 +252,7 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[Any]:
             actions=payload.actions,
             purpose=payload.purpose,
             is_active=payload.is_active,
+            holdout_percent=payload.holdout_percent,
         )
     return Status(201, rule)
 

@@ -455,6 +455,7 @@ def recipient_send(*, recipient: CampaignRecipient, state: RunState, actor: Acto
         quiet = guards.quiet_until(customer=customer, config=state.config, at=state.now)
         if quiet is not None:
             recipient.scheduled_for, recipient.reason = quiet, "Quiet hours."
+            recipient.attempts -= 1  # a deferral is not a failed attempt
             recipient.save()
             return "deferred"
         rendered = templates_render.render(
@@ -574,6 +575,8 @@ def campaign_run(
                 processed += 1
         batches += 1
         refresh_counts(campaign)
+        if state.throttled and campaign.channel != Campaign.PREFERRED:
+            break  # one channel, and its minute is used up: nothing more to do until then
         if job is not None:
             job_progress(job=job, done=campaign.done_count, total=campaign.targeted_count)
     refresh_counts(campaign)

@@ -277,6 +277,7 @@ def rule_create(
     conditions: dict[str, Any] | None = None,
     purpose: str = ConsentPurpose.SERVICE,
     is_active: bool = True,
+    holdout_percent: int = 0,
 ) -> Rule:
     errors: dict[str, list[str]] = {}
     if not name.strip():
@@ -285,6 +286,8 @@ def rule_create(
         errors["trigger"] = [f"Choose one of: {', '.join(EventType.values)}."]
     if purpose not in (ConsentPurpose.SERVICE, ConsentPurpose.MARKETING):
         errors["purpose"] = ["service or marketing."]
+    if not 0 <= holdout_percent <= 100:
+        errors["holdout_percent"] = ["From 0 to 100."]
     if errors:
         raise ValidationFailed("The rule is not valid.", field_errors=errors)
     rules.compile_conditions(conditions or {})
@@ -297,6 +300,7 @@ def rule_create(
         purpose=purpose,
         is_active=is_active,
         owner=actor.user,
+        holdout_percent=holdout_percent,
     )
     audit_record(
         workspace=workspace,
