@@ -76,5 +76,5 @@ def test_pages_read_in_italian(client: Client, agent) -> None:  # type: ignore[n
     html = client.get(reverse("customers:list")).content.decode()
 
     assert '<html lang="it" dir="ltr">' in html
-    for text in ("Clienti", "Fascia di valore", "Cerca", "Esci", "In arrivo"):
+    for text in ("Clienti", "Fascia di valore", "Cerca", "Esci", "Sondaggi"):
         assert text in html

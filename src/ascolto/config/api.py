@@ -30,6 +30,7 @@ from ascolto.core.api import (
 )
 from ascolto.customers.api import router as customers_router
 from ascolto.engagement.api import router as engagement_router
+from ascolto.engagement.api_campaigns import router as engagement_campaigns_router
 from ascolto.helpcenter.api import router as helpcenter_router
 from ascolto.inbox.api import router as inbox_router
 from ascolto.recommendations.api import router as recommendations_router
@@ -102,3 +103,4 @@ api.add_router("", experiments_router)
 api.add_router("", assistant_router)
 api.add_router("", engagement_router)
 api.add_router("", recommendations_router)
+api.add_router("", engagement_campaigns_router)

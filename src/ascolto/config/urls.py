@@ -18,6 +18,7 @@ urlpatterns = [
     path("connectors/meta/", include("ascolto.connectors.meta.urls")),
     path("", include("ascolto.connectors.email.urls")),
     path("", include("ascolto.connectors.webchat.urls")),
+    path("engagement/campaigns/", include("ascolto.engagement.staff_campaigns_urls")),
     path("engagement/", include("ascolto.engagement.urls")),
     path("recommendations/", include("ascolto.recommendations.urls")),
     path("engagement/", include("ascolto.engagement.staff_urls")),

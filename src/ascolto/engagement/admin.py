@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from ascolto.engagement.models import (
+    Campaign,
+    CampaignRecipient,
     EngagementSettings,
     Event,
     MessageTemplate,
@@ -58,3 +60,27 @@ class TriggerRunAdmin(admin.ModelAdmin[TriggerRun]):
 class EngagementSettingsAdmin(admin.ModelAdmin[EngagementSettings]):
     list_display = ("workspace", "quiet_start", "quiet_end", "cap_count", "cap_window_hours")
     exclude = ("webhook_secret",)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin[Campaign]):
+    """Read-only: campaigns change through their services (start, pause, resume, cancel)."""
+
+    list_display = ("name", "workspace", "status", "targeted_count", "sent_count", "created_at")
+    list_filter = ("status", "purpose")
+    search_fields = ("name",)
+    readonly_fields = [f.name for f in Campaign._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(CampaignRecipient)
+class CampaignRecipientAdmin(admin.ModelAdmin[CampaignRecipient]):
+    list_display = ("id", "campaign", "customer", "status", "reason", "channel", "sent_at")
+    list_filter = ("status", "channel")
+    raw_id_fields = ("campaign", "customer")
+    readonly_fields = [f.name for f in CampaignRecipient._meta.fields]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

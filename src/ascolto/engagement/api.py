@@ -87,6 +87,7 @@ class RuleIn(Schema):
     actions: list[JsonObject]
     purpose: Text = "service"
     is_active: bool = True
+    holdout_percent: int = Field(0, ge=0, le=100)
 
 
 class RuleOut(Schema):
@@ -98,6 +99,7 @@ class RuleOut(Schema):
     actions: list[dict[str, Any]]
     purpose: str
     is_active: bool
+    holdout_percent: int
 
 
 class DryRunIn(Schema):
@@ -266,6 +268,7 @@ def create_rule(request: HttpRequest, payload: RuleIn) -> Status[Any]:
             purpose=payload.purpose,
             is_active=payload.is_active,
             trigger_settings=payload.trigger_config,
+            holdout_percent=payload.holdout_percent,
         )
     return Status(201, rule)
 
@@ -286,6 +289,7 @@ def update_rule(request: HttpRequest, rule_id: Id, payload: RuleIn) -> Rule:
             purpose=payload.purpose,
             is_active=payload.is_active,
             trigger_settings=payload.trigger_config,
+            holdout_percent=payload.holdout_percent,
         )
 
 

@@ -4,7 +4,7 @@ Consent: a marketing message needs a grant for marketing on the channel (or on a
 and no revocation on the channel; a service message is allowed unless service messages were
 revoked on that channel or on any channel. Quiet hours are in the customer's time zone: a send
 that falls in them is deferred to their end, never dropped. The frequency cap counts the
-messages sent to a customer by every rule in the window.
+messages sent to a customer by every rule and every campaign in the window.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ascolto.customers.models import Consent, ConsentChannel, ConsentPurpose, Customer
-from ascolto.engagement.models import EngagementSettings, Send
+from ascolto.engagement.models import CampaignRecipient, EngagementSettings, Send
 from ascolto.engagement.templates_render import customer_zone
 
 # The inbox's channels as consent names them.
@@ -86,8 +86,23 @@ def sent_recently(
     )
 
 
+def campaign_sent_recently(
+    customer: Customer, config: EngagementSettings, at: dt.datetime
+) -> QuerySet[CampaignRecipient]:
+    return CampaignRecipient.objects.filter(
+        customer=customer,
+        status=CampaignRecipient.Status.SENT,
+        sent_at__gt=at - dt.timedelta(hours=config.cap_window_hours),
+    )
+
+
 def over_cap(
     *, customer: Customer, config: EngagementSettings, at: dt.datetime | None = None
 ) -> bool:
+    """Whether rules and campaigns together already sent the customer `cap_count` messages in
+    the window."""
     at = at or timezone.now()
-    return sent_recently(customer, config, at).count() >= config.cap_count
+    sent = sent_recently(customer, config, at).count()
+    if sent >= config.cap_count:
+        return True
+    return sent + campaign_sent_recently(customer, config, at).count() >= config.cap_count

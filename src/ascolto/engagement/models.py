@@ -113,6 +113,7 @@ class Rule(WorkspaceScopedModel):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    holdout_percent = models.PositiveSmallIntegerField(_("hold-out percent"), default=0)
 
     class Meta:
         verbose_name = _("rule")
@@ -212,3 +213,114 @@ class TriggerRun(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"rule #{self.rule_id} {self.period}"
+
+
+class Campaign(WorkspaceScopedModel):
+    """A one-off send of a template to the customers an audience condition selects."""
+
+    PREFERRED = "preferred"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    name = models.CharField(_("name"), max_length=200)
+    template_key = models.SlugField(_("template"), max_length=60)
+    purpose = models.CharField(
+        _("purpose"),
+        max_length=12,
+        choices=ConsentPurpose.choices,
+        default=ConsentPurpose.MARKETING,
+    )
+    channel = models.CharField(_("channel"), max_length=12, default=PREFERRED)
+    audience = models.JSONField(_("audience"), default=dict, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(_("hold-out percent"), default=0)
+    throttle_per_minute = models.PositiveIntegerField(
+        _("messages per minute on each channel"), default=0
+    )
+    conversion_window_days = models.PositiveSmallIntegerField(
+        _("conversion window (days)"), default=7
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    audience_built_at = models.DateTimeField(null=True, blank=True)
+    targeted_count = models.PositiveIntegerField(default=0)
+    held_out_count = models.PositiveIntegerField(default=0)
+    sent_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    job = models.ForeignKey(
+        "core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="eng_campaign_ws_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def done_count(self) -> int:
+        return self.held_out_count + self.sent_count + self.skipped_count + self.failed_count
+
+    @property
+    def percent(self) -> int:
+        if not self.targeted_count:
+            return 100 if self.status == self.Status.COMPLETED else 0
+        return min(100, int(100 * self.done_count / self.targeted_count))
+
+
+class CampaignRecipient(WorkspaceScopedModel):
+    """One customer of a campaign's audience: at most one per (campaign, customer), and it moves
+    out of `pending` once, so a re-run batch never sends twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        HELD_OUT = "held_out", _("Held out")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=12, blank=True, default="")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    conversation_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "customer"], name="eng_recipient_once_per_campaign"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "id"], name="eng_recipient_status_idx"),
+            models.Index(fields=["customer", "status", "sent_at"], name="eng_recipient_cap_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"campaign #{self.campaign_id} / customer #{self.customer_id}: {self.status}"

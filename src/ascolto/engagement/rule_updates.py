@@ -21,9 +21,11 @@ def rule_update(
     purpose: str = "service",
     is_active: bool = True,
     trigger_settings: dict[str, Any] | None = None,
+    holdout_percent: int | None = None,
 ) -> Rule:
-    """Replace the rule's settings (PUT semantics). What it already did stays: its sends keep
-    their (rule, event) keys, and schedule periods already run are not run again."""
+    """Replace the rule's settings (PUT semantics; the hold-out share is kept when not given).
+    What it already did stays: its sends keep their (rule, event) keys, and schedule periods
+    already run are not run again."""
     fields = services.rule_fields_checked(
         workspace=rule.workspace,
         name=name,
@@ -34,6 +36,9 @@ def rule_update(
         trigger_settings=trigger_settings,
     )
     fields["is_active"] = is_active
+    if holdout_percent is not None:  # None keeps the rule's hold-out share
+        services.holdout_check(holdout_percent)
+        fields["holdout_percent"] = holdout_percent
     changes = {key: value for key, value in fields.items() if getattr(rule, key) != value}
     if not changes:
         return rule

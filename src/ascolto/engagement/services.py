@@ -24,7 +24,15 @@ from ascolto.core.models import Workspace
 from ascolto.customers import services as customer_services
 from ascolto.customers.models import Activity, Consent, ConsentPurpose, Customer, Identity, Order
 from ascolto.engagement import actions as extra_actions
-from ascolto.engagement import guards, rules, templates_render, trigger_config, whatsapp
+from ascolto.engagement import (
+    guards,
+    holdout,
+    outbound,
+    rules,
+    templates_render,
+    trigger_config,
+    whatsapp,
+)
 from ascolto.engagement.action_types import ACTIONS
 
 # Re-exported: their homes are modules of their own; callers use services.*.
@@ -40,7 +48,7 @@ from ascolto.engagement.models import (
 from ascolto.engagement.opt_out import is_stop_keyword as is_stop_keyword
 from ascolto.engagement.opt_out import marketing_opt_out as marketing_opt_out
 from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import Channel, Conversation, ConversationEvent, Inbox, Tag
+from ascolto.inbox.models import Channel, Conversation, Inbox, Tag
 
 logger = logging.getLogger(__name__)
 
@@ -326,7 +334,9 @@ def rule_create(
     purpose: str = ConsentPurpose.SERVICE,
     is_active: bool = True,
     trigger_settings: dict[str, Any] | None = None,
+    holdout_percent: int = 0,
 ) -> Rule:
+    holdout_check(holdout_percent)
     fields = rule_fields_checked(
         workspace=workspace,
         name=name,
@@ -336,7 +346,13 @@ def rule_create(
         purpose=purpose,
         trigger_settings=trigger_settings,
     )
-    rule = Rule.objects.create(workspace=workspace, is_active=is_active, owner=actor.user, **fields)
+    rule = Rule.objects.create(
+        workspace=workspace,
+        is_active=is_active,
+        owner=actor.user,
+        holdout_percent=holdout_percent,
+        **fields,
+    )
     audit_record(
         workspace=workspace,
         actor=actor,
@@ -346,6 +362,13 @@ def rule_create(
         changes={"name": rule.name, "trigger": trigger},
     )
     return rule
+
+
+def holdout_check(holdout_percent: int) -> None:
+    if not 0 <= holdout_percent <= 100:
+        raise ValidationFailed(
+            "The rule is not valid.", field_errors={"holdout_percent": ["From 0 to 100."]}
+        )
 
 
 def rule_set_active(*, rule: Rule, actor: Actor, is_active: bool) -> Rule:
@@ -554,7 +577,14 @@ def event_process(*, event: Event, actor: Actor) -> list[Send]:
 
 
 def rule_run(*, rule: Rule, event: Event, actor: Actor) -> Send | None:
-    """Run one rule for one event, once: None when it already ran for the event."""
+    """Run one rule for one event, once: None when it already ran for the event. A customer in
+    the rule's hold-out group gets a skipped Send and nothing else: the comparison group."""
+    held_out = holdout.is_held_out(
+        kind="rule",
+        owner_id=rule.pk,
+        customer_id=event.customer_id,
+        percent=rule.holdout_percent,
+    )
     try:
         with transaction.atomic():
             send = Send.objects.create(
@@ -563,9 +593,16 @@ def rule_run(*, rule: Rule, event: Event, actor: Actor) -> Send | None:
                 event=event,
                 customer=event.customer,
                 scheduled_for=timezone.now(),
+                **(
+                    {"status": Send.Status.SKIPPED, "reason": holdout.HELD_OUT_REASON}
+                    if held_out
+                    else {}
+                ),
             )
     except IntegrityError:
         return None
+    if held_out:
+        return send
     _apply_other_actions(rule=rule, event=event, actor=actor)
     extra_actions.apply(send=send, actor=actor)
     send_attempt(send=send, actor=actor)
@@ -580,42 +617,6 @@ def _apply_other_actions(*, rule: Rule, event: Event, actor: Actor) -> None:
                 actor=actor,
                 attributes={action["key"]: action.get("value")},
             )
-
-
-def _conversation_for_outbound(*, inbox: Inbox, customer: Customer, subject: str) -> Conversation:
-    """The customer's active conversation in the inbox, else a new one, so that the reply to a
-    proactive message threads where the message is."""
-    active = (
-        Conversation.objects.filter(
-            inbox=inbox,
-            customer=customer,
-            merged_into__isnull=True,
-            status__in=[Conversation.Status.OPEN, Conversation.Status.PENDING],
-        )
-        .order_by("-last_message_at", "-id")
-        .first()
-    )
-    if active is not None:
-        return active
-    conversation = Conversation.objects.create(
-        workspace_id=inbox.workspace_id,
-        inbox=inbox,
-        channel=inbox.channel,
-        customer=customer,
-        subject=subject[:300],
-        language=customer.locale,
-        team=inbox.team,
-        # Waiting on the customer, not on an agent, until they answer.
-        status=Conversation.Status.PENDING,
-    )
-    ConversationEvent.objects.create(
-        workspace_id=inbox.workspace_id,
-        conversation=conversation,
-        kind=ConversationEvent.Kind.CREATED,
-        to_value=Conversation.Status.PENDING,
-        reason="proactive message",
-    )
-    return conversation
 
 
 def send_attempt(*, send: Send, actor: Actor, at: dt.datetime | None = None) -> Send:
@@ -667,7 +668,7 @@ def _deliver(*, send: Send, recipe: Plan, actor: Actor) -> Any:
     owner = send.rule.owner
     if owner is None:
         raise ValidationFailed("The rule has no owner to send in the name of.")
-    conversation = _conversation_for_outbound(
+    conversation = outbound.conversation_for_outbound(
         inbox=recipe.inbox, customer=send.customer, subject=recipe.subject or send.rule.name
     )
     approved = recipe.whatsapp_template

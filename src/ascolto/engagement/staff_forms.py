@@ -71,6 +71,7 @@ class Builder:
     mode: str = "all"
     conditions_json: str = "{}"
     trigger_config_json: str = ""
+    holdout: str = "0"
     conditions: list[ConditionRow] = dc_field(default_factory=list)
     actions: list[ActionRow] = dc_field(default_factory=lambda: [ActionRow()])
 
@@ -92,6 +93,7 @@ def builder_from_post(data: QueryDict) -> Builder:
         mode=data.get("mode", "all") if data.get("mode") in ("all", "any", "json") else "all",
         conditions_json=data.get("conditions_json", "{}"),
         trigger_config_json=data.get("trigger_config_json", ""),
+        holdout=data.get("holdout_percent", "0").strip() or "0",
         conditions=[],
         actions=[],
     )
@@ -158,6 +160,12 @@ def trigger_settings_of(form: Builder) -> Any:
         return text
 
 
+def holdout_of(form: Builder) -> int:
+    """The hold-out share; what is not a whole number becomes -1, which the service refuses
+    with a message next to the field."""
+    return int(form.holdout) if form.holdout.isdigit() else -1
+
+
 def actions_of(form: Builder) -> list[dict[str, Any]]:
     result = []
     for row in form.actions:
@@ -202,6 +210,7 @@ def builder_from_rule(rule: Rule | None) -> Builder:
         trigger_config_json=(
             json.dumps(rule.trigger_config, ensure_ascii=False) if rule.trigger_config else ""
         ),
+        holdout=str(rule.holdout_percent),
         actions=[
             ActionRow(
                 type=str(a.get("type", "")),

@@ -154,6 +154,7 @@ def _rule_form(request: HttpRequest, rule: Rule | None) -> HttpResponse:
         "purpose": form.purpose,
         "is_active": form.is_active,
         "trigger_settings": staff_forms.trigger_settings_of(form),
+        "holdout_percent": staff_forms.holdout_of(form),
     }
     try:
         with transaction.atomic():

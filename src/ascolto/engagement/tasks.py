@@ -1,5 +1,5 @@
-"""Engagement jobs: send what quiet hours deferred and what waits a retry; run schedule and
-date rules; call rules' webhooks."""
+"""Engagement jobs: send what quiet hours deferred and what waits a retry (periodic); run
+schedule and date rules; call rules' webhooks; record lifecycle events; run campaigns."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.core.actors import Actor
-from ascolto.core.tasks import single_instance
-from ascolto.engagement import actions, lifecycle_events, services, triggers
+from ascolto.core.models import Job
+from ascolto.core.tasks import exclusive, single_instance
+from ascolto.engagement import actions, campaigns, lifecycle_events, services, triggers
 
 SENDS_DUE_LOCK = "engagement-sends-due"
 
@@ -43,3 +44,18 @@ LIFECYCLE_EVENTS_LOCK = "engagement-lifecycle-events"
 def record_lifecycle_events() -> int:
     """Daily: replenishment.due and customer.churn_risk events (engagement.lifecycle_events)."""
     return lifecycle_events.record_all(actor=Actor.system("engagement"))
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def run_campaign(campaign_id: int, job_id: int | None = None) -> None:
+    """Run a campaign's job; when it must wait (throttle, quiet hours, a retry, a start time)
+    the task schedules itself again for then. One run per campaign at a time."""
+    with exclusive(f"engagement-campaign-{campaign_id}") as acquired:
+        if not acquired:
+            return  # another worker is running it and will see the same rows
+        job = Job.objects.filter(pk=job_id).first() if job_id is not None else None
+        outcome = campaigns.campaign_run(
+            campaign_id=campaign_id, actor=Actor.system("engagement"), job=job
+        )
+    if outcome.state == "waiting" and outcome.retry_at is not None:
+        run_campaign.schedule(args=(campaign_id, job_id), eta=outcome.retry_at)
