@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import add_database_argument, bench_database, machine, peak_rss_mb
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_a_campaign_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_campaign_bench"
 TIERS = ["platinum", "gold", "silver", "bronze"]
 
 
