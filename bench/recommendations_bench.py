@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import add_database_argument, bench_database, machine, peak_rss_mb
 
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_d_recommendations_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_recommendations_bench"
 START = dt.datetime(2025, 1, 1, 10, tzinfo=dt.UTC)
 
 
