@@ -454,10 +454,18 @@ def deflection_confirm(*, workspace: Workspace, offer_id: int) -> DeflectionOffe
 
 
 def email_acknowledgement(
-    *, workspace: Workspace, customer: Customer, subject: str, text: str, language: str
+    *,
+    workspace: Workspace,
+    customer: Customer,
+    subject: str,
+    text: str,
+    language: str,
+    received: str = "",
 ) -> str:
-    """The body of the automatic reply to a new email: received, plus the best matching
-    articles (recorded as a deflection offer). The email connector sends it."""
+    """The body of the automatic reply to a new email: `received` (the inbox's own
+    acknowledgement; blank: ours, translated), plus the best matching articles (recorded as a
+    deflection offer). The email connector sends it, once per conversation: each call records
+    an offer when there are articles."""
     offer, results = deflection_offer(
         workspace=workspace,
         source=DeflectionOffer.Source.EMAIL,
@@ -467,7 +475,7 @@ def email_acknowledgement(
     )
     help_language = offer.language if offer is not None else _help_language(language, workspace)
     with translation.override(help_language):
-        lines = [_("We received your message and will answer soon.")]
+        lines = [received.strip() or _("We received your message and will answer soon.")]
         if results:
             lines.append(_("These articles may already answer your question:"))
             lines.extend(
