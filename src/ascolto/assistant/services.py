@@ -344,7 +344,8 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
             session=session,
             conversation=conversation,
             signals=signals,
-            asked=message.text,
+            # After an answer ("I want a human"), what the agent needs is the first question.
+            asked=message.text if session.answers == 0 else _first_question(conversation),
             reason=decision.handoff,
         )
     text = None
