@@ -5,6 +5,7 @@ gets nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -216,3 +217,15 @@ def test_other_channels_get_no_articles(workspace: Any, returns_article: Any) ->
         auto_reply(event)
     assert answers(result.message.conversation) == [ACK["en"]]
     assert not DeflectionOffer.objects.filter(workspace=workspace).exists()
+
+
+def test_admins_turn_the_suggestions_off_on_the_page(admin_client: Any, mailbox: Mailbox) -> None:
+    url = f"/settings/channels/{mailbox.inbox.pk}/auto-replies/"
+    page = admin_client.get(url).content.decode()
+    [checkbox] = re.findall(r'<input[^>]*name="suggest_articles"[^>]*>', page)
+    assert "checked" in checkbox  # on by default
+    form = {"business_hours": "", "acknowledge": "on", "ack_en": "Got it."}
+    assert admin_client.post(url, form).status_code == 302
+    assert not AutoReplySettings.objects.get(inbox=mailbox.inbox).suggest_articles
+    assert admin_client.post(url, {**form, "suggest_articles": "on"}).status_code == 302
+    assert AutoReplySettings.objects.get(inbox=mailbox.inbox).suggest_articles
