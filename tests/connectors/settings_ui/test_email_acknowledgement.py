@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.db import transaction
@@ -200,14 +200,14 @@ def test_mail_from_our_own_address_is_not_answered(
 
 
 def test_other_channels_get_no_articles(workspace: Any, returns_article: Any) -> None:
-    sms = InboxFactory(workspace=workspace, channel="sms")
+    sms: Any = InboxFactory(workspace=workspace, channel="sms")
     AutoReplySettings.objects.create(
         workspace=workspace, inbox=sms, acknowledge=True, acknowledgement_texts=ACK
     )
     with transaction.atomic():
         result = inbox_services.message_receive(
             inbox=sms,
-            customer=CustomerFactory(workspace=workspace, locale="en"),
+            customer=cast(Any, CustomerFactory(workspace=workspace, locale="en")),
             text="How can I return an item I ordered?",
         )
     event = OutboxEvent.objects.get(
