@@ -275,6 +275,25 @@ def test_yes_resolves_the_conversation_and_no_hands_it_off(
     assert "Suggested: Reset your password" in note.text
 
 
+def test_asking_for_a_person_after_an_answer_summarises_the_first_question(
+    workspace: Any,
+    chat_inbox: Any,
+    customer: Any,
+    password_article: Any,
+    enable_assistant: Any,
+    say: Any,
+) -> None:
+    enable_assistant(workspace)
+    first = say(chat_inbox, customer, "Please help me reset my password")
+    say(chat_inbox, customer, "I want to talk to a human")
+
+    session = BotSession.objects.get(conversation=first.conversation)
+    assert session.handoff_reason == BotSession.Reason.ASKED_FOR_PERSON
+    note = first.conversation.messages.get(kind=Message.Kind.NOTE)
+    assert "Asked: Please help me reset my password" in note.text
+    assert "Suggested: Reset your password" in note.text
+
+
 def test_after_a_hand_off_the_bot_stays_quiet(
     workspace: Any,
     chat_inbox: Any,

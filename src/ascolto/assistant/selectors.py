@@ -23,11 +23,16 @@ from ascolto.assistant.models import (
     AssistantSettings,
     BotSession,
     DeflectionOffer,
+    MessageTriage,
     TriageRule,
 )
+from ascolto.assistant.nlp.language import detect_language
 from ascolto.core.models import Workspace
 from ascolto.helpcenter.models import ArticleTranslation
 from ascolto.inbox.models import Conversation, Message
+
+# Below this a detected language is a guess too weak to answer in (short texts).
+LANGUAGE_FLOOR = 0.5
 
 ASSUMED_WINDOW = dt.timedelta(hours=24)
 
@@ -180,3 +185,18 @@ def labelled_history(
             first_text.setdefault(conversation_id, text)
     ids = sorted(first_text)
     return [first_text[i] for i in ids], [labels[i] for i in ids]
+
+
+def message_language(*, message: Message) -> str:
+    """The language a customer wrote `message` in: the triage's when stored, else detected
+    now; "" when unknown or too uncertain."""
+    stored = (
+        MessageTriage.objects.filter(workspace_id=message.workspace_id, message=message)
+        .values_list("language", "language_confidence")
+        .first()
+    )
+    if stored is not None and stored[0] and stored[1] >= LANGUAGE_FLOOR:
+        return str(stored[0])
+    subject = message.conversation.subject if message.conversation_id else ""
+    guess = detect_language(f"{subject}\n{message.text}".strip())
+    return guess.code if guess.known and guess.confidence >= LANGUAGE_FLOOR else ""

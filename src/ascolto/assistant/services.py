@@ -344,7 +344,8 @@ def bot_handle_message(*, message: Message, triage: MessageTriage) -> BotOutcome
             session=session,
             conversation=conversation,
             signals=signals,
-            asked=message.text,
+            # After an answer ("I want a human"), what the agent needs is the first question.
+            asked=message.text if session.answers == 0 else _first_question(conversation),
             reason=decision.handoff,
         )
     text = None
@@ -454,10 +455,18 @@ def deflection_confirm(*, workspace: Workspace, offer_id: int) -> DeflectionOffe
 
 
 def email_acknowledgement(
-    *, workspace: Workspace, customer: Customer, subject: str, text: str, language: str
+    *,
+    workspace: Workspace,
+    customer: Customer,
+    subject: str,
+    text: str,
+    language: str,
+    received: str = "",
 ) -> str:
-    """The body of the automatic reply to a new email: received, plus the best matching
-    articles (recorded as a deflection offer). The email connector sends it."""
+    """The body of the automatic reply to a new email: `received` (the inbox's own
+    acknowledgement; blank: ours, translated), plus the best matching articles (recorded as a
+    deflection offer). The email connector sends it, once per conversation: each call records
+    an offer when there are articles."""
     offer, results = deflection_offer(
         workspace=workspace,
         source=DeflectionOffer.Source.EMAIL,
@@ -467,7 +476,7 @@ def email_acknowledgement(
     )
     help_language = offer.language if offer is not None else _help_language(language, workspace)
     with translation.override(help_language):
-        lines = [_("We received your message and will answer soon.")]
+        lines = [received.strip() or _("We received your message and will answer soon.")]
         if results:
             lines.append(_("These articles may already answer your question:"))
             lines.extend(

@@ -5,6 +5,11 @@ AutoReplySent's unique constraint inside the handler's transaction, so a redeliv
 a concurrent dispatcher never answers twice. Mail flagged automatic by the email connector
 (auto-replies, bulk, lists) is never answered. The answer is a bot message sent through the
 inbox's normal write path, so each connector delivers it like any reply.
+
+On an email inbox with `suggest_articles`, the acknowledgement also lists the help center's best
+matching articles in the customer's language (the assistant's `email_acknowledgement`, which
+records the deflection offer), built only once the AutoReplySent row is won, so one offer per
+conversation.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from typing import cast
 from django.db import IntegrityError, transaction
 
 from ascolto.accounts.models import User
+from ascolto.assistant import selectors as assistant_selectors
+from ascolto.assistant import services as assistant_services
 from ascolto.connectors.settings_ui.models import AutoReplySent, AutoReplySettings
 from ascolto.core.actors import Actor
 from ascolto.inbox import business_hours, inbound
 from ascolto.inbox import services as inbox_services
-from ascolto.inbox.models import Message
+from ascolto.inbox.models import Channel, Message
 
 ACTOR = Actor.system("auto-reply")
 DEFAULT_LANGUAGE = "en"
@@ -68,15 +75,23 @@ def auto_reply_for(*, message: Message, conversation_created: bool) -> Message |
     if settings is None:
         return None
     conversation = message.conversation
+    suggest = (
+        settings.suggest_articles
+        and conversation_created
+        and message.inbox.channel == Channel.EMAIL
+    )
     language = conversation.language or getattr(conversation.customer, "locale", "") or ""
+    if suggest and not language:
+        language = assistant_selectors.message_language(message=message)
     if not is_open(settings, message.created_at):
         kind, text = AutoReplySent.Kind.AWAY, text_for(settings.away_texts, language)
+        suggest = False
     elif settings.acknowledge and conversation_created:
         kind = AutoReplySent.Kind.ACKNOWLEDGEMENT
         text = text_for(settings.acknowledgement_texts, language)
     else:
         return None
-    if not text:
+    if not text and not suggest:
         return None
     try:
         with transaction.atomic():
@@ -85,6 +100,15 @@ def auto_reply_for(*, message: Message, conversation_created: bool) -> Message |
             )
     except IntegrityError:
         return None  # answered already
+    if suggest:
+        text = assistant_services.email_acknowledgement(
+            workspace=conversation.workspace,
+            customer=conversation.customer,
+            subject=conversation.subject,
+            text=message.text,
+            language=language,
+            received=text,
+        )
     reply = inbox_services.message_send(
         conversation=conversation,
         author=cast(User, None),  # a bot message has no author

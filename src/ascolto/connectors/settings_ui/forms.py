@@ -125,6 +125,11 @@ class AutoReplyForm(forms.Form):
         label=_("Business hours"), coerce=int, required=False, empty_value=None
     )
     acknowledge = forms.BooleanField(label=_("Acknowledge every new conversation"), required=False)
+    suggest_articles = forms.BooleanField(
+        label=_("Email: list the best matching help-center articles in the acknowledgement"),
+        required=False,
+        initial=True,
+    )
 
     def __init__(self, *args: Any, hours_choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -15,7 +15,7 @@ def auto_reply(event: OutboxEvent) -> None:
     if not isinstance(message_id, int):
         return
     message = (
-        Message.objects.select_related("conversation__customer")
+        Message.objects.select_related("conversation__customer", "conversation__workspace", "inbox")
         .filter(workspace_id=event.workspace_id, pk=message_id)
         .first()
     )

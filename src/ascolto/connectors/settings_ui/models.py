@@ -40,6 +40,10 @@ class AutoReplySettings(WorkspaceScopedModel):
     away_texts = models.JSONField(_("outside business hours"), default=dict, blank=True)
     acknowledge = models.BooleanField(_("acknowledge every new conversation"), default=False)
     acknowledgement_texts = models.JSONField(_("acknowledgement"), default=dict, blank=True)
+    # Email only: the acknowledgement lists the help center's best matching articles.
+    suggest_articles = models.BooleanField(
+        _("suggest help-center articles in the email acknowledgement"), default=True
+    )
 
     class Meta:
         verbose_name = _("automatic replies")

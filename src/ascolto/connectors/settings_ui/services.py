@@ -216,6 +216,7 @@ def auto_reply_configure(
     away_texts: dict[str, str],
     acknowledge: bool,
     acknowledgement_texts: dict[str, str],
+    suggest_articles: bool = True,
 ) -> AutoReplySettings:
     """Set an inbox's business hours and automatic texts ({language: text}; blanks dropped).
     The business hours must belong to the inbox's workspace."""
@@ -238,6 +239,7 @@ def auto_reply_configure(
     settings.acknowledgement_texts = {
         k: v.strip() for k, v in acknowledgement_texts.items() if v.strip()
     }
+    settings.suggest_articles = suggest_articles
     settings.save()
     _audit(inbox.workspace, actor, "inbox.auto_reply.update", inbox, ["auto_reply"])
     return settings

@@ -267,6 +267,7 @@ def channel_auto_reply(request: HttpRequest, inbox_id: int) -> HttpResponse:
                     away_texts={code: data[f"away_{code}"] for code in languages},
                     acknowledge=data["acknowledge"],
                     acknowledgement_texts={code: data[f"ack_{code}"] for code in languages},
+                    suggest_articles=data["suggest_articles"],
                 )
             return redirect("channel_settings:list")
         status = 400
@@ -276,6 +277,7 @@ def channel_auto_reply(request: HttpRequest, inbox_id: int) -> HttpResponse:
             initial = {
                 "business_hours": current.business_hours_id,
                 "acknowledge": current.acknowledge,
+                "suggest_articles": current.suggest_articles,
             }
             for code, _name in LANGUAGES:
                 initial[f"away_{code}"] = (current.away_texts or {}).get(code, "")

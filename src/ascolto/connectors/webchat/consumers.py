@@ -526,10 +526,19 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         )
         self.visitor.customer_id = sent.customer_id
         self.visitor.conversation_id = sent.message["conversation_id"]
+        joining = self.group != visitor_group(self.inbox.pk, sent.customer_id)
         await self._join(sent.customer_id)
         await self.send_json(
             frame("ack", client_id=sent.message["client_id"], message=sent.message)
         )
+        if joining:
+            # A first message creates the visitor's group only now: an answer published before
+            # the join (the assistant's, dispatched on commit) is read here instead of lost.
+            answers, _more = await _messages(
+                self.inbox, self.widget, self.visitor.session, sent.message["id"]
+            )
+            for answer in answers:
+                await self.send_json(frame("message", message=answer))
         await self.channel_layer.group_send(
             self.group,
             envelope(frame("message", message=sent.message), skip_channel=self.channel_name),
