@@ -497,3 +497,46 @@ def test_the_builder_makes_a_scheduled_follow_up_rule_and_names_bad_settings(
     ]
     page = admin.get(reverse("engagement_staff:rule", args=[rule.pk])).content.decode()
     assert "monday" in page
+
+
+def test_the_rule_page_shows_what_the_rule_did_against_its_hold_out(
+    admin: Client, workspace: Any, delayed_rule: Rule, customer: Any
+) -> None:
+    from ascolto.engagement import holdout
+
+    for n, (status, reason, message_id) in enumerate(
+        [
+            ("sent", "", 101),
+            ("sent", "", 102),
+            ("skipped", holdout.HELD_OUT_REASON, None),
+            ("skipped", "Frequency cap reached.", None),
+        ]
+    ):
+        event = Event.objects.create(
+            workspace=workspace,
+            external_id=f"r{n}",
+            type="order.delayed",
+            customer=customer,
+            occurred_at="2026-01-01T00:00:00Z",
+        )
+        Send.objects.create(
+            workspace=workspace,
+            rule=delayed_rule,
+            event=event,
+            customer=customer,
+            status=status,
+            reason=reason,
+            message_id=message_id,
+        )
+
+    html = admin.get(reverse("engagement_staff:rule", args=[delayed_rule.pk])).content.decode()
+
+    assert 'data-testid="rule-results"' in html
+    assert 'data-result="sent">2<' in html
+    assert 'data-result="held_out">1' in html
+    assert 'data-result="skipped">1<' in html
+    assert admin.get(reverse("engagement_staff:rule_new")).status_code == 200
+    assert (
+        'data-testid="rule-results"'
+        not in admin.get(reverse("engagement_staff:rule_new")).content.decode()
+    )

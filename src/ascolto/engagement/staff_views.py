@@ -33,6 +33,7 @@ from ascolto.core.views import current_workspace, is_htmx, render_in_workspace
 from ascolto.customers.models import ConsentPurpose, Customer
 from ascolto.engagement import (
     guards,
+    metrics,
     rule_updates,
     selectors,
     services,
@@ -101,6 +102,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render_in_workspace(request, "engagement/staff/overview.html", context)
 
 
+RESULTS_DAYS = 7
+
+
 def _builder_context(
     request: HttpRequest,
     workspace: Workspace,
@@ -132,6 +136,8 @@ def _rule_form(request: HttpRequest, rule: Rule | None) -> HttpResponse:
     if request.method == "GET":
         form = staff_forms.builder_from_rule(rule)
         context = _builder_context(request, workspace, form, rule)
+        if rule is not None:  # what the rule did, against its hold-out group
+            context["results"] = metrics.rule_metrics(rule=rule, days=RESULTS_DAYS)
         return render_in_workspace(request, "engagement/staff/rule_form.html", context)
     workspace, user = _admin(request)
     form = staff_forms.builder_from_post(request.POST)
