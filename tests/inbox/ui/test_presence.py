@@ -167,8 +167,15 @@ async def test_an_agent_of_another_workspace_sees_nothing(
 
 
 async def test_only_members_may_open_the_socket(
-    team: dict[str, Any], workspace: Any, other_workspace: Any
+    team: dict[str, Any], workspace: Any, other_workspace: Any, settings: Any
 ) -> None:
+    # Refusal happens before the consumer uses its channel layer: an in-memory layer keeps the
+    # refused sockets' idle receive loops off Redis, whose pending receives could hold up the
+    # event loop's teardown.
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
     refused = [
         (team["outsider"], workspace.pk),  # a member of another workspace
         (team["anna"], other_workspace.pk),
@@ -181,6 +188,7 @@ async def test_only_members_may_open_the_socket(
         ws.scope["user"] = user
         connected, _ = await ws.connect()
         assert not connected
+        await ws.disconnect()
 
 
 def _session_cookie(user: Any) -> tuple[bytes, bytes]:
