@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ascolto.connectors.twilio import crypto, services
+from ascolto.connectors import crypto
+from ascolto.connectors.twilio import services
 from ascolto.connectors.twilio.models import TwilioAccount
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ascolto.connectors.twilio.crypto import EncryptedAttribute
+from ascolto.connectors.crypto import EncryptedAttribute
 from ascolto.core.models import WorkspaceScopedModel
 from ascolto.customers.models import Identity
 from ascolto.inbox.models import Conversation, Inbox, Message
@@ -15,7 +15,7 @@ from ascolto.inbox.models import Conversation, Inbox, Message
 class Mailbox(WorkspaceScopedModel):
     """The address customers write to, how its mail is fetched (IMAP, or pushed over HTTP to
     the inbound endpoint with `inbound_token`) and how replies leave (SMTP; a blank host uses
-    the site's EMAIL_* settings). Passwords are encrypted at rest (connectors/twilio/crypto.py,
+    the site's EMAIL_* settings). Passwords are encrypted at rest (connectors/crypto.py,
     shared by the messaging connectors)."""
 
     class Security(models.TextChoices):

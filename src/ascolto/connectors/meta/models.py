@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ascolto.connectors.twilio.crypto import EncryptedAttribute
+from ascolto.connectors.crypto import EncryptedAttribute
 from ascolto.core.models import WorkspaceScopedModel
 from ascolto.inbox.models import Inbox
 
@@ -14,7 +14,7 @@ from ascolto.inbox.models import Inbox
 class MetaAccount(WorkspaceScopedModel):
     """Where Meta's webhook for one number or page lands (/connectors/meta/<id>/webhook) and
     how replies are sent. The app secret, verify token and access token are plaintext through
-    the model API and Fernet tokens in the database (see connectors/twilio/crypto.py)."""
+    the model API and Fernet tokens in the database (see connectors/crypto.py)."""
 
     class Platform(models.TextChoices):
         WHATSAPP = "whatsapp", _("WhatsApp")

@@ -22,10 +22,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from ascolto.accounts.models import User
+from ascolto.connectors.crypto import reencrypt
 from ascolto.connectors.meta import parse
 from ascolto.connectors.meta.models import MetaAccount, WhatsAppTemplate
 from ascolto.connectors.twilio import services as twilio_services
-from ascolto.connectors.twilio.crypto import reencrypt
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record
 from ascolto.core.errors import Conflict, Forbidden, ValidationFailed

@@ -13,8 +13,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from ascolto.connectors.crypto import CredentialUnreadable
 from ascolto.connectors.meta import parse, selectors, services
-from ascolto.connectors.twilio.crypto import CredentialUnreadable
 from ascolto.core.api import problem_response
 from ascolto.core.errors import DomainError
 

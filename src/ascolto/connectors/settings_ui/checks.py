@@ -17,6 +17,7 @@ from typing import Any
 from django.core.mail import EmailMultiAlternatives
 from django.utils.translation import gettext as _
 
+from ascolto.connectors.crypto import CredentialUnreadable
 from ascolto.connectors.email import imap
 from ascolto.connectors.email.models import Mailbox
 from ascolto.connectors.email.smtp import outbound as smtp
@@ -24,7 +25,6 @@ from ascolto.connectors.meta import services as meta_services
 from ascolto.connectors.meta.models import MetaAccount
 from ascolto.connectors.twilio import outbound as http_outbound
 from ascolto.connectors.twilio import services as twilio_services
-from ascolto.connectors.twilio.crypto import CredentialUnreadable
 from ascolto.connectors.twilio.models import TwilioAccount
 
 

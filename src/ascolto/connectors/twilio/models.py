@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ascolto.connectors.twilio.crypto import EncryptedAttribute
+from ascolto.connectors.crypto import EncryptedAttribute
 from ascolto.core.models import WorkspaceScopedModel
 from ascolto.inbox.models import Inbox
 

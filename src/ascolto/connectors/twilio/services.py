@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from ascolto.connectors.crypto import reencrypt
 from ascolto.connectors.twilio import parse
-from ascolto.connectors.twilio.crypto import reencrypt
 from ascolto.connectors.twilio.models import TwilioAccount
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record

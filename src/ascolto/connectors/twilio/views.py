@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ascolto.connectors.crypto import CredentialUnreadable
 from ascolto.connectors.twilio import parse, selectors, services, signature
-from ascolto.connectors.twilio.crypto import CredentialUnreadable
 from ascolto.connectors.twilio.models import TwilioAccount
 from ascolto.core.api import problem_response
 from ascolto.core.errors import DomainError
