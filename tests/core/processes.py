@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,15 @@ def receive_event(socket: ClientConnection, name: str, timeout: float = 30) -> d
         message: dict[str, Any] = json.loads(socket.recv(timeout=remaining))
         if message.get("event") == name:
             return message
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free on the loopback interface now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -10,35 +10,23 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.core.processes import Browser, Service, product_env, receive_event, run
+from tests.core.processes import (
+    Browser,
+    Service,
+    free_ports,
+    product_env,
+    receive_event,
+    run,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def fresh_database(postgres_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database; its URL. Dropped afterwards."""
-    name = f"ascolto_scaled_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(postgres_url)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _outbox_dispatched(database_url: str, event: str) -> list[bool]:
@@ -47,19 +35,6 @@ def _outbox_dispatched(database_url: str, event: str) -> list[bool]:
             "SELECT dispatched_at IS NOT NULL FROM core_outboxevent WHERE name = %s", (event,)
         ).fetchall()
     return [bool(row[0]) for row in rows]
-
-
-def _ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def test_two_web_processes_and_a_worker_share_postgresql_and_redis(
@@ -76,7 +51,7 @@ def test_two_web_processes_and_a_worker_share_postgresql_and_redis(
     migrated = run(["migrate"], env)
     assert migrated.returncode == 0, migrated.stderr
 
-    port_a, port_b = _ports(2)
+    port_a, port_b = free_ports(2)
     web_a = Service(["web", "--port", str(port_a)], env, tmp_path / "web-a.log")
     web_b = Service(["web", "--port", str(port_b)], env, tmp_path / "web-b.log")
     services = [web_a, web_b]
