@@ -16,6 +16,7 @@ import functools
 import os
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -23,6 +24,10 @@ from django.conf import settings
 
 from ascolto.core.actors import Actor
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
+from tests.core import chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
@@ -156,3 +161,20 @@ def admin_user(workspace):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def actor(agent):  # type: ignore[no-untyped-def]
     return Actor.for_user(agent)
+
+
+@pytest.fixture(scope="module")
+def _sync_orm_beside_playwright() -> Iterator[None]:
+    # Playwright's sync API keeps an event loop running in this thread while the browser is
+    # open; the tests' own ORM calls (and the database flush between tests) stay synchronous, so
+    # Django's async-safety guard, which only sees "a loop is running", is lifted meanwhile.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup: None, _sync_orm_beside_playwright: None) -> Iterator[Browser]:
+    """Headless Chromium for the browser tests of a module (skipped without it, except in CI)."""
+    with chromium.launch() as launched:
+        yield launched

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # The browser fixtures of the end-to-end tests (Chromium through Playwright, skipped without it).
-_sync_orm_beside_playwright = e2e._sync_orm_beside_playwright
-browser = e2e.browser
 page = e2e.page
 
 

@@ -42,9 +42,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 pytest.importorskip("lingua")
 
 # The console test's Chromium, live server and ORM-beside-Playwright fixtures.
-browser = console.browser
 server = console.server
-_sync_orm_beside_playwright = console._sync_orm_beside_playwright
 
 WAIT = 20_000  # ms: the assistant's turn runs on commit, on a shared 2-core machine
 QUESTION = "How do I reset my password?"

@@ -12,7 +12,6 @@ to docs/screenshots/console-en.png and console-he.png.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -38,18 +37,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 PASSWORD = "correct horse battery"
 LAUNCHER = "button[aria-controls='ascolto-chat-panel']"
 T = TypeVar("T")
@@ -72,44 +60,6 @@ class ConsoleServer(Server):
         self.app = ProtocolTypeRouter(
             {"http": mapping["http"], "websocket": websocket, "lifespan": mapping["lifespan"]}
         )
-
-
-def _missing_browser() -> str | None:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed"
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def _sync_orm_beside_playwright() -> Iterator[None]:
-    # Playwright's sync API keeps an event loop in this thread while the browser is open; the
-    # database flush between tests is synchronous and runs here all the same.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None, _sync_orm_beside_playwright: None) -> Iterator[Browser]:
-    problem = _missing_browser()
-    if problem is not None:
-        if IN_CI:
-            pytest.fail(f"Browser tests need Chromium and Playwright: {problem}.", pytrace=False)
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _read_uncommitted(sender: Any, connection: Any, **kwargs: Any) -> None:

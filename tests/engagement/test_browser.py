@@ -5,7 +5,6 @@ previews a Hebrew template. Skipped where Chromium or Playwright is missing, exc
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -29,38 +28,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 PASSWORD = "correct horse battery"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup: None) -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        problem = "the playwright Python package is not installed"
-    else:
-        problem = "" if CHROMIUM.exists() else f"{CHROMIUM} is missing"
-    if problem:
-        if IN_CI:
-            pytest.fail(f"Browser tests need Chromium and Playwright: {problem}.", pytrace=False)
-        pytest.skip(problem)
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM reads stay
-    # synchronous, so Django's async-safety guard is lifted while the browser lives.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=ARGS
-            )
-            try:
-                yield chromium
-            finally:
-                chromium.close()
 
 
 @pytest.fixture
