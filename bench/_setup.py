@@ -58,11 +58,14 @@ def _drop(url: str) -> None:
 
 
 @contextmanager
-def bench_database(url: str, *, keep: bool = False) -> Iterator[str]:
-    """Create the database, point Django at it, migrate; drop it on the way out."""
+def bench_database(url: str, *, keep: bool = False, reuse: bool = False) -> Iterator[str]:
+    """Create the database, point Django at it, migrate; drop it on the way out. With `reuse`,
+    an existing database (left by an earlier run with `keep`) is used as it is."""
     postgres = url.startswith(("postgres://", "postgresql://"))
     data_dir = tempfile.mkdtemp(prefix="ascolto-bench-")
-    if postgres:
+    if reuse:
+        pass
+    elif postgres:
         _recreate(url)
     elif url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)

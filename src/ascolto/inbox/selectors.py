@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from ascolto.accounts.models import User
 from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.pagination import decode_cursor, encode_cursor
-from ascolto.customers.models import Identity, ValueTier
+from ascolto.customers.models import Customer, Identity, ValueTier
 from ascolto.inbox.models import Conversation, Inbox, Mention, Message
 
 MAX_PAGE = 100
@@ -128,16 +129,11 @@ def conversation_list(
         qs = qs.filter(priority=f.priority)
     if f.language:
         qs = qs.filter(language=f.language)
-    if f.search.strip():
-        qs = qs.filter(pk__in=_search_ids(workspace, f.search.strip()))
     if cursor:
         last_at, last_id = decode_cursor(cursor, types=(dt.datetime, int))
         qs = qs.filter(Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_id))
-    rows = list(
-        qs.select_related("customer", "assignee", "inbox", "team").order_by(
-            "-last_message_at", "-pk"
-        )[: limit + 1]
-    )
+    term = f.search.strip()
+    rows = _searched(qs, workspace, term, limit) if term else _newest(qs, limit)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -145,24 +141,132 @@ def conversation_list(
     return Page(items=rows[:limit], next_cursor=next_cursor)
 
 
-def _search_ids(workspace: Workspace, term: str) -> QuerySet[Any]:
-    """Conversation ids whose subject, messages, customer name or identities match the term."""
-    by_message = Message.objects.filter(workspace=workspace, text__icontains=term).values(
-        "conversation_id"
+def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
+    """The first `limit + 1` conversations of `qs`, most recent activity first."""
+    return list(
+        qs.select_related("customer", "assignee", "inbox", "team").order_by(
+            "-last_message_at", "-pk"
+        )[: limit + 1]
     )
-    by_identity = Identity.objects.filter(
-        workspace=workspace, value__icontains=term.lower()
-    ).values("customer_id")
+
+
+# Search looks at the most recent conversations of the view first; a term found among them
+# (any common word) needs no index at all. Otherwise the matches are collected from the
+# trigram indexes (PostgreSQL, migration inbox 0002) and at most this many ids per source are
+# taken that way; beyond it the single full query runs.
+SEARCH_RECENT_WINDOW = 2000
+SEARCH_ID_CAP = 5000
+
+
+def _searched(
+    qs: QuerySet[Conversation], workspace: Workspace, term: str, limit: int
+) -> list[Conversation]:
+    """The first `limit + 1` conversations of `qs` matching the search term, newest first.
+
+    The answer is the same as `_newest(qs.filter(_matches(...)))`; only the way there differs:
+    1. the `SEARCH_RECENT_WINDOW` newest conversations of the view are tested one by one (cheap
+       for a common term, which fills the page there);
+    2. else, on PostgreSQL, the matching conversation ids come from the indexed columns source by
+       source, as long as each source stays under `SEARCH_ID_CAP` ids (a rare term);
+    3. else the plain query, correct everywhere and fast enough on small workspaces.
+    """
+    window = list(
+        qs.order_by("-last_message_at", "-pk").values_list("pk", "customer_id")[
+            :SEARCH_RECENT_WINDOW
+        ]
+    )
+    found = _newest(qs.filter(pk__in=_window_match_ids(workspace, term, window)), limit)
+    if len(found) > limit or len(window) < SEARCH_RECENT_WINDOW:
+        return found
+    if connections[qs.db].vendor == "postgresql":
+        ids = _indexed_match_ids(workspace, term)
+        if ids is not None:
+            return _newest(qs.filter(pk__in=ids), limit)
+    return _newest(qs.filter(_matches(workspace, term)), limit)
+
+
+def _window_match_ids(workspace: Workspace, term: str, window: list[tuple[int, int]]) -> set[int]:
+    """Which of the window's (conversation id, customer id) pairs match the term: a few narrow
+    queries bounded by the window, each through the conversation or customer keys."""
+    if not window:
+        return set()
+    conversation_ids = [pk for pk, _customer in window]
+    customer_ids = {customer for _pk, customer in window}
+    matched = set(
+        Message.objects.filter(
+            workspace=workspace, conversation_id__in=conversation_ids, text__icontains=term
+        ).values_list("conversation_id", flat=True)
+    )
+    matched.update(
+        Conversation.objects.filter(workspace=workspace, pk__in=conversation_ids)
+        .filter(Q(subject__icontains=term) | Q(customer__name__icontains=term))
+        .values_list("pk", flat=True)
+    )
+    customers = set(
+        Identity.objects.filter(
+            workspace=workspace, customer_id__in=customer_ids, value__icontains=term.lower()
+        ).values_list("customer_id", flat=True)
+    )
+    matched.update(pk for pk, customer in window if customer in customers)
+    return matched
+
+
+def _matches(workspace: Workspace, term: str) -> Q:
+    """Subject, customer name, any of the customer's identities, or any message of the
+    conversation contains the term (case-insensitive)."""
     return (
-        Conversation.objects.filter(workspace=workspace)
-        .filter(
-            Q(subject__icontains=term)
-            | Q(customer__name__icontains=term)
-            | Q(customer_id__in=by_identity)
-            | Q(pk__in=by_message)
+        Q(subject__icontains=term)
+        | Q(customer__name__icontains=term)
+        | Q(
+            Exists(
+                Identity.objects.filter(
+                    workspace=workspace,
+                    customer_id=OuterRef("customer_id"),
+                    value__icontains=term.lower(),
+                )
+            )
         )
-        .values("pk")
+        | Q(
+            Exists(
+                Message.objects.filter(
+                    workspace=workspace, conversation_id=OuterRef("pk"), text__icontains=term
+                )
+            )
+        )
     )
+
+
+def _indexed_match_ids(workspace: Workspace, term: str) -> set[int] | None:
+    """Ids of the conversations matching the term, read through the trigram indexes; None when
+    a source has more than `SEARCH_ID_CAP` matches (then the plain query is the better plan)."""
+    cap = SEARCH_ID_CAP
+    conversations = Conversation.objects.filter(workspace=workspace)
+    by_message = list(
+        Message.objects.filter(workspace=workspace, text__icontains=term).values_list(
+            "conversation_id", flat=True
+        )[: cap + 1]
+    )
+    by_subject = list(
+        conversations.filter(subject__icontains=term).values_list("pk", flat=True)[: cap + 1]
+    )
+    customers = list(
+        Customer.objects.filter(workspace=workspace, name__icontains=term).values_list(
+            "pk", flat=True
+        )[: cap + 1]
+    )
+    customers += list(
+        Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values_list(
+            "customer_id", flat=True
+        )[: cap + 1]
+    )
+    if max(len(by_message), len(by_subject), len(customers)) > cap:
+        return None
+    by_customer = list(
+        conversations.filter(customer_id__in=customers).values_list("pk", flat=True)[: cap + 1]
+    )
+    if len(by_customer) > cap:
+        return None
+    return {*by_message, *by_subject, *by_customer}
 
 
 def thread(*, conversation: Conversation, include_notes: bool = True) -> list[Message]:
