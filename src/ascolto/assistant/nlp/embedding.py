@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ascolto.assistant.nlp.use_forward import FastForward, IncompatibleWeights
+
 FloatMatrix = npt.NDArray[np.float32]
 
 # The languages USE multilingual v3 was trained on (Yang et al. 2019), as ISO 639-1 codes.
@@ -33,14 +35,22 @@ class SentenceEncoder(Protocol):
 
 
 class UniversalSentenceEncoder:
-    """USE multilingual v3, loaded on first use, one BLAS thread (triage runs per message)."""
+    """USE multilingual v3, loaded on first use, one BLAS thread (triage runs per message).
+
+    The package's tokenizer and weights, with our forward pass (`use_forward.FastForward`),
+    which caches the per-token half of the network; when the package's weights are not laid
+    out as that forward expects, the package's own forward runs instead.
+    """
 
     name = "use-multilingual-v3"
     dim = 512
     languages = USE_LANGUAGES
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True) -> None:
         self._model: Any = None
+        self._forward: FastForward | None = None
+        self._limit: Any = None
+        self._fast = fast
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -51,14 +61,37 @@ class UniversalSentenceEncoder:
 
                     model = USE(threads=1)
                     model.encode(["warm up"])
+                    if self._fast:
+                        try:
+                            self._forward = FastForward.from_use(model)
+                        except (IncompatibleWeights, AttributeError):
+                            self._forward = None
+                    self._limit = _blas_limiter()
                     self._model = model
         return self._model
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._load().encode(list(texts))
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        model = self._load()
+        if self._forward is None:
+            vectors = model.encode(list(texts))
+            return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        tokenize = model._tokenizer.encode
+        ids = [tokenize(text, out_type=int, add_bos=True, add_eos=True) for text in texts]
+        if self._limit is None:
+            return self._forward.encode_ids(ids)
+        # Small matrices: a second BLAS thread costs more in hand-over than it saves.
+        with self._limit(limits=1, user_api="blas"):
+            return self._forward.encode_ids(ids)
+
+
+def _blas_limiter() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return None
+    return ThreadpoolController().limit
 
 
 _default: UniversalSentenceEncoder | None = None
