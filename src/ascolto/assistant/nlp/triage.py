@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ascolto.assistant.nlp.classifier import FloatMatrix, Prediction
+from ascolto.assistant.nlp.classifier import FloatMatrix, Prediction, TextAnalysis
 from ascolto.assistant.nlp.embedding import SentenceEncoder
 from ascolto.assistant.nlp.intent import IntentModel
 from ascolto.assistant.nlp.language import LanguageDetector, LanguageGuess, default_detector
@@ -59,10 +59,14 @@ class Triage:
             )
             assert classifier is not None
             embedding = classifier.embed([text])
+        # Normal form and n-grams computed once for both models.
+        analysis = TextAnalysis(text)
         intent = None
         if self.intent is not None and text.strip():
-            intent = self.intent.predict(text, embedding=embedding)
+            intent = self.intent.predict(text, embedding=embedding, analysis=analysis)
         sentiment = None
         if self.sentiment is not None and text.strip():
-            sentiment = self.sentiment.predict(text, language=language, embedding=embedding)
+            sentiment = self.sentiment.predict(
+                text, language=language, embedding=embedding, analysis=analysis
+            )
         return TriageResult(language=guess, intent=intent, sentiment=sentiment)
