@@ -1,5 +1,4 @@
 # Hebrew letters in this module are intended.
-# ruff: noqa: RUF001
 """A triage computes a message's normal form and n-grams once for both models; the
 predictions are those each model gives on its own."""
 
