@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ascolto.assistant.nlp.classifier import FloatMatrix, Prediction, TextAnalysis
-from ascolto.assistant.nlp.embedding import SentenceEncoder
+from ascolto.assistant.nlp.embedding import SentenceEncoder, one_blas_thread
 from ascolto.assistant.nlp.intent import IntentModel
 from ascolto.assistant.nlp.language import LanguageDetector, LanguageGuess, default_detector
 from ascolto.assistant.nlp.sentiment import SentimentModel
@@ -47,6 +47,10 @@ class Triage:
         return None
 
     def run(self, text: str) -> TriageResult:
+        with one_blas_thread():
+            return self._run(text)
+
+    def _run(self, text: str) -> TriageResult:
         guess = self.detector.detect(text)
         language = guess.code if guess.known else self.default_language
         embedding: FloatMatrix | None = None
