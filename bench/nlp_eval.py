@@ -341,6 +341,12 @@ def main() -> int:
                 "latency_cpu_p50_ms": round(cpu50, 2),
                 "latency_cpu_p95_ms": round(cpu95, 2),
             }
+            for code, start in (("en", 0), ("it", 200), ("he", 400)):
+                p50, p95, cpu50, cpu95 = latency_ms(triage.run, probe[start : start + 200])
+                print(
+                    f"  {code}: wall p50 {p50:.2f} ms, p95 {p95:.2f} ms; "
+                    f"CPU p50 {cpu50:.2f} ms, p95 {cpu95:.2f} ms"
+                )
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} at end")
     if args.json:
