@@ -87,3 +87,17 @@ def test_weights_of_another_layout_are_refused(use: Any) -> None:
 
     with pytest.raises(IncompatibleWeights):
         FastForward(Changed(use._model))
+
+
+def test_threads_sharing_one_small_cache_get_the_packages_embeddings(use: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    forward = FastForward.from_use(use, cache_tokens=32)
+    reference = use.encode(SENTENCES)
+    ids = _ids(use, SENTENCES)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        rounds = list(pool.map(lambda _: [forward.encode_ids([i])[0] for i in ids], range(8)))
+
+    for vectors in rounds:
+        np.testing.assert_allclose(np.vstack(vectors), reference, atol=1e-5)
