@@ -65,7 +65,7 @@ def test_a_small_or_no_token_cache_changes_nothing(use: Any, cache_tokens: int) 
     for _ in range(2):  # the second round reads rows cached (or evicted) by the first
         ours = np.vstack([forward.encode_ids(_ids(use, [text])) for text in SENTENCES])
         np.testing.assert_allclose(ours, reference, atol=1e-5)
-    assert len(forward._slots) <= cache_tokens
+    assert forward.cached_tokens <= cache_tokens
 
 
 def test_the_encoder_uses_our_forward_and_matches_the_package() -> None:

@@ -20,7 +20,6 @@ raises and the caller keeps the package's forward.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,7 +129,11 @@ class FastForward:
             raise IncompatibleWeights("unexpected encoder epsilon")
         self.eps = np.float32(eps)
         self.cache_tokens = max(int(cache_tokens), 0)
-        self._slots: OrderedDict[int, int] = OrderedDict()
+        self._slot_of = np.full(len(table), -1, dtype=np.int64)
+        self._token_at = np.zeros(0, dtype=np.int64)
+        self._stamp = np.zeros(0, dtype=np.int64)
+        self._clock = 0
+        self._used = 0
         self._rows = np.empty((0, _ROW), dtype=np.float32)
         self._lock = threading.Lock()
 
@@ -161,39 +164,62 @@ class FastForward:
             offset += order * _CNN
         return out
 
+    @property
+    def cached_tokens(self) -> int:
+        return self._used
+
     def _rows_for(self, flat: IntArray) -> FloatMatrix:
-        """One row per token of `flat`, from the cache where possible."""
-        tokens = flat.tolist()
-        distinct = list(dict.fromkeys(tokens))
+        """One row per token of `flat`, from the cache where possible.
+
+        Array bookkeeping instead of a dict per token: `_slot_of[token]` is the token's row in
+        `_rows` (or -1), `_stamp[row]` the call that last used it; when the cache is full the
+        rows with the oldest stamps (never those this call needs) are reused.
+        """
+        distinct = np.unique(flat)
         if len(distinct) > self.cache_tokens:
             # More distinct tokens than the cache holds (or no cache): compute them all.
             unique, inverse = np.unique(flat, return_inverse=True)
             return self._token_rows(unique)[inverse]
         with self._lock:
-            slots = self._slots
-            missing = [token for token in distinct if token not in slots]
-            if missing:
-                computed = self._token_rows(np.array(missing, dtype=np.int64))
-                needed = len(slots) + len(missing)
-                if needed > len(self._rows) and len(self._rows) < self.cache_tokens:
-                    size = min(self.cache_tokens, max(needed, 2 * len(self._rows), 256))
-                    grown = np.empty((size, _ROW), dtype=np.float32)
-                    grown[: len(self._rows)] = self._rows
-                    self._rows = grown
-                used = set(distinct)
-                for position, token in enumerate(missing):
-                    if len(slots) < len(self._rows):
-                        slot = len(slots)
-                    else:
-                        # The least recently used token this call does not need goes.
-                        victim = next(t for t in slots if t not in used)
-                        slot = slots.pop(victim)
-                    slots[token] = slot
-                    self._rows[slot] = computed[position]
-            for token in distinct:
-                slots.move_to_end(token)
-            index = np.fromiter((slots[t] for t in tokens), dtype=np.int64, count=len(tokens))
-            return self._rows[index]
+            self._clock += 1
+            slots = self._slot_of[distinct]
+            self._stamp[slots[slots >= 0]] = self._clock
+            missing = distinct[slots < 0]
+            if len(missing):
+                self._store(missing, self._token_rows(missing))
+            return self._rows[self._slot_of[flat]]
+
+    def _store(self, tokens: IntArray, rows: FloatMatrix) -> None:
+        """Cache the rows of `tokens` (none cached yet; with the call's other tokens, no more
+        than the cache holds). Called with the lock held."""
+        capacity = len(self._rows)
+        needed = self._used + len(tokens)
+        if needed > capacity and capacity < self.cache_tokens:
+            capacity = min(self.cache_tokens, max(needed, 2 * capacity, 256))
+            grown = np.empty((capacity, _ROW), dtype=np.float32)
+            grown[: self._used] = self._rows[: self._used]
+            self._rows = grown
+            self._token_at = np.concatenate(
+                [self._token_at, np.full(capacity - len(self._token_at), -1, dtype=np.int64)]
+            )
+            self._stamp = np.concatenate(
+                [self._stamp, np.zeros(capacity - len(self._stamp), dtype=np.int64)]
+            )
+        fresh = min(capacity - self._used, len(tokens))
+        targets = np.empty(len(tokens), dtype=np.int64)
+        targets[:fresh] = np.arange(self._used, self._used + fresh)
+        self._used += fresh
+        self._stamp[targets[:fresh]] = self._clock
+        evict = len(tokens) - fresh
+        if evict:
+            # Rows this call uses carry the current stamp, so the oldest `evict` are others'.
+            victims = np.argpartition(self._stamp, evict - 1)[:evict]
+            self._slot_of[self._token_at[victims]] = -1
+            targets[fresh:] = victims
+            self._stamp[victims] = self._clock
+        self._slot_of[tokens] = targets
+        self._token_at[targets] = tokens
+        self._rows[targets] = rows
 
     # ------------------------------------------------------------------ sentences
     def encode_ids(self, sentences: Sequence[Sequence[int]]) -> FloatMatrix:
