@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ascolto.assistant.nlp.classifier import TextClassifier
+from ascolto.assistant.nlp.embedding import UniversalSentenceEncoder
 from ascolto.assistant.nlp.evaluation import EvaluationReport, measure, scores, train_for_task
 from ascolto.assistant.nlp.intent import IntentModel
 from ascolto.assistant.nlp.language import detect_language
@@ -109,6 +110,52 @@ def latency_ms(
     return float(wall50), float(wall95), float(cpu50), float(cpu95)
 
 
+def interleaved_ms(
+    functions: dict[str, Callable[[str], object]], texts: list[str]
+) -> dict[str, tuple[float, float, float, float]]:
+    """`latency_ms` of several implementations, called in turn on each text, so a shared
+    machine's load weighs on all of them alike."""
+    for text in texts[:5]:
+        for function in functions.values():
+            function(text)
+    samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in functions}
+    for text in texts:
+        for name, function in functions.items():
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            function(text)
+            samples[name][1].append((time.thread_time() - started_cpu) * 1000)
+            samples[name][0].append((time.perf_counter() - started) * 1000)
+    result = {}
+    for name, (wall, cpu) in samples.items():
+        wall50, wall95 = np.percentile(wall, [50, 95])
+        cpu50, cpu95 = np.percentile(cpu, [50, 95])
+        result[name] = (float(wall50), float(wall95), float(cpu50), float(cpu95))
+    return result
+
+
+def encoder_comparison(root: Path) -> dict[str, object]:
+    """The package's forward pass against ours (token cache), one message at a time."""
+    ours, package = UniversalSentenceEncoder(), UniversalSentenceEncoder(fast=False)
+    probe = banking77(root, "test")[0][:300] + umsab(root, "italian", "val")[0][:300]
+    figures = interleaved_ms(
+        {
+            "package forward": lambda text: package.encode([text]),
+            "our forward": lambda text: ours.encode([text]),
+        },
+        probe,
+    )
+    print(f"== sentence encoder, one message ({len(probe)} en/it messages, interleaved)")
+    result: dict[str, object] = {}
+    for name, (p50, p95, cpu50, cpu95) in figures.items():
+        print(
+            f"{name:16s} wall p50 {p50:.2f} ms, p95 {p95:.2f} ms; "
+            f"CPU p50 {cpu50:.2f} ms, p95 {cpu95:.2f} ms"
+        )
+        result[name] = {"cpu_p50_ms": round(cpu50, 2), "cpu_p95_ms": round(cpu95, 2)}
+    print(flush=True)
+    return result
+
+
 def file_mb(path: Path) -> float:
     return path.stat().st_size / 1e6
 
@@ -179,7 +226,14 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="banking77,umsab-it,umsab-en,hebrew,xsid-en-it,language,triage",
-        help="comma-separated subset; banking77-ngrams (no sentence encoder) is off by default",
+        help="comma-separated subset; banking77-ngrams (no sentence encoder) and encoder "
+        "(package forward pass against ours) are off by default",
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="measure the triage with intent.npz and sentiment.npz from this folder "
+        "(as written by `ascolto nlp train`) instead of the models trained here",
     )
     parser.add_argument("--per-class", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -228,6 +282,8 @@ def main() -> int:
                 "xsid-en-it", "intent", xsid(root, "en"), xsid(root, "it"),
                 out, args.per_class, results, trained,
             )  # fmt: skip
+        if "encoder" in only:
+            results["encoder"] = encoder_comparison(root)
         if "language" in only:
             language_sets = {
                 "banking77 test (en)": (banking77(root, "test")[0], "en"),
@@ -250,7 +306,13 @@ def main() -> int:
                 languages[label] = round(accuracy * 100, 2)
             results["language"] = languages
             print(flush=True)
-        if "triage" in only and {"banking77", "umsab-it", "hebrew"} <= trained.keys():
+        triage: Triage | None = None
+        if "triage" in only and args.models is not None:
+            triage = Triage(
+                intent=IntentModel.load(args.models / "intent.npz"),
+                sentiment=SentimentModel.load(args.models / "sentiment.npz"),
+            )
+        elif "triage" in only and {"banking77", "umsab-it", "hebrew"} <= trained.keys():
             triage = Triage(
                 intent=IntentModel(trained["banking77"]),
                 sentiment=SentimentModel(
@@ -261,6 +323,7 @@ def main() -> int:
                     }
                 ),
             )
+        if triage is not None:
             probe = (
                 banking77(root, "test")[0][:200]
                 + umsab(root, "italian", "val")[0][:200]
@@ -278,6 +341,12 @@ def main() -> int:
                 "latency_cpu_p50_ms": round(cpu50, 2),
                 "latency_cpu_p95_ms": round(cpu95, 2),
             }
+            for code, start in (("en", 0), ("it", 200), ("he", 400)):
+                p50, p95, cpu50, cpu95 = latency_ms(triage.run, probe[start : start + 200])
+                print(
+                    f"  {code}: wall p50 {p50:.2f} ms, p95 {p95:.2f} ms; "
+                    f"CPU p50 {cpu50:.2f} ms, p95 {cpu95:.2f} ms"
+                )
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} at end")
     if args.json:

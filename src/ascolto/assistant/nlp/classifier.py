@@ -88,6 +88,40 @@ class Prediction:
     scores: dict[str, float] = field(default_factory=dict)
 
 
+class TextAnalysis:
+    """One message's normal form and n-grams, computed once and shared by the models of a
+    triage: the intent and sentiment models mostly use the same analyser settings."""
+
+    __slots__ = ("_normalized", "_terms", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._normalized: str | None = None
+        self._terms: dict[tuple[Any, ...], list[str]] = {}
+
+    @property
+    def normalized(self) -> str:
+        if self._normalized is None:
+            self._normalized = normalize(self.text)
+        return self._normalized
+
+    def terms(self, key: tuple[Any, ...], analyzer: Any, source: str) -> list[str]:
+        terms = self._terms.get(key)
+        if terms is None:
+            terms = self._terms[key] = list(analyzer(source))
+        return terms
+
+
+def _analyzer_key(name: str, vectorizer: TfidfVectorizer) -> tuple[Any, ...]:
+    return (
+        name,
+        vectorizer.analyzer,
+        tuple(vectorizer.ngram_range),
+        vectorizer.token_pattern,
+        vectorizer.lowercase,
+    )
+
+
 def _vectorizers(config: ClassifierConfig) -> dict[str, TfidfVectorizer]:
     vectorizers = {
         "char": TfidfVectorizer(
@@ -317,9 +351,16 @@ class TextClassifier:
             )
         return results
 
-    def predict_one(self, text: str, *, embedding: FloatMatrix | None = None) -> Prediction:
-        """One message, without scikit-learn's per-call validation (a few hundred µs)."""
-        scores = self._single_scores(text, embedding)
+    def predict_one(
+        self,
+        text: str,
+        *,
+        embedding: FloatMatrix | None = None,
+        analysis: TextAnalysis | None = None,
+    ) -> Prediction:
+        """One message, without scikit-learn's per-call validation (a few hundred µs).
+        `analysis` (of the same text) lets several models share its normal form and n-grams."""
+        scores = self._single_scores(text, embedding, analysis)
         row = _softmax(scores.reshape(1, -1), self.temperature)[0]
         order = np.argsort(-row)[:3]
         best = int(order[0])
@@ -329,23 +370,29 @@ class TextClassifier:
             scores={self.labels[int(i)]: float(row[int(i)]) for i in order},
         )
 
-    def _single_scores(self, text: str, embedding: FloatMatrix | None) -> npt.NDArray[np.float64]:
+    def _single_scores(
+        self, text: str, embedding: FloatMatrix | None, analysis: TextAnalysis | None = None
+    ) -> npt.NDArray[np.float64]:
         """Decision scores of one text; equal to `decision_scores([text])[0]`."""
         if not self.fitted:
             raise RuntimeError("The classifier is not trained.")
         if self._analyzers is None:
             self._analyzers = {
-                name: vectorizer.build_analyzer() for name, vectorizer in self.vectorizers.items()
+                name: (vectorizer.build_analyzer(), _analyzer_key(name, vectorizer))
+                for name, vectorizer in self.vectorizers.items()
             }
-        normalized = normalize(text)
+        if analysis is None or analysis.text != text:
+            analysis = TextAnalysis(text)
+        normalized = analysis.normalized
         scores = self.bias.astype(np.float64)
         offset = 0
         for name, vectorizer in self.vectorizers.items():
             source = hebrew_stems(normalized) if name == "stem" else normalized
             vocabulary = vectorizer.vocabulary_
+            analyzer, key = self._analyzers[name]
             counts = Counter(
                 index
-                for index in map(vocabulary.get, self._analyzers[name](source))
+                for index in map(vocabulary.get, analysis.terms(key, analyzer, source))
                 if index is not None
             )
             if counts:

@@ -16,6 +16,7 @@ from ascolto.assistant.nlp.classifier import (
     ClassifierConfig,
     FloatMatrix,
     Prediction,
+    TextAnalysis,
     TextClassifier,
 )
 from ascolto.assistant.nlp.embedding import SentenceEncoder, default_encoder
@@ -53,8 +54,14 @@ class IntentModel:
     def uses_embeddings(self) -> bool:
         return self.classifier.encoder is not None
 
-    def predict(self, text: str, *, embedding: FloatMatrix | None = None) -> Prediction:
-        return self.classifier.predict_one(text, embedding=embedding)
+    def predict(
+        self,
+        text: str,
+        *,
+        embedding: FloatMatrix | None = None,
+        analysis: TextAnalysis | None = None,
+    ) -> Prediction:
+        return self.classifier.predict_one(text, embedding=embedding, analysis=analysis)
 
     def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
         return self.classifier.predict(texts)

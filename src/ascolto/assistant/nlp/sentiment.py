@@ -19,6 +19,7 @@ from ascolto.assistant.nlp.classifier import (
     ClassifierConfig,
     FloatMatrix,
     Prediction,
+    TextAnalysis,
     TextClassifier,
 )
 from ascolto.assistant.nlp.embedding import SentenceEncoder, default_encoder
@@ -73,7 +74,12 @@ class SentimentModel:
         return self.classifiers.get(DEFAULT)
 
     def predict(
-        self, text: str, *, language: str | None, embedding: FloatMatrix | None = None
+        self,
+        text: str,
+        *,
+        language: str | None,
+        embedding: FloatMatrix | None = None,
+        analysis: TextAnalysis | None = None,
     ) -> Prediction | None:
         """None when no model covers the language and there is no default model."""
         classifier = self.classifier_for(language)
@@ -81,7 +87,7 @@ class SentimentModel:
             return None
         if classifier.encoder is None:
             embedding = None
-        return classifier.predict_one(text, embedding=embedding)
+        return classifier.predict_one(text, embedding=embedding, analysis=analysis)
 
     def uses_embeddings(self, language: str | None) -> bool:
         classifier = self.classifier_for(language)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ascolto.assistant.nlp.classifier import FloatMatrix, Prediction
-from ascolto.assistant.nlp.embedding import SentenceEncoder
+from ascolto.assistant.nlp.classifier import FloatMatrix, Prediction, TextAnalysis
+from ascolto.assistant.nlp.embedding import SentenceEncoder, one_blas_thread
 from ascolto.assistant.nlp.intent import IntentModel
 from ascolto.assistant.nlp.language import LanguageDetector, LanguageGuess, default_detector
 from ascolto.assistant.nlp.sentiment import SentimentModel
@@ -47,6 +47,10 @@ class Triage:
         return None
 
     def run(self, text: str) -> TriageResult:
+        with one_blas_thread():
+            return self._run(text)
+
+    def _run(self, text: str) -> TriageResult:
         guess = self.detector.detect(text)
         language = guess.code if guess.known else self.default_language
         embedding: FloatMatrix | None = None
@@ -59,10 +63,14 @@ class Triage:
             )
             assert classifier is not None
             embedding = classifier.embed([text])
+        # Normal form and n-grams computed once for both models.
+        analysis = TextAnalysis(text)
         intent = None
         if self.intent is not None and text.strip():
-            intent = self.intent.predict(text, embedding=embedding)
+            intent = self.intent.predict(text, embedding=embedding, analysis=analysis)
         sentiment = None
         if self.sentiment is not None and text.strip():
-            sentiment = self.sentiment.predict(text, language=language, embedding=embedding)
+            sentiment = self.sentiment.predict(
+                text, language=language, embedding=embedding, analysis=analysis
+            )
         return TriageResult(language=guess, intent=intent, sentiment=sentiment)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ascolto.assistant.nlp.embedding import one_blas_thread
 from ascolto.helpcenter.search.analysis import analyze
 
 FloatArray = npt.NDArray[np.float32]
@@ -121,7 +122,9 @@ class HybridIndex:
         if self._embeddings is None or self._encode is None:
             return None
         vector = self._encode(query)
-        return np.asarray(self._embeddings @ vector, dtype=np.float32)
+        # One BLAS thread: a second one costs more in hand-over than this product takes.
+        with one_blas_thread():
+            return np.asarray(self._embeddings @ vector, dtype=np.float32)
 
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The best `limit` documents, best first; documents that share no term with the query
