@@ -483,3 +483,34 @@ def activity_record(
         payload={"customer_id": customer.pk, "activity_id": activity.pk, "kind": kind},
     )
     return activity
+
+
+def activities_record(*, activities: list[Activity]) -> list[Activity]:
+    """`activity_record` for many entries at once (a batch of survey answers): one insert, one
+    update of the customers' last activity, a push per entry after commit. The entries are
+    unsaved Activity rows with workspace, customer, kind, title and occurred_at set."""
+    if not activities:
+        return []
+    for activity in activities:
+        activity.title = activity.title[:300]
+    created = Activity.objects.bulk_create(activities)
+    latest: dict[int, dt.datetime] = {}
+    for activity in created:
+        when = latest.get(activity.customer_id)
+        if when is None or activity.occurred_at > when:
+            latest[activity.customer_id] = activity.occurred_at
+    for moment in sorted(set(latest.values())):
+        Customer.objects.filter(
+            pk__in=[pk for pk, when in latest.items() if when == moment]
+        ).exclude(last_activity_at__gt=moment).update(last_activity_at=moment)
+    for activity in created:
+        realtime.publish_on_commit(
+            workspace_id=activity.workspace_id,
+            event="customers.activity.created",
+            payload={
+                "customer_id": activity.customer_id,
+                "activity_id": activity.pk,
+                "kind": activity.kind,
+            },
+        )
+    return created
