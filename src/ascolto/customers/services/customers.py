@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from ascolto.core import outbox, realtime
@@ -499,10 +500,13 @@ def activities_record(*, activities: list[Activity]) -> list[Activity]:
         when = latest.get(activity.customer_id)
         if when is None or activity.occurred_at > when:
             latest[activity.customer_id] = activity.occurred_at
-    for moment in sorted(set(latest.values())):
-        Customer.objects.filter(
-            pk__in=[pk for pk, when in latest.items() if when == moment]
-        ).exclude(last_activity_at__gt=moment).update(last_activity_at=moment)
+    newest = Case(
+        *(When(pk=pk, then=Value(when)) for pk, when in latest.items()),
+        output_field=DateTimeField(),
+    )
+    Customer.objects.filter(pk__in=list(latest)).filter(
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
+    ).update(last_activity_at=newest)
     for activity in created:
         realtime.publish_on_commit(
             workspace_id=activity.workspace_id,

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -45,6 +45,13 @@ BATCH = 500
 MAX_ATTEMPTS = 5
 KICK_KEY = "surveys:intake:kick"
 KEEP_PROCESSED = dt.timedelta(days=7)
+# One statement on both databases (SQLite >= 3.35 and PostgreSQL): a double submit hits the
+# unique (invitation, key) and returns no row, so the caller knows it was a copy.
+INSERT_SQL = (
+    'INSERT INTO surveys_submission (workspace_id, invitation_id, "key", answers, language,'
+    " completes, received_at, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, '')"
+    ' ON CONFLICT (invitation_id, "key") DO NOTHING RETURNING id'
+)
 
 
 @dataclass
@@ -122,18 +129,24 @@ def submission_accept(
     merged = _apply(questions, state.answers, answers, keys)
     page = {key: merged.get(key) for key in keys}
     remaining = q.next_page(questions, merged)
-    row = Submission(
-        workspace_id=invitation.workspace_id,
-        invitation_id=invitation.pk,
-        key=submission_key(state=state, page=page),
-        answers=page,
-        language=language,
-        completes=not remaining,
-        received_at=moment,
-    )
-    created = Submission.objects.bulk_create([row], ignore_conflicts=True)
-    transaction.on_commit(wake_worker)
-    return Accepted(completes=not remaining, stored=bool(created), next_questions=remaining)
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_SQL,
+            [
+                invitation.workspace_id,
+                invitation.pk,
+                submission_key(state=state, page=page),
+                ops.adapt_json_value(page, None),
+                language,
+                not remaining,
+                ops.adapt_datetimefield_value(moment),
+            ],
+        )
+        stored = cursor.fetchone() is not None
+    if stored:
+        transaction.on_commit(wake_worker)
+    return Accepted(completes=not remaining, stored=stored, next_questions=remaining)
 
 
 def wake_worker() -> None:
