@@ -13,12 +13,46 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 
-from ascolto.surveys.models import Question, Survey
+from ascolto.surveys import tokens
+from ascolto.surveys.models import Invitation, Question, Survey
 
 MAX_SURVEYS = 512
 
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[int, dt.datetime], list[Question]] = OrderedDict()
+_surveys: OrderedDict[tuple[int, dt.datetime], Survey] = OrderedDict()
+
+INVITATION_SQL = (
+    "SELECT i.*, s.updated_at AS survey_version FROM surveys_invitation i"
+    " JOIN surveys_survey s ON s.id = i.survey_id WHERE i.id = %s"
+)
+
+
+def invitation_for_page(token: str) -> Invitation | None:
+    """`selectors.invitation_for_token` for the public page's hot path: one query for the
+    invitation and its survey's version, the Survey (with its workspace) from this process's
+    cache of that version. The survey object is shared: callers must not modify it."""
+    parsed = tokens.parse_token(token)
+    if parsed is None:
+        return None
+    found = list(Invitation.objects.raw(INVITATION_SQL, [parsed.invitation_id]))
+    if not found or not tokens.digest_matches(parsed.nonce, found[0].token_digests):
+        return None
+    invitation = found[0]
+    version = invitation.survey_version  # type: ignore[attr-defined]
+    if isinstance(version, str):  # SQLite hands raw() the stored text
+        version = Survey._meta.get_field("updated_at").to_python(version)
+    key = (invitation.survey_id, version)
+    with _lock:
+        survey = _surveys.get(key)
+    if survey is None:
+        survey = Survey.objects.select_related("workspace").get(pk=invitation.survey_id)
+        with _lock:
+            _surveys[key] = survey
+            while len(_surveys) > MAX_SURVEYS:
+                _surveys.popitem(last=False)
+    invitation.survey = survey
+    return invitation
 
 
 def survey_questions(survey: Survey) -> list[Question]:
@@ -42,3 +76,5 @@ def forget(survey_id: int) -> None:
     with _lock:
         for key in [k for k in _cache if k[0] == survey_id]:
             del _cache[key]
+        for key in [k for k in _surveys if k[0] == survey_id]:
+            del _surveys[key]

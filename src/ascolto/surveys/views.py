@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ascolto.core.errors import ValidationFailed
 from ascolto.surveys import questions as q
 from ascolto.surveys import ratelimit, selectors, services
-from ascolto.surveys.definitions import survey_questions
+from ascolto.surveys.definitions import invitation_for_page, survey_questions
 from ascolto.surveys.models import Invitation, Question, Survey
 from ascolto.surveys.questions import QuestionView
 
@@ -236,7 +236,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
     limited = _rate_limited(request)
     if limited is not None:
         return limited
-    invitation = selectors.invitation_for_token(token)
+    invitation = invitation_for_page(token)
     if invitation is None:
         return _invalid(request)
     language = _language(request, invitation)
@@ -338,7 +338,7 @@ def answer(request: HttpRequest, token: str, score: int) -> HttpResponse:
     limited = _rate_limited(request)
     if limited is not None:
         return limited
-    invitation = selectors.invitation_for_token(token)
+    invitation = invitation_for_page(token)
     if invitation is None:
         return _invalid(request)
     language = _language(request, invitation)
