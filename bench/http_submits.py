@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _setup import ROOT, machine
 
@@ -185,8 +186,17 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         "PYTHONPATH": str(ROOT / "src"),
     }
     connection.close()
+    # BENCH_SERVER=wsgi: the same Django app as WSGI in uvicorn's thread pool (persistent
+    # threads, so persistent connections) instead of `ascolto web` (ASGI).
+    if os.environ.get("BENCH_SERVER") == "wsgi":
+        env.pop("ASCOLTO_DB_POOL_SIZE")
+        command = [sys.executable, "-m", "uvicorn", "ascolto.config.wsgi:application"]
+        command += ["--interface", "wsgi", "--log-level", "warning", *WEB_ARGS, str(port)]
+    else:
+        command = [sys.executable, "-c", "from ascolto.cli import main; main()", "web"]
+        command += [*WEB_ARGS, str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-c", "from ascolto.cli import main; main()", "web", *WEB_ARGS, str(port)],
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(workdir / "web.log").open("w"),
@@ -257,6 +267,22 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
     pg_before = _cpu_of(backend)
+    from ascolto.core import outbox, realtime
+
+    after_commit = {"push": 0.0, "enqueue": 0.0}
+
+    def timed(name: str, func: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                after_commit[name] += time.perf_counter() - began
+
+        return run
+
+    realtime._send_many = timed("push", realtime._send_many)  # type: ignore[method-assign]
+    outbox._enqueue = timed("enqueue", outbox._enqueue)  # type: ignore[method-assign]
     cpu = time.process_time()
     wall = time.perf_counter()
     done = 0
@@ -274,7 +300,9 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
     print(
         f"\nworker: {done:,} submissions in {batches} batches of up to {intake.BATCH} in "
         f"{wall:.1f} s: {completed / wall:,.0f} responses completed/s "
-        f"(worker CPU {cpu:.1f} s, its PostgreSQL backend {pg_used:.1f} s)"
+        f"(worker CPU {cpu:.1f} s, its PostgreSQL backend {pg_used:.1f} s; after commit: "
+        f"realtime pushes {after_commit['push']:.1f} s, outbox enqueues "
+        f"{after_commit['enqueue']:.1f} s)"
     )
     expected = complete
     activities = Activity.objects.filter(kind="survey.response")

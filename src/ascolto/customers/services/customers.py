@@ -507,14 +507,18 @@ def activities_record(*, activities: list[Activity]) -> list[Activity]:
     Customer.objects.filter(pk__in=list(latest)).filter(
         Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
     ).update(last_activity_at=newest)
-    for activity in created:
-        realtime.publish_on_commit(
-            workspace_id=activity.workspace_id,
-            event="customers.activity.created",
-            payload={
-                "customer_id": activity.customer_id,
-                "activity_id": activity.pk,
-                "kind": activity.kind,
-            },
-        )
+    realtime.publish_many_on_commit(
+        events=[
+            (
+                activity.workspace_id,
+                "customers.activity.created",
+                {
+                    "customer_id": activity.customer_id,
+                    "activity_id": activity.pk,
+                    "kind": activity.kind,
+                },
+            )
+            for activity in created
+        ]
+    )
     return created
