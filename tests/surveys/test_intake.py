@@ -246,3 +246,17 @@ def test_questions_are_fixed_once_an_answer_is_waiting(nps, workspace):
             questions=[services.QuestionInput(key="other", type="nps", text="Other?")],
             actor=SYSTEM,
         )
+
+
+def test_the_cached_survey_follows_its_changes(client, nps, workspace):
+    from tests.surveys.factories import SYSTEM
+
+    _, token = sent_invitation(nps, consenting_customer(workspace))
+    before = client.get(page(token)).content.decode()
+
+    services.survey_update(survey=nps, actor=SYSTEM, title="A brand new title")
+    after = client.get(page(token)).content.decode()
+
+    assert "Tell us how we did" in before
+    assert "A brand new title" in after
+    assert "Tell us how we did" not in after
