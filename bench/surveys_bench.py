@@ -9,7 +9,18 @@ a year, 40 agents, 8 teams, 5 channels, 3 languages, 5 tiers) with set-based SQL
 total and per breakdown, counting every response and then from the daily rollups (after a full
 rollup, timed), and prints p50 / p95 in milliseconds (goal: p95 <= 200 ms). Then it
 records `--submits` two-page answers through `services.response_record` from `--threads`
-threads, each answer in its own transaction, and prints answers per second (goal >= 1,000/s).
+threads, each answer in its own transaction, and prints answers per second.
+
+    python bench/surveys_bench.py --http --submits 40000 --seconds 20 [--connections 64]
+
+The submit path as customers use it (goal >= 1,000 complete responses/s on 2 cores): real
+`ascolto web --workers 2` processes on PostgreSQL + Redis, loaded by `wrk` (a separate
+process, C) posting both pages of an NPS survey (score, then comment) with a distinct token
+per response and a client address per customer, for `--seconds`. Prints responses/s and the
+p50/p95/p99 latency of the requests, then runs the intake worker over everything accepted and
+prints its completion rate and batch size, and checks that every accepted answer ended up
+completed exactly once (one response, one timeline entry, one outbox event each). CPU seconds
+of the web processes, PostgreSQL backends, wrk and the worker are printed beside wall time.
 """
 
 from __future__ import annotations
@@ -66,6 +77,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--submits", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--http", action="store_true", help="Only the HTTP submit benchmark.")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--port", type=int, default=8765)
     parser.add_argument(
         "--direct-runs", type=int, default=3, help="Runs without rollups (0 to skip)."
     )
@@ -78,6 +93,11 @@ def main() -> None:
         if connection.vendor != "postgresql":
             raise SystemExit("This bench fills the tables with PostgreSQL SQL; use PostgreSQL.")
         print(machine())
+        if args.http:
+            from http_submits import run
+
+            run(args.submits, args.seconds, args.connections, args.port, args.database_url)
+            return
         surveys, workspace = _fill(args.responses)
         _aggregation(workspace, args.runs, args.direct_runs)
         _submits(workspace, surveys[0], args.submits, args.threads)

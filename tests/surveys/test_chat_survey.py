@@ -64,6 +64,7 @@ def test_the_widget_answer_and_the_link_are_one_invitation_recorded_once(workspa
     browser.get(f"{path}answer/4/")  # the visitor tapped twice
     browser.post(path, {"q": "why", "why": "Quick and kind."})
     late = browser.get(f"{path}answer/1/")  # an old tab, after the survey was sent
+    services.intake_drain()
 
     invitation = Invitation.objects.get(survey=survey)
     assert invitation.source_key == f"conversation:{conversation.pk}"

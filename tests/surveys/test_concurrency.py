@@ -99,3 +99,74 @@ def test_two_triggers_for_one_customer_pass_suppression_once():
     )
 
     assert sorted(i.skip_reason for i in results) == ["", "suppressed"]
+
+
+def test_the_same_page_posted_twice_at_once_is_stored_once() -> None:
+    from ascolto.surveys.definitions import survey_questions
+    from ascolto.surveys.models import Submission
+
+    with transaction.atomic():
+        workspace = WorkspaceFactory()
+        survey = make_survey(workspace, "nps")
+        invitation, _ = sent_invitation(survey, consenting_customer(workspace))
+    questions = survey_questions(survey)
+
+    def submit() -> services.Accepted:
+        state = services.page_state(invitation=invitation, questions=questions)
+        return services.submission_accept(
+            invitation=invitation,
+            questions=questions,
+            state=state,
+            answers={"score": "3", "why": "late"},
+            keys=["score", "why"],
+        )
+
+    results = at_once(submit, submit)
+
+    assert sorted(r.stored for r in results) == [False, True]
+    assert Submission.objects.count() == 1
+
+
+def test_two_workers_at_once_complete_every_answer_exactly_once(monkeypatch: Any) -> None:
+    from ascolto.surveys.definitions import survey_questions
+    from ascolto.surveys.services import intake
+
+    # The after-commit wake-up would complete everything in this thread (Huey is immediate in
+    # tests): leave the rows pending for the two workers below.
+    monkeypatch.setattr(intake, "wake_worker", lambda: None)
+    with transaction.atomic():
+        workspace = WorkspaceFactory()
+        survey = make_survey(workspace, "nps")
+        questions = survey_questions(survey)
+        for i in range(40):
+            invitation, _ = sent_invitation(survey, consenting_customer(workspace))
+            for page in ({"score": str(i % 11)}, {"why": f"answer {i}"}):
+                state = services.page_state(invitation=invitation, questions=questions)
+                services.submission_accept(
+                    invitation=invitation,
+                    questions=questions,
+                    state=state,
+                    answers=page,
+                    keys=list(page),
+                )
+
+    barrier = threading.Barrier(2)
+
+    def work() -> int:
+        # Each batch is its own transaction, as in the worker (no outer transaction).
+        try:
+            barrier.wait(timeout=10)
+            return services.intake_drain(batch=7)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = (f.result(timeout=60) for f in [pool.submit(work), pool.submit(work)])
+
+    assert first + second == 80
+    assert Response.objects.filter(completed=True).count() == 40
+    assert Activity.objects.filter(kind="survey.response").count() == 40
+    assert OutboxEvent.objects.filter(name="surveys.response.submitted").count() == 40
+    assert sorted(Response.objects.values_list("comment", flat=True)) == sorted(
+        f"answer {i}" for i in range(40)
+    )

@@ -156,6 +156,14 @@ if DATABASE_URL:
     if _db["ENGINE"] == "django.db.backends.postgresql":
         _db["CONN_HEALTH_CHECKS"] = True
         _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
+        # Under ASGI every request's sync code runs in a thread of its own, so persistent
+        # per-thread connections pile up (one per request) until PostgreSQL refuses clients.
+        # A pool per process (psycopg_pool) reuses a few connections instead.
+        _pool_size = env_int("ASCOLTO_DB_POOL_SIZE", 0, minimum=0)
+        if _pool_size:
+            _db["CONN_MAX_AGE"] = 0
+            _db["CONN_HEALTH_CHECKS"] = False
+            _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_size, "timeout": 10}
 else:
     _db = {
         "ENGINE": "django.db.backends.sqlite3",

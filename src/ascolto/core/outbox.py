@@ -11,6 +11,7 @@ idempotent: delivery is at least once.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Callable
@@ -73,6 +74,14 @@ def emit(*, workspace: Workspace, name: str, payload: dict[str, Any]) -> OutboxE
     event_id = event.pk
     transaction.on_commit(lambda: _enqueue(event_id))
     return event
+
+
+def emit_many(*, events: list[OutboxEvent]) -> list[OutboxEvent]:
+    """`emit` for many unsaved events at once (one insert), each dispatched after commit."""
+    created = OutboxEvent.objects.bulk_create(events)
+    for event in created:
+        transaction.on_commit(functools.partial(_enqueue, event.pk))
+    return created
 
 
 def _enqueue(event_id: int) -> None:

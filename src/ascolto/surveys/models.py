@@ -503,3 +503,45 @@ class InterceptAnswer(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.survey_id}/{self.visitor}"
+
+
+class Submission(models.Model):
+    """One accepted page of answers (or one-click score), waiting to be written into its
+    Response by the intake worker (services/intake.py, docs/decisions/0010-survey-intake.md).
+
+    The page submit validates against the survey's questions and inserts this row in one
+    statement, so the customer is answered at once; the worker completes rows in batches and
+    sets `processed_at` in the same transaction as the Response, timeline and outbox writes.
+    `key` tells submissions of an invitation apart: a double submit of the same form carries
+    the same key and is stored once. `answers` holds the cleaned answers of this page only;
+    `completes` records that, with the answers before it, no question was left.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64)
+    answers = models.JSONField(default=dict)
+    language = models.CharField(max_length=8, blank=True, default="")
+    completes = models.BooleanField(default=False)
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = _("survey submission")
+        verbose_name_plural = _("survey submissions")
+        constraints = [
+            models.UniqueConstraint(fields=["invitation", "key"], name="submission_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="submission_pending_idx",
+                condition=models.Q(processed_at__isnull=True),
+            ),
+            models.Index(fields=["processed_at"], name="submission_processed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitation_id}/{self.key}"

@@ -21,6 +21,7 @@ REMIND_LOCK = "surveys-send-reminders"
 RELATIONAL_LOCK = "surveys-relational"
 STALE_LOCK = "surveys-close-stale"
 ROLLUP_LOCK = "surveys-rollups"
+INTAKE_SWEEP_LOCK = "surveys-intake-sweep"
 
 
 @db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
@@ -97,4 +98,21 @@ def refresh_rollups() -> int:
             done += rollups.rollups_refresh(workspace=workspace)
         except Exception:
             logger.exception("Survey rollups of workspace %s failed", workspace.pk)
+    return done
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def process_intake() -> int:
+    """Complete the pending survey submissions in batches (enqueued after a page submit).
+    Several may run at once: each batch claims its rows (services/intake.py)."""
+    return services.intake_drain()
+
+
+@db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+@single_instance(INTAKE_SWEEP_LOCK)
+def sweep_intake() -> int:
+    """Complete submissions a lost wake-up or a dead worker left pending, and forget those
+    processed long ago."""
+    done = services.intake_drain()
+    services.intake_forget_processed()
     return done

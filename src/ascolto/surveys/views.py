@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,10 +22,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 from ascolto.core.errors import ValidationFailed
 from ascolto.surveys import questions as q
 from ascolto.surveys import ratelimit, selectors, services
-from ascolto.surveys.models import Invitation, Question, Response, Survey
+from ascolto.surveys.definitions import invitation_for_page, survey_questions
+from ascolto.surveys.models import Invitation, Question, Survey
 from ascolto.surveys.questions import QuestionView
 
 FACES = ["😞", "🙁", "😐", "🙂", "😀"]
+# A page of a survey is a few answers of at most 5,000 characters each (questions.py); a body
+# past this is not a survey page, and is refused before it is parsed.
+MAX_SUBMIT_BYTES = 256 * 1024
+MAX_CHOICES = 100
 
 
 def _secure(response: HttpResponse) -> HttpResponse:
@@ -147,6 +151,7 @@ def _render_form(
     token: str,
     invitation: Invitation,
     language: str,
+    questions: list[Question],
     page: list[Question],
     answers: dict[str, Any],
     errors: dict[str, list[str]],
@@ -186,7 +191,7 @@ def _render_form(
             ]
             if len(survey.languages) > 1
             else [],
-            "last_page": not _more_after(invitation, page, answers),
+            "last_page": not _more_after(questions, page),
         }
         response = render(request, "surveys/respond.html", context, status=status)
     return _secure(response)
@@ -200,36 +205,49 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def _more_after(invitation: Invitation, page: list[Question], answers: dict[str, Any]) -> bool:
+def _more_after(questions: list[Question], page: list[Question]) -> bool:
     """Whether another page may follow this one (a guess for the button label: skip logic
     can still end the survey early)."""
     if not page:
         return False
     last = page[-1].position
-    return Question.objects.filter(survey_id=invitation.survey_id, position__gt=last).exists()
+    return any(question.position > last for question in questions)
+
+
+def _too_large(request: HttpRequest, language: str, invitation: Invitation) -> HttpResponse:
+    return _message(
+        request,
+        language=language,
+        survey=invitation.survey,
+        title=_("Your answers are too long"),
+        text=_("Please shorten your answers and send them again."),
+        status=413,
+    )
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     """The survey page: the next unanswered page of questions; POST saves it (partial answers
-    are kept) and redirects to the next one, or to the thank-you page when done."""
+    are kept) and redirects to the next one, or to the thank-you page when done.
+
+    Answers go through the intake (services/intake.py): what the page shows is the processed
+    response with the submissions still pending applied, so it never waits for the worker."""
     limited = _rate_limited(request)
     if limited is not None:
         return limited
-    invitation = selectors.invitation_for_token(token)
+    invitation = invitation_for_page(token)
     if invitation is None:
         return _invalid(request)
     language = _language(request, invitation)
-    existing = selectors.response_of(invitation)
-    if existing is not None and existing.completed:
+    questions = survey_questions(invitation.survey)
+    state = services.page_state(invitation=invitation, questions=questions)
+    if state.completed:
         if request.method == "POST":  # a double submit: the first one was recorded
             return HttpResponseRedirect(_page_url(token, language, invitation, done="1"))
         return _done(request, invitation, language, just_now=request.GET.get("done") == "1")
     if _is_expired(invitation):
         return _expired(request, invitation, language)
-    questions = selectors.questions_of(invitation.survey)
-    answers: dict[str, Any] = dict(existing.answers) if existing is not None else {}
     if request.method == "GET":
         services.invitation_mark_opened(invitation=invitation)
         return _render_form(
@@ -237,8 +255,9 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
             token=token,
             invitation=invitation,
             language=language,
-            page=q.next_page(questions, answers),
-            answers=answers,
+            questions=questions,
+            page=q.next_page(questions, state.answers),
+            answers=state.answers,
             errors={},
         )
     return _submit(
@@ -247,7 +266,7 @@ def respond(request: HttpRequest, token: str) -> HttpResponse:
         invitation=invitation,
         language=language,
         questions=questions,
-        answers=answers,
+        state=state,
     )
 
 
@@ -258,8 +277,14 @@ def _submit(
     invitation: Invitation,
     language: str,
     questions: list[Question],
-    answers: dict[str, Any],
+    state: services.PageState,
 ) -> HttpResponse:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_SUBMIT_BYTES:
+        return _too_large(request, language, invitation)
     by_key = {question.key: question for question in questions}
     keys = [k for k in dict.fromkeys(request.POST.getlist("q")) if k][: len(questions)]
     if not keys or any(k not in by_key for k in keys):
@@ -272,18 +297,20 @@ def _submit(
             status=400,
         )
     posted: dict[str, Any] = {
-        key: request.POST.getlist(key)
+        key: request.POST.getlist(key)[:MAX_CHOICES]
         if by_key[key].type == Question.Type.MULTIPLE_CHOICE
         else request.POST.get(key, "")
         for key in keys
     }
     try:
-        with transaction.atomic():
-            result = services.response_record(
-                invitation=invitation, answers=posted, keys=keys, language=language
-            )
-    except services.LinkExpired:
-        return _expired(request, invitation, language)
+        accepted = services.submission_accept(
+            invitation=invitation,
+            questions=questions,
+            state=state,
+            answers=posted,
+            keys=keys,
+            language=language,
+        )
     except ValidationFailed as exc:
         page = [by_key[k] for k in keys]
         return _render_form(
@@ -291,13 +318,14 @@ def _submit(
             token=token,
             invitation=invitation,
             language=language,
+            questions=questions,
             page=page,
-            answers=answers,
+            answers=state.answers,
             errors=exc.field_errors,
             posted=posted,
             status=422,
         )
-    if result.completed_now or result.already_completed:
+    if accepted.completes:
         return HttpResponseRedirect(_page_url(token, language, invitation, done="1"))
     return HttpResponseRedirect(_page_url(token, language, invitation))
 
@@ -310,16 +338,17 @@ def answer(request: HttpRequest, token: str, score: int) -> HttpResponse:
     limited = _rate_limited(request)
     if limited is not None:
         return limited
-    invitation = selectors.invitation_for_token(token)
+    invitation = invitation_for_page(token)
     if invitation is None:
         return _invalid(request)
     language = _language(request, invitation)
-    existing: Response | None = selectors.response_of(invitation)
-    if existing is not None and existing.completed:
+    questions = survey_questions(invitation.survey)
+    state = services.page_state(invitation=invitation, questions=questions)
+    if state.completed:
         return _done(request, invitation, language, just_now=False)
     if _is_expired(invitation):
         return _expired(request, invitation, language)
-    first = next(iter(selectors.questions_of(invitation.survey)), None)
+    first = next(iter(questions), None)
     if first is None or first.type not in q.SCALE_TYPES:
         return HttpResponseRedirect(_page_url(token, language, invitation))
     low, high = q.scale(first)
@@ -332,16 +361,14 @@ def answer(request: HttpRequest, token: str, score: int) -> HttpResponse:
             text=_("Please choose your answer on the survey page."),
             status=400,
         )
-    try:
-        with transaction.atomic():
-            result = services.response_record(
-                invitation=invitation,
-                answers={first.key: score},
-                keys=[first.key],
-                language=language,
-            )
-    except services.LinkExpired:
-        return _expired(request, invitation, language)
-    if result.completed_now:
+    accepted = services.submission_accept(
+        invitation=invitation,
+        questions=questions,
+        state=state,
+        answers={first.key: score},
+        keys=[first.key],
+        language=language,
+    )
+    if accepted.completes:
         return HttpResponseRedirect(_page_url(token, language, invitation, done="1"))
     return HttpResponseRedirect(_page_url(token, language, invitation))

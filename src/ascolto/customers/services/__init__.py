@@ -10,6 +10,7 @@ from ascolto.customers.services.bulk import (
     orders_bulk_upsert,
 )
 from ascolto.customers.services.customers import (
+    activities_record,
     activity_record,
     attribute_definitions,
     consent_set,
@@ -36,6 +37,7 @@ __all__ = [
     "OrderLineInput",
     "OrderRowInput",
     "RowError",
+    "activities_record",
     "activity_record",
     "attribute_definitions",
     "consent_set",

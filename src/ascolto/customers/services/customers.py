@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from ascolto.core import outbox, realtime
@@ -483,3 +484,41 @@ def activity_record(
         payload={"customer_id": customer.pk, "activity_id": activity.pk, "kind": kind},
     )
     return activity
+
+
+def activities_record(*, activities: list[Activity]) -> list[Activity]:
+    """`activity_record` for many entries at once (a batch of survey answers): one insert, one
+    update of the customers' last activity, a push per entry after commit. The entries are
+    unsaved Activity rows with workspace, customer, kind, title and occurred_at set."""
+    if not activities:
+        return []
+    for activity in activities:
+        activity.title = activity.title[:300]
+    created = Activity.objects.bulk_create(activities)
+    latest: dict[int, dt.datetime] = {}
+    for activity in created:
+        when = latest.get(activity.customer_id)
+        if when is None or activity.occurred_at > when:
+            latest[activity.customer_id] = activity.occurred_at
+    newest = Case(
+        *(When(pk=pk, then=Value(when)) for pk, when in latest.items()),
+        output_field=DateTimeField(),
+    )
+    Customer.objects.filter(pk__in=list(latest)).filter(
+        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
+    ).update(last_activity_at=newest)
+    realtime.publish_many_on_commit(
+        events=[
+            (
+                activity.workspace_id,
+                "customers.activity.created",
+                {
+                    "customer_id": activity.customer_id,
+                    "activity_id": activity.pk,
+                    "kind": activity.kind,
+                },
+            )
+            for activity in created
+        ]
+    )
+    return created

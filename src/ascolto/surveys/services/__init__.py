@@ -11,6 +11,15 @@ from ascolto.surveys.services.followups import (
     response_follow_up,
     sentiment_of,
 )
+from ascolto.surveys.services.intake import (
+    Accepted,
+    PageState,
+    intake_drain,
+    intake_forget_processed,
+    intake_process,
+    page_state,
+    submission_accept,
+)
 from ascolto.surveys.services.invitations import (
     due_invitation_ids,
     invitation_create,
@@ -44,7 +53,9 @@ from ascolto.surveys.services.surveys import (
 )
 
 __all__ = [
+    "Accepted",
     "LinkExpired",
+    "PageState",
     "QuestionInput",
     "RecordResult",
     "due_invitation_ids",
@@ -53,6 +64,9 @@ __all__ = [
     "followup_notify",
     "followup_open",
     "followup_record_contact",
+    "intake_drain",
+    "intake_forget_processed",
+    "intake_process",
     "invitation_create",
     "invitation_issue_link",
     "invitation_mark_bounced",
@@ -61,6 +75,7 @@ __all__ = [
     "invitation_send",
     "invitation_send_due",
     "is_followup_inbox",
+    "page_state",
     "poor_reason",
     "questions_validate",
     "relational_invite",
@@ -73,6 +88,7 @@ __all__ = [
     "settings_for",
     "settings_update",
     "stale_response_ids",
+    "submission_accept",
     "survey_create",
     "survey_delete",
     "survey_set_questions",

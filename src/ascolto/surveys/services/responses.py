@@ -15,10 +15,12 @@ from ascolto.core import outbox
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record, diff
 from ascolto.core.errors import DomainError, ValidationFailed
+from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Activity
-from ascolto.customers.services import activity_record
+from ascolto.customers.services import activities_record
 from ascolto.surveys import questions as q
-from ascolto.surveys.models import Invitation, Question, Response
+from ascolto.surveys.definitions import survey_questions
+from ascolto.surveys.models import Invitation, Question, Response, Survey
 from ascolto.surveys.services.invitations import invitation_answered
 
 KIND_LABEL = {"nps": "NPS", "csat": "CSAT", "ces": "CES", "custom": "Survey"}
@@ -38,7 +40,7 @@ class RecordResult:
 
 
 def _questions(invitation: Invitation) -> list[Question]:
-    return list(Question.objects.filter(survey_id=invitation.survey_id).order_by("position"))
+    return survey_questions(invitation.survey)
 
 
 def _apply(
@@ -84,14 +86,8 @@ def _fill(response: Response, questions: Sequence[Question], answers: dict[str, 
     response.comment = q.comment_of(questions, answers)
 
 
-def _complete(response: Response, *, closed: str, when: dt.datetime) -> None:
-    """Mark completed and tell the rest of the product: timeline entry and outbox event."""
-    response.completed = True
-    response.closed = closed
-    response.submitted_at = when
-    response.save()
-    survey = response.survey
-    scores = {
+def response_scores(response: Response) -> dict[str, int]:
+    return {
         k: v
         for k, v in (
             ("nps", response.nps_score),
@@ -100,9 +96,17 @@ def _complete(response: Response, *, closed: str, when: dt.datetime) -> None:
         )
         if v is not None
     }
+
+
+def completion_records(response: Response, *, survey: Survey) -> tuple[Activity, OutboxEvent]:
+    """The unsaved timeline entry and "surveys.response.submitted" event of a response just
+    completed (saved, with its pk): what the rest of the product is told, once per response."""
+    scores = response_scores(response)
     headline = ", ".join(f"{KIND_LABEL[k]} {v}" for k, v in scores.items())
-    activity_record(
-        customer=response.customer,
+    when = response.submitted_at or timezone.now()
+    activity = Activity(
+        workspace_id=response.workspace_id,
+        customer_id=response.customer_id,
         kind=Activity.Kind.SURVEY_RESPONSE,
         title=f"Survey answered: {survey.name}" + (f" ({headline})" if headline else ""),
         body=response.comment[:1000],
@@ -116,18 +120,30 @@ def _complete(response: Response, *, closed: str, when: dt.datetime) -> None:
         source_type="survey_response",
         source_id=str(response.pk),
     )
-    outbox.emit(
-        workspace=survey.workspace,
+    event = OutboxEvent(
+        workspace_id=survey.workspace_id,
         name="surveys.response.submitted",
         payload={
             "response_id": response.pk,
             "survey_id": survey.pk,
             "customer_id": response.customer_id,
             "invitation_id": response.invitation_id,
-            "closed": closed,
+            "closed": response.closed,
             **{f"{k}_score": v for k, v in scores.items()},
         },
     )
+    return activity, event
+
+
+def _complete(response: Response, *, closed: str, when: dt.datetime) -> None:
+    """Mark completed and tell the rest of the product: timeline entry and outbox event."""
+    response.completed = True
+    response.closed = closed
+    response.submitted_at = when
+    response.save()
+    activity, event = completion_records(response, survey=response.survey)
+    activities_record(activities=[activity])
+    outbox.emit_many(events=[event])
 
 
 def response_record(
@@ -153,7 +169,7 @@ def response_record(
         .select_related("survey", "survey__workspace", "customer")
         .get(pk=invitation.pk)
     )
-    response = Response.objects.filter(invitation=invitation).select_related("customer").first()
+    response = Response.objects.filter(invitation=invitation).first()
     if response is not None and response.completed:
         return RecordResult(response, already_completed=True)
     if invitation.expires_at is not None and invitation.expires_at <= moment:

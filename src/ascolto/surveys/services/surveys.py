@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import Membership
@@ -15,7 +16,16 @@ from ascolto.core.audit import audit_record, diff
 from ascolto.core.errors import Conflict, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Channel
-from ascolto.surveys.models import LANGUAGES, Question, Response, Survey, SurveySettings, Touchpoint
+from ascolto.surveys import definitions
+from ascolto.surveys.models import (
+    LANGUAGES,
+    Question,
+    Response,
+    Submission,
+    Survey,
+    SurveySettings,
+    Touchpoint,
+)
 from ascolto.surveys.questions import CHOICE_TYPES, FIXED_SCALES, MAX_RATING_POINTS
 
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -398,13 +408,20 @@ def survey_set_questions(
     keyed by question, so changing them under collected answers would corrupt the results.
     Copy the survey instead."""
     _validate_questions(questions)
-    if Response.objects.filter(survey=survey).exists():
+    if (
+        Response.objects.filter(survey=survey).exists()
+        or Submission.objects.filter(invitation__survey=survey).exists()
+    ):
         raise Conflict(
             _("The survey already has answers; create a new survey to change its questions.")
         )
     with transaction.atomic():
         Question.objects.filter(survey=survey).delete()
         _write_questions(survey, questions)
+        # A new version: the questions cached per (survey, updated_at) are read afresh.
+        survey.updated_at = timezone.now()
+        Survey.objects.filter(pk=survey.pk).update(updated_at=survey.updated_at)
+        definitions.forget(survey.pk)
     audit_record(
         workspace=survey.workspace,
         actor=actor,
