@@ -398,6 +398,16 @@ def _print_welcome(base_url: str, credentials: tuple[str, str] | None) -> None:
     click.echo("")
 
 
+# Connections per web process on PostgreSQL. Under ASGI each request's synchronous code runs in
+# a thread of its own, and Django's persistent connections are per thread: without a pool they
+# pile up, one per request, until PostgreSQL refuses clients. ASCOLTO_DB_POOL_SIZE overrides it.
+WEB_POOL_SIZE = "10"
+
+
+def _pool_database_connections() -> None:
+    os.environ.setdefault("ASCOLTO_DB_POOL_SIZE", WEB_POOL_SIZE)
+
+
 def _run_uvicorn(*, host: str, port: int, workers: int) -> None:
     import uvicorn
     from django.conf import settings
@@ -445,6 +455,7 @@ def web(host: str, port: int, workers: int) -> None:
 
     Run `ascolto migrate` once before starting web processes.
     """
+    _pool_database_connections()
     setup_django()
     from django.conf import settings
 
