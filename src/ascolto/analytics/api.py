@@ -19,12 +19,14 @@ from ascolto.accounts.models import User
 from ascolto.analytics import export, targets
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
 from ascolto.analytics.dashboards.metrics import CATALOGUE, delta, metric_values
+from ascolto.analytics.journey.api import router as journey_router
 from ascolto.analytics.models import MetricTarget
 from ascolto.core.api import api_auth, require
 from ascolto.core.errors import DomainError, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 
 router = Router(auth=api_auth)
+router.add_router("", journey_router)
 ANALYTICS = "analytics"
 EXPORT_FORMATS = ("csv", "parquet")
 PARQUET_TYPE = "application/vnd.apache.parquet"
