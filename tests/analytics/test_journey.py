@@ -383,3 +383,34 @@ def test_api_is_scoped_to_the_tokens_workspace(world, other_workspace, make_toke
 
 def test_api_needs_a_token(world):
     assert_problem(ApiClient().get("analytics/journey"), 401)
+
+
+def test_survey_comment_themes_are_causes_too(workspace):
+    workspace.timezone = "UTC"
+    workspace.save()
+    comments = [
+        ("late delivery, the courier lost the package", 2),
+        ("courier late again, package delivery took weeks", 3),
+        ("friendly agent, quick helpful answer", 10),
+        ("helpful friendly agent answered quickly", 9),
+    ]
+    for n, (text, score) in enumerate(comments):
+        r = answer(
+            workspace, CustomerFactory(workspace=workspace), nps=score, touchpoint="delivery",
+            when=at(3, 4), n=100 + n,
+        )  # fmt: skip
+        type(r).objects.filter(pk=r.pk).update(comment=text, language="en")
+
+    journey = compute(workspace)
+
+    themes = [p for p in journey.pain_points if p.kind == "theme"]
+    assert len(themes) == 2
+    worst, best = themes  # ranked: the late-delivery comments come with unhappy customers
+    assert "courier" in worst.key or "late" in worst.key or "package" in worst.key
+    assert (worst.customers, worst.unhappy) == (2, 2)
+    assert worst.score == pytest.approx(2 * (1 - 0))
+    assert (best.customers, best.unhappy) == (2, 0)
+    assert best.label.startswith("Comment theme (en):")
+    filters = parse_filters(PERIOD, workspace=workspace)
+    drill = selectors.journey_drill(workspace=workspace, filters=filters, cause=worst.key)
+    assert drill.customer_count == 2

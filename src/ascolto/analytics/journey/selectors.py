@@ -17,11 +17,11 @@ Per stage: interactions, customers, negative share of interactions; NPS effect =
 period's answers from customers who touched the stage minus NPS of the answers from those who
 did not; churn effect = mean churn risk of customers who touched it minus those who did not.
 
-Pain points: each cause (a conversation intent or tag, an order problem) has the customers it
-touched. impact = unhappy share of those customers minus unhappy share of the other customers
-of the period (in points of share); score = customers x impact, i.e. how many more unhappy
-customers the cause comes with than the same number of other customers. Causes are ranked by
-score, then by customers.
+Pain points: each cause (a conversation intent or tag, an order problem, a survey comment
+theme) has the customers it touched. impact = unhappy share of those customers minus unhappy
+share of the other customers of the period (in points of share); score = customers x impact,
+i.e. how many more unhappy customers the cause comes with than the same number of other
+customers. Causes are ranked by score, then by customers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Max, QuerySet
 from django.utils.translation import gettext as _
 
 from ascolto.analytics.dashboards.conversations import conversation_queryset
@@ -66,6 +67,9 @@ DELIVERY_STATUSES = (
 NOT_PURCHASES = (Order.Status.CANCELLED, Order.Status.REFUNDED, Order.Status.RETURNED)
 LATE_DELIVERY, RETURNED, CANCELLED = "late_delivery", "returned", "cancelled"
 DRILL_LIMIT = 200
+THEME_COMMENTS = 2000
+THEME_CACHE_SECONDS = 24 * 3600
+CAUSE_KINDS = ("intent", "tag", "order", "theme")
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ class StageFigures:
 
 @dataclass(frozen=True)
 class PainPoint:
-    key: str  # "intent:<name>", "tag:<name>" or "order:<problem>"
+    key: str  # "intent:<name>", "tag:<name>", "order:<problem>" or "theme:<lang>:<words>"
     kind: str
     name: str
     label: str
@@ -167,19 +171,55 @@ def _answer_touches(
     workspace: Workspace, filters: DashboardFilters, mapping: StageMap
 ) -> Iterable[Touch]:
     start, end = filters.period.start, filters.period.end
-    for rid, customer_id, touchpoint, n, csat, ces, sentiment in Response.objects.filter(
+    answers = Response.objects.filter(
         workspace=workspace,
         created_at__gte=start,
         created_at__lt=end,
         customer__in=_customers(workspace, filters),
-    ).values_list(
+    )
+    themes = comment_theme_causes(workspace=workspace, answers=answers, filters=filters)
+    for rid, customer_id, touchpoint, n, csat, ces, sentiment in answers.values_list(
         "id", "customer_id", "touchpoint", "nps_score", "csat_score", "ces_score", "sentiment"
     ):
         stage = mapping.for_touchpoint(touchpoint)
         if stage is None:
             continue
         poor = poor_reason(nps=n, csat=csat, ces=ces, sentiment=sentiment) is not None
-        yield Touch(ANSWER, rid, customer_id, stage, poor)
+        yield Touch(ANSWER, rid, customer_id, stage, poor, themes.get(rid, ()))
+
+
+def comment_theme_causes(
+    *, workspace: Workspace, answers: QuerySet[Response], filters: DashboardFilters
+) -> dict[int, tuple[str, ...]]:
+    """The comment theme of each commented answer of the period, as a cause
+    `theme:<language>:<keywords>`: the surveys' themes (TF-IDF and k-means per language, fixed
+    seed) over the latest THEME_COMMENTS answers. Cached until an answer arrives or changes."""
+    commented = answers.exclude(comment="").filter(language__in=("en", "it", "he"))
+    state = commented.aggregate(newest=Max("updated_at"), last=Max("id"), n=Count("id"))
+    if not state["n"] or state["n"] < 2:
+        return {}
+    key = (
+        f"journey:themes:{workspace.pk}:{filters.period.first_day}:{filters.period.last_day}:"
+        f"{filters.tier}:{state['n']}:{state['last']}:{state['newest'].timestamp()}"
+    )
+    cached: dict[int, tuple[str, ...]] | None = cache.get(key)
+    if cached is not None:
+        return cached
+    from ascolto.surveys import themes  # scikit-learn loads in about a second: only here
+
+    by_language: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    rows = commented.order_by("-id").values_list("id", "language", "comment")[:THEME_COMMENTS]
+    for rid, language, comment in rows:
+        by_language[language].append((rid, comment))
+    found: dict[int, tuple[str, ...]] = {}
+    for language, items in sorted(by_language.items()):
+        comments = [themes.Comment(text) for _rid, text in items]
+        for theme in themes.extract_themes(comments, language=language):
+            cause = f"theme:{language}:{', '.join(theme.keywords)}"
+            for index in theme.members:
+                found[items[index][0]] = (cause,)
+    cache.set(key, found, THEME_CACHE_SECONDS)
+    return found
 
 
 def _order_touches(workspace: Workspace, filters: DashboardFilters) -> Iterable[Touch]:
@@ -286,6 +326,12 @@ def cause_label(key: str) -> str:
         }.get(name, name)
     if kind == "intent":
         return _("Intent: %(name)s") % {"name": name}
+    if kind == "theme":
+        language, _sep, keywords = name.partition(":")
+        return _("Comment theme (%(language)s): %(keywords)s") % {
+            "language": language,
+            "keywords": keywords,
+        }
     return _("Tag: %(name)s") % {"name": name}
 
 
@@ -390,7 +436,7 @@ def journey_drill(
     if stage and stage not in STAGES:
         raise ValidationFailed(_("Unknown stage."), field_errors={"stage": [_("Unknown stage.")]})
     kind, _sep, name = cause.partition(":")
-    if cause and (kind not in ("intent", "tag", "order") or not name):
+    if cause and (kind not in CAUSE_KINDS or not name):
         raise ValidationFailed(_("Unknown cause."), field_errors={"cause": [_("Unknown cause.")]})
     touches = journey_touches(workspace=workspace, filters=filters, mapping=mapping)
     chosen = [t for t in touches if (t.stage == stage if stage else cause in t.causes)]
