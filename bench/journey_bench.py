@@ -29,6 +29,7 @@ COMMENTS = [
     "the invoice was wrong and the refund is still missing",
     "great product, works as described",
 ]
+WORDS = ["again", "today", "really", "honestly", "sadly", "finally", "twice", "always"]
 INTENTS = ["where_is_my_parcel", "invoice_copy", "product_broken", "presale_question", "other"]
 
 
@@ -163,7 +164,9 @@ def main() -> None:
                 touchpoint="delivery",
                 completed=True,
                 language="en",
-                comment=COMMENTS[k % len(COMMENTS)] if k % 2 == 0 else "",
+                comment=f"{COMMENTS[k % len(COMMENTS)]} {WORDS[k % len(WORDS)]}"
+                if k % 2 == 0
+                else "",
                 created_at=start + dt.timedelta(days=k % args.days),
             )
             for k, inv in enumerate(invitations)
@@ -185,6 +188,22 @@ def main() -> None:
             "journey (themes cached)",
             lambda: selectors.journey(workspace=workspace, filters=filters),
         )
+        slowest: list[tuple[float, str]] = []
+
+        def clock(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+            began = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                slowest.append((time.perf_counter() - began, sql))
+
+        from django.db import connection
+
+        with connection.execute_wrapper(clock):
+            selectors.journey(workspace=workspace, filters=filters)
+        print("slowest queries of the cached run:")
+        for took, sql in sorted(slowest, reverse=True)[:3]:
+            print(f"  {took:7.2f} s  {sql[:160]}")
         top = journey.pain_points[0]
         timed(
             f"drill-down of {top.key}",

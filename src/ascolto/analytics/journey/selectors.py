@@ -68,6 +68,7 @@ NOT_PURCHASES = (Order.Status.CANCELLED, Order.Status.REFUNDED, Order.Status.RET
 LATE_DELIVERY, RETURNED, CANCELLED = "late_delivery", "returned", "cancelled"
 DRILL_LIMIT = 200
 THEME_COMMENTS = 2000
+ID_BATCH = 10_000
 THEME_CACHE_SECONDS = 24 * 3600
 CAUSE_KINDS = ("intent", "tag", "order", "theme")
 
@@ -270,12 +271,16 @@ def churn_risks(
     recommendations' rhythm model."""
     days: dict[int, set[int]] = defaultdict(set)
     on, cut, zone = period.last_day, period.end, period.start.tzinfo
-    for customer_id, placed in (
-        Order.objects.filter(workspace=workspace, customer_id__in=customer_ids, placed_at__lt=cut)
-        .exclude(status__in=NOT_PURCHASES)
-        .values_list("customer_id", "placed_at")
-    ):
-        days[customer_id].add(placed.astimezone(zone).date().toordinal())
+    ids = sorted(customer_ids)
+    # In batches: a database caps the parameters of one statement (SQLite at 32,766).
+    for first in range(0, len(ids), ID_BATCH):
+        batch = ids[first : first + ID_BATCH]
+        for customer_id, placed in (
+            Order.objects.filter(workspace=workspace, customer_id__in=batch, placed_at__lt=cut)
+            .exclude(status__in=NOT_PURCHASES)
+            .values_list("customer_id", "placed_at")
+        ):
+            days[customer_id].add(placed.astimezone(zone).date().toordinal())
     risks = {}
     for customer_id, ordinals in days.items():
         ordered = sorted(ordinals)
@@ -443,14 +448,14 @@ def journey_drill(
     customer_ids = {t.customer_id for t in chosen}
     unhappy = {t.customer_id for t in touches if t.negative} & customer_ids
     conversation_ids = {t.ref_id for t in chosen if t.kind == CONVERSATION}
-    customers = sorted(
-        Customer.objects.filter(workspace=workspace, pk__in=customer_ids),
-        key=lambda c: (c.pk not in unhappy, c.pk),
-    )[:DRILL_LIMIT]
+    shown = sorted(customer_ids, key=lambda pk: (pk not in unhappy, pk))[:DRILL_LIMIT]
+    by_pk = Customer.objects.filter(workspace=workspace, pk__in=shown).in_bulk()
+    customers = [by_pk[pk] for pk in shown if pk in by_pk]
+    latest = sorted(conversation_ids, reverse=True)[:DRILL_LIMIT]
     conversations = list(
-        Conversation.objects.filter(workspace=workspace, pk__in=conversation_ids)
+        Conversation.objects.filter(workspace=workspace, pk__in=latest)
         .select_related("customer")
-        .order_by("-id")[:DRILL_LIMIT]
+        .order_by("-id")
     )
     label = str(STAGE_LABELS[stage]) if stage else cause_label(cause)
     return Drill(label, customers, unhappy, conversations, len(customer_ids), len(conversation_ids))
