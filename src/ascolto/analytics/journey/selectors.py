@@ -135,6 +135,15 @@ def _customers(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Cust
     return qs
 
 
+def _of_customers(filters: DashboardFilters) -> dict[str, object]:
+    """The customer conditions as a join (a plain join plans well where `IN (subquery)` over
+    freshly loaded tables may not)."""
+    conditions: dict[str, object] = {"customer__merged_into__isnull": True}
+    if filters.tier_value is not None:
+        conditions["customer__value_tier"] = filters.tier_value
+    return conditions
+
+
 def _conversation_touches(
     workspace: Workspace, filters: DashboardFilters, mapping: StageMap
 ) -> Iterable[Touch]:
@@ -176,7 +185,7 @@ def _answer_touches(
         workspace=workspace,
         created_at__gte=start,
         created_at__lt=end,
-        customer__in=_customers(workspace, filters),
+        **_of_customers(filters),
     )
     themes = comment_theme_causes(workspace=workspace, answers=answers, filters=filters)
     for rid, customer_id, touchpoint, n, csat, ces, sentiment in answers.values_list(
@@ -229,7 +238,7 @@ def _order_touches(workspace: Workspace, filters: DashboardFilters) -> Iterable[
         workspace=workspace,
         placed_at__gte=start,
         placed_at__lt=end,
-        customer__in=_customers(workspace, filters),
+        **_of_customers(filters),
     ).values_list("id", "customer_id", "status", "delivered_at", "promised_at"):
         cancelled = status in (Order.Status.CANCELLED, Order.Status.REFUNDED)
         yield Touch(ORDER, oid, customer_id, BUY, cancelled, (f"order:{CANCELLED}",) * cancelled)
@@ -309,7 +318,7 @@ def _nps_answers(workspace: Workspace, filters: DashboardFilters) -> list[tuple[
         created_at__gte=start,
         created_at__lt=end,
         nps_score__isnull=False,
-        customer__in=_customers(workspace, filters),
+        **_of_customers(filters),
     ).values_list("customer_id", "nps_score")
     return [(c, s) for c, s in rows if s is not None]
 
