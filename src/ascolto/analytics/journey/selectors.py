@@ -128,13 +128,6 @@ class Journey:
 # --- Touches -----------------------------------------------------------------------------------
 
 
-def _customers(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Customer]:
-    qs = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
-    if filters.tier_value is not None:
-        qs = qs.filter(value_tier=filters.tier_value)
-    return qs
-
-
 def _of_customers(filters: DashboardFilters) -> dict[str, object]:
     """The customer conditions as a join (a plain join plans well where `IN (subquery)` over
     freshly loaded tables may not)."""
@@ -147,7 +140,9 @@ def _of_customers(filters: DashboardFilters) -> dict[str, object]:
 def _conversation_touches(
     workspace: Workspace, filters: DashboardFilters, mapping: StageMap
 ) -> Iterable[Touch]:
-    conversations = conversation_queryset(workspace=workspace, filters=filters)
+    conversations = conversation_queryset(workspace=workspace, filters=filters).filter(
+        customer__merged_into__isnull=True
+    )
     rows = list(conversations.values_list("id", "customer_id"))
     tags: dict[int, list[str]] = defaultdict(list)
     for cid, name in Conversation.tags.through.objects.filter(
@@ -256,13 +251,6 @@ def journey_touches(
 ) -> list[Touch]:
     """Every touch of the period (see the module docstring), conversations first."""
     touches = list(_conversation_touches(workspace, filters, mapping))
-    if filters.tier_value is not None:
-        allowed = set(
-            _customers(workspace, filters)
-            .filter(pk__in={t.customer_id for t in touches})
-            .values_list("pk", flat=True)
-        )
-        touches = [t for t in touches if t.customer_id in allowed]
     touches.extend(_answer_touches(workspace, filters, mapping))
     touches.extend(_order_touches(workspace, filters))
     return touches
