@@ -9,21 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from ascolto.accounts.models import User
 from ascolto.analytics import export, targets
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
 from ascolto.analytics.dashboards.metrics import CATALOGUE, delta, metric_values
+from ascolto.analytics.journey.api import router as journey_router
 from ascolto.analytics.models import MetricTarget
 from ascolto.core.api import api_auth, require
 from ascolto.core.errors import DomainError, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 
 router = Router(auth=api_auth)
+router.add_router("", journey_router)
 ANALYTICS = "analytics"
+EXPORT_FORMATS = ("csv", "parquet")
+PARQUET_TYPE = "application/vnd.apache.parquet"
 
 
 class FilterParams(Schema):
@@ -129,6 +135,49 @@ def export_analytics_customers(
     filters = _parse(ctx.workspace, params)
     rows = export.customer_rows(workspace=ctx.workspace, filters=filters)
     return _csv(export.csv_lines(export.CUSTOMER_COLUMNS, rows), "customers.csv")
+
+
+class ExportParams(FilterParams):
+    format: str = Field("csv", description="csv (streamed) or parquet")
+
+
+class BadExportFormat(DomainError):
+    code = "invalid_format"
+
+
+def _export(kind: str, workspace: Workspace, params: ExportParams) -> HttpResponseBase:
+    """The UI's export of `kind` (conversations or customers) in the format asked for."""
+    if params.format not in EXPORT_FORMATS:
+        message = _("The format is csv or parquet.")
+        raise BadExportFormat(message, field_errors={"format": [message]})
+    filters = _parse(workspace, params)
+    if kind == "conversations":
+        columns = export.CONVERSATION_COLUMNS
+        rows = export.conversation_rows(workspace=workspace, filters=filters, now=timezone.now())
+    else:
+        columns = export.CUSTOMER_COLUMNS
+        rows = export.customer_rows(workspace=workspace, filters=filters)
+    if params.format == "csv":
+        return _csv(export.csv_lines(columns, rows), f"{kind}.csv")
+    response = HttpResponse(export.parquet_bytes(columns, rows), content_type=PARQUET_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{kind}.parquet"'
+    return response
+
+
+@router.get("/analytics/export/conversations", response={200: None}, tags=[ANALYTICS])
+def export_conversations(request: HttpRequest, params: Query[ExportParams]) -> HttpResponseBase:
+    """One row per conversation started in the period, as CSV (streamed) or Parquet: the
+    columns of the staff export, with the same filters."""
+    ctx = require(request, "read")
+    return _export("conversations", ctx.workspace, params)
+
+
+@router.get("/analytics/export/customers", response={200: None}, tags=[ANALYTICS])
+def export_customers(request: HttpRequest, params: Query[ExportParams]) -> HttpResponseBase:
+    """One row per customer with conversations and revenue in the period, as CSV (streamed) or
+    Parquet, with the staff export's filters."""
+    ctx = require(request, "read")
+    return _export("customers", ctx.workspace, params)
 
 
 class TargetIn(Schema):

@@ -1,5 +1,5 @@
 """Exports: one row per conversation (every timestamp and metric) and one per customer, as CSV
-lines streamed in chunks (constant memory) and as Parquet when pyarrow is installed (optional).
+lines streamed in chunks (constant memory) and as one Parquet file (pyarrow).
 
 Rows follow the dashboard filters; metrics use the definitions in `analytics.service_metrics`.
 """
@@ -243,7 +243,7 @@ def parquet_available() -> bool:
 
 
 def parquet_bytes(columns: list[str], rows: Iterator[list[Any]]) -> bytes:
-    """The rows as one Parquet file. Requires the optional pyarrow (ImportError otherwise)."""
+    """The rows as one Parquet file, its columns typed from the values (strings when empty)."""
     pa: Any = importlib.import_module("pyarrow")
     pq: Any = importlib.import_module("pyarrow.parquet")
 

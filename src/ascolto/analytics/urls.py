@@ -2,6 +2,7 @@ from django.urls import path
 
 from ascolto.analytics import targets_views, views
 from ascolto.analytics.experiments import views as experiment_views
+from ascolto.analytics.journey import views as journey_views
 
 app_name = "analytics"
 urlpatterns = [
@@ -13,6 +14,8 @@ urlpatterns = [
     path("conversations/", views.drill_conversations, name="drill_conversations"),
     path("customers/", views.drill_customers, name="drill_customers"),
     path("targets/", targets_views.target_edit, name="targets"),
+    path("journey/", journey_views.journey_page, name="journey"),
+    path("journey/drill/", journey_views.journey_drill, name="journey_drill"),
     path("experiments/", experiment_views.experiment_list, name="experiments"),
     path("experiments/new/", experiment_views.experiment_new, name="experiment_new"),
     path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment_detail"),

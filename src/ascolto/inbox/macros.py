@@ -12,6 +12,10 @@ Actions (`Macro.actions`, a JSON object), each optional:
 - "tags": names added to the conversation's tags;
 - "team_id": a team of the workspace the conversation is handed to.
 
+A running `macro_wording` experiment on a macro (analytics.experiments) gives each conversation
+its variant's text: `macro_body_for` reads it for the preview without recording anything, and
+`macro_apply` records the conversation's exposure and uses that text.
+
 A personal macro (with an owner) is seen and edited by its owner only; a shared one (no owner)
 by everyone, edited by admins. Writes follow GUIDE §2: the caller owns the transaction, so
 `macro_apply` (reply plus actions) is all-or-nothing inside the caller's `transaction.atomic`.
@@ -34,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import Team, User
 from ascolto.accounts.selectors import has_permission
+from ascolto.analytics.experiments.services import experiment_payload
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record
 from ascolto.core.errors import Forbidden, NotFound, ValidationFailed
@@ -397,6 +402,25 @@ def _tidy(text: str) -> str:
     return re.sub(r"[ \t]+\n", "\n", text).strip()
 
 
+MACRO_LEVER = "macro_wording"
+
+
+def macro_body_for(*, macro: Macro, conversation: Conversation, record: bool = False) -> str:
+    """The body the macro shows in this conversation: the variant's text when a
+    `macro_wording` experiment runs on the macro (recording the conversation's exposure when
+    `record`), else the macro's own body."""
+    payload = experiment_payload(
+        workspace_id=conversation.workspace_id,
+        lever=MACRO_LEVER,
+        conversation_id=conversation.pk,
+        customer_id=conversation.customer_id,
+        scope=macro.pk,
+        record=record,
+    )
+    body = (payload or {}).get("body")
+    return body if isinstance(body, str) and body.strip() else macro.body
+
+
 def macro_apply(
     *,
     macro: Macro,
@@ -406,15 +430,18 @@ def macro_apply(
     text: str | None = None,
 ) -> MacroResult:
     """Reply with the macro (or with `text`, the agent's edit of it) and run its actions: tags,
-    priority, team, then status, so a "reply and resolve" macro resolves after replying.
+    priority, team, then status, so a "reply and resolve" macro resolves after replying. The
+    text is the experiment variant's when a `macro_wording` experiment runs on the macro
+    (`macro_body_for`); the conversation's exposure is recorded either way.
 
     Everything is validated before anything is written; run it inside `transaction.atomic`,
     which makes the reply and the actions one change (a failing action undoes the reply).
     """
     actions = parse_actions(macro.actions, workspace_id=conversation.workspace_id)
     team = _team_of(conversation.workspace_id, actions.team_id) if actions.team_id else None
+    body = macro_body_for(macro=macro, conversation=conversation, record=True)
     if text is None:
-        text = macro_render(body=macro.body, customer=conversation.customer, agent=agent).text
+        text = macro_render(body=body, customer=conversation.customer, agent=agent).text
     message = None
     applied: list[str] = []
     if text.strip():

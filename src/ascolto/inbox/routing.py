@@ -19,6 +19,11 @@ silver, bronze, unranked), then higher priority, then the longest waiting. Custo
 inbox's `config["vip_tiers"]` (default platinum) go to `config["vip_team_id"]` first, and to
 the regular team only when nobody there can take them.
 
+Experiments: a running `routing` experiment on an inbox (analytics.experiments) gives each of
+its conversations a variant at the moment routing takes it up (recording the exposure); the
+variant's `strategy` replaces the inbox's, and its `team_id`, when given, is the only team the
+conversation is offered to.
+
 Locks: a routing pass locks the workspace's online agent profiles (SELECT ... FOR UPDATE,
 ordered by id) *before* any conversation, and then takes waiting conversations with SKIP
 LOCKED, so it never waits on a conversation while holding the profiles. Two passes at once
@@ -40,6 +45,12 @@ from django.db.models import Case, Count, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from ascolto.accounts.models import Membership, Role, Team, User
+from ascolto.analytics.experiments.services import (
+    experiment_scope,
+    running_experiments,
+    variant_payload,
+)
+from ascolto.analytics.models import Experiment
 from ascolto.core import outbox, realtime
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed
@@ -53,6 +64,7 @@ LOADED = (Status.OPEN, Status.PENDING, Status.SNOOZED)
 TIER_ORDER = (ValueTier.PLATINUM, ValueTier.GOLD, ValueTier.SILVER, ValueTier.BRONZE)
 DEFAULT_VIP_TIERS = (ValueTier.PLATINUM,)
 AUTO_REASON = "auto"
+ROUTING_LEVER = "routing"
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 AVAILABILITY_EVENT = realtime.define_event(
@@ -286,6 +298,7 @@ class RoutingPass:
     known_skills: frozenset[str]
     valid_teams: frozenset[int]
     assigned: int = 0
+    experiments: dict[int, Experiment] = field(default_factory=dict)  # by inbox id
 
     @classmethod
     def start(cls, workspace_id: int) -> RoutingPass:
@@ -298,14 +311,38 @@ class RoutingPass:
         teams = frozenset(
             Team.objects.filter(workspace_id=workspace_id).values_list("pk", flat=True)
         )
-        return cls(workspace_id, candidates, known, teams)
+        experiments: dict[int, Experiment] = {}
+        for experiment in running_experiments(workspace_id=workspace_id, lever=ROUTING_LEVER):
+            experiments.setdefault(experiment_scope(experiment), experiment)
+        return cls(workspace_id, candidates, known, teams, experiments=experiments)
+
+    def _settings(self, conversation: Conversation) -> tuple[str, list[int | None]]:
+        """The strategy and the team pools for the conversation: its inbox's, or its
+        variant's when a routing experiment runs on the inbox (exposure recorded here)."""
+        strategy, pools = conversation.inbox.routing, _team_pools(conversation)
+        experiment = self.experiments.get(conversation.inbox_id)
+        if experiment is None:
+            return strategy, pools
+        payload = variant_payload(
+            experiment=experiment,
+            conversation_id=conversation.pk,
+            customer_id=conversation.customer_id,
+        )
+        if payload is None:
+            return strategy, pools
+        if payload.get("strategy") in (Inbox.Routing.ROUND_ROBIN, Inbox.Routing.LEAST_LOADED):
+            strategy = str(payload["strategy"])
+        if isinstance(payload.get("team_id"), int):
+            pools = [int(payload["team_id"])]
+        return strategy, pools
 
     def route(self, conversation: Conversation, actor: Actor) -> User | None:
         """Assign one (locked, unassigned) conversation if an agent can take it."""
         inbox = conversation.inbox
         config = _config(inbox)
         skills = _required_skills(conversation, self.known_skills)
-        for team_id in _team_pools(conversation):
+        strategy, pools = self._settings(conversation)
+        for team_id in pools:
             if team_id is not None and team_id not in self.valid_teams:
                 continue
             chosen = choose(
@@ -314,7 +351,7 @@ class RoutingPass:
                 team_id=team_id,
                 language=conversation.language,
                 skills=skills,
-                strategy=inbox.routing,
+                strategy=strategy,
                 language_required=bool(config.get("language_required")),
             )
             if chosen is None:

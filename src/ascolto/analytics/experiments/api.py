@@ -30,7 +30,11 @@ class ExperimentIn(Schema):
     name: str
     hypothesis: str = ""
     unit: str = Field(description="conversation or customer")
-    lever: str = Field("", description="survey_delay, or empty for a measured-only experiment")
+    lever: str = Field(
+        "",
+        description="survey_delay, assistant_threshold, macro_wording, routing, or empty for a "
+        "measured-only experiment",
+    )
     variants: list[VariantIn]
     metric: str = Field(description="A key of the experiment metrics (docs/metrics.md)")
     design: str = Field(description="fixed or sequential")

@@ -74,7 +74,21 @@ def clean_variants(raw: Any, *, lever: str) -> list[dict[str, Any]]:
         cleaned.append({"key": key.strip(), "weight": weight, "payload": payload})
     if len({v["key"] for v in cleaned}) != len(cleaned):
         raise _fail("variants", _("Variant keys must be different."))
+    scope_key = LEVERS[lever].scope_key if lever else ""
+    if scope_key and len({repr(v["payload"].get(scope_key)) for v in cleaned}) != 1:
+        raise _fail(
+            "variants",
+            _("Every variant names the same %(key)s.") % {"key": scope_key},
+        )
     return cleaned
+
+
+def experiment_scope(experiment: Experiment) -> Any:
+    """The object a scoped lever's experiment applies to (a macro or inbox id), else None."""
+    lever = LEVERS.get(experiment.lever)
+    if lever is None or not lever.scope_key or not experiment.variants:
+        return None
+    return (experiment.variants[0].get("payload") or {}).get(lever.scope_key)
 
 
 def planned_sample_size(
@@ -130,6 +144,11 @@ def experiment_create(
     if design not in Experiment.Design.values:
         raise _fail("design", _("Unknown design."))
     cleaned = clean_variants(variants, lever=lever)
+    check_workspace = LEVERS[lever].check_workspace if lever else None
+    if check_workspace is not None:
+        problem = check_workspace(workspace.pk, cleaned[0]["payload"])
+        if problem:
+            raise _fail("variants", problem)
     size = planned_sample_size(metric=metric, baseline=baseline, mde=mde, alpha=alpha, power=power)
     return Experiment.objects.create(
         workspace=workspace,
@@ -153,15 +172,15 @@ def experiment_start(*, experiment: Experiment) -> Experiment:
     setting. Raises Conflict otherwise."""
     if experiment.status != Experiment.Status.DRAFT:
         raise Conflict(_("Only a draft experiment can be started."))
-    if (
-        experiment.lever
-        and Experiment.objects.filter(
+    if experiment.lever:
+        scope = experiment_scope(experiment)
+        running = Experiment.objects.filter(
             workspace_id=experiment.workspace_id,
             lever=experiment.lever,
             status=Experiment.Status.RUNNING,
-        ).exists()
-    ):
-        raise Conflict(_("Another experiment on this lever is running; stop it first."))
+        )
+        if any(experiment_scope(other) == scope for other in running):
+            raise Conflict(_("Another experiment on this lever is running; stop it first."))
     experiment.status = Experiment.Status.RUNNING
     experiment.started_at = timezone.now()
     experiment.save(update_fields=["status", "started_at", "updated_at"])
@@ -223,30 +242,62 @@ def experiment_assign(*, experiment: Experiment, unit_id: int) -> str:
     return variant
 
 
+def running_experiments(*, workspace_id: int, lever: str) -> list[Experiment]:
+    """The workspace's running experiments on `lever`, latest started first."""
+    return list(
+        Experiment.objects.filter(
+            workspace_id=workspace_id, lever=lever, status=Experiment.Status.RUNNING
+        ).order_by("-started_at", "-id")
+    )
+
+
+def variant_payload(
+    *,
+    experiment: Experiment,
+    conversation_id: int | None = None,
+    customer_id: int | None = None,
+    record: bool = True,
+) -> dict[str, Any] | None:
+    """The payload of the variant this conversation or customer gets in `experiment`, or None
+    when the unit id the experiment needs is not given. With `record` the unit is assigned
+    now (its exposure); without, the variant is only looked up (recorded, else the hash's),
+    e.g. for a preview that may never be used."""
+    unit_id = conversation_id if experiment.unit == Experiment.Unit.CONVERSATION else customer_id
+    if unit_id is None:
+        return None
+    if record:
+        key = experiment_assign(experiment=experiment, unit_id=unit_id)
+    else:
+        key = experiment_variant_for(experiment=experiment, unit_id=unit_id) or variant_by_hash(
+            experiment, unit_id
+        )
+    for v in experiment.variants:
+        if v["key"] == key:
+            return dict(v.get("payload") or {})
+    return None
+
+
 def experiment_payload(
     *,
     workspace_id: int,
     lever: str,
     conversation_id: int | None = None,
     customer_id: int | None = None,
+    scope: Any = None,
+    record: bool = True,
 ) -> dict[str, Any] | None:
     """For another app about to apply `lever`: the payload of the variant this conversation or
-    customer gets in the workspace's running experiment on that lever (assigning it now), or
-    None when no experiment runs there or the unit id it needs is not given."""
-    experiment = (
-        Experiment.objects.filter(
-            workspace_id=workspace_id, lever=lever, status=Experiment.Status.RUNNING
+    customer gets in the workspace's running experiment on that lever (assigning it now unless
+    `record` is false), or None when no experiment runs there or the unit id it needs is not
+    given. For a scoped lever, `scope` is the object at hand (the macro or inbox id): only an
+    experiment on that object applies."""
+    for experiment in running_experiments(workspace_id=workspace_id, lever=lever):
+        if LEVERS[lever].scope_key and experiment_scope(experiment) != scope:
+            continue
+        return variant_payload(
+            experiment=experiment,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            record=record,
         )
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    if experiment is None:
-        return None
-    unit_id = conversation_id if experiment.unit == Experiment.Unit.CONVERSATION else customer_id
-    if unit_id is None:
-        return None
-    key = experiment_assign(experiment=experiment, unit_id=unit_id)
-    for v in experiment.variants:
-        if v["key"] == key:
-            return dict(v.get("payload") or {})
     return None

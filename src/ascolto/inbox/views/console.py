@@ -173,7 +173,8 @@ def macro_preview(request: HttpRequest, pk: int, macro_id: int) -> HttpResponse:
     conversation = conversation_or_404(workspace, pk)
     try:
         macro = macros.macro_get(workspace=workspace, user=user, macro_id=macro_id)
-        rendered = macros.macro_render(body=macro.body, customer=conversation.customer, agent=user)
+        body = macros.macro_body_for(macro=macro, conversation=conversation)
+        rendered = macros.macro_render(body=body, customer=conversation.customer, agent=user)
         actions = macros.parse_actions(macro.actions, workspace_id=workspace.pk)
     except NotFound:
         raise Http404(_("No such macro.")) from None
