@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-_sync_orm_beside_playwright = e2e._sync_orm_beside_playwright
-browser = e2e.browser
 page = e2e.page
 QUERY = "from=2026-03-02&to=2026-03-08"
 
