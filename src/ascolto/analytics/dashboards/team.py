@@ -10,6 +10,8 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
+from ascolto.analytics import rollups
+from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
@@ -25,12 +27,16 @@ KEYS = ["conversations", "resolved", "frt_median", "aht_mean"]
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    # No figure here needs the messages: reading them is most of the cost.
-    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
-    previous = filtered_facts(workspace=workspace, filters=filters.previous(), with_messages=False)
-    assignee_of = dict(
-        conversation_queryset(workspace=workspace, filters=filters).values_list("id", "assignee_id")
-    )
+    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, per_agent=True)
+    chosen_before = rollups.selection(workspace=workspace, filters=filters.previous(), now=now)
+    if chosen is not None and chosen_before is not None:
+        current = chosen.total.values()
+        previous = chosen_before.total.values()
+        per_agent = {
+            agent: tally.values() for agent, tally in chosen.agents.items() if tally.conversations
+        }
+    else:
+        current, previous, per_agent = _direct(workspace, filters, now)
     csat_by_agent = {
         row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
         for row in response_queryset(workspace=workspace, filters=filters)
@@ -42,16 +48,15 @@ def build(
         )
         .order_by()
     }
-    agent_ids = sorted({a for a in assignee_of.values() if a is not None} | set(csat_by_agent))
+    agent_ids = sorted(set(per_agent) | set(csat_by_agent))
     agents = {u.pk: u for u in User.objects.filter(pk__in=agent_ids)}
     rows = []
     volume = []
     for agent_id in sorted(agent_ids, key=lambda pk: str(agents[pk]).lower()):
-        mine = [c for c in facts if assignee_of.get(c.id) == agent_id]
-        values = conversation_values(mine, now=now, with_messages=False)
+        values = per_agent.get(agent_id) or conversation_values([], now=now, with_messages=False)
         agent_filters = replace(filters, agent_id=agent_id)
         name = str(agents[agent_id])
-        volume.append((name, float(len(mine))))
+        volume.append((name, values["conversations"] or 0.0))
         rows.append(
             [
                 (name, ""),
@@ -74,13 +79,7 @@ def build(
     return Dashboard(
         key="team",
         title=_("Team and agents"),
-        figures=figures(
-            KEYS,
-            conversation_values(facts, now=now, with_messages=False),
-            conversation_values(previous, now=now, with_messages=False),
-            filters,
-            targets_of(workspace),
-        ),
+        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
         charts=[charts.bars(_("Conversations per agent"), volume, rtl=rtl)],
         table_headers=[
             _("Agent"),
@@ -91,4 +90,29 @@ def build(
             _("CSAT"),
         ],
         table_rows=rows,
+    )
+
+
+Values = dict[str, float | None]
+
+
+def _direct(
+    workspace: Workspace, filters: DashboardFilters, now: dt.datetime
+) -> tuple[Values, Values, dict[int, Values]]:
+    """The figures from the conversations themselves (combined filters, rollups not built)."""
+    # No figure here needs the messages: reading them is most of the cost.
+    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
+    previous = filtered_facts(workspace=workspace, filters=filters.previous(), with_messages=False)
+    assignee_of = dict(
+        conversation_queryset(workspace=workspace, filters=filters).values_list("id", "assignee_id")
+    )
+    mine: dict[int, list[m.ConversationFacts]] = {}
+    for c in facts:
+        agent_id = assignee_of.get(c.id)
+        if agent_id is not None:
+            mine.setdefault(agent_id, []).append(c)
+    return (
+        conversation_values(facts, now=now, with_messages=False),
+        conversation_values(previous, now=now, with_messages=False),
+        {a: conversation_values(f, now=now, with_messages=False) for a, f in mine.items()},
     )

@@ -1,0 +1,341 @@
+"""Daily conversation rollups: the figures of every whole past day (workspace time zone) per
+filter value, kept incrementally, so a dashboard over 90 days and its previous period adds a few
+hundred rows instead of reading every conversation and message.
+
+- `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose conversations
+  changed since its last scan (the conversation's `updated_at`, which a message, an assignment
+  or a status change touches, and new handling intervals, with an overlap for transactions that
+  were still open), the days whose figures change with time alone (`recheck_at`: an SLA target
+  or the first-contact window running out), and the days that ended since; then it moves
+  `covered_until` to today.
+- `selection` adds the rows of the whole covered days for no filter or one filter (channel,
+  team, agent, language, value tier), and counts the rest directly from the facts: today, days
+  not refreshed yet and days whose `recheck_at` has passed. The rows are computed from the same
+  facts (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
+  exactly the direct ones; medians are within the histograms' resolution (tally.py,
+  docs/metrics.md). tests/analytics/test_rollups.py checks this on random data.
+- Combined filters (two or more at once) are computed directly, as before rollups.
+
+What a rollup does not see until the next full rebuild (`ascolto analytics rollups --full`):
+rows changed by bulk updates that do not touch `updated_at`, deleted conversations, and a
+customer's value tier changing after the day was rolled up (conversations are grouped by the
+customer's tier at the time of the rollup).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
+from ascolto.analytics.dashboards.filters import DashboardFilters, Period, period_of
+from ascolto.analytics.models import ConversationRollup, ConversationRollupState
+from ascolto.analytics.selectors import conversation_facts
+from ascolto.analytics.tally import COUNTS, HISTOGRAMS, Tally
+from ascolto.core.models import Workspace
+from ascolto.inbox.models import Conversation, HandlingInterval
+
+# Rows changed by a transaction that committed after a scan but stamped before it are caught by
+# the next scan as long as that transaction took less than this.
+OVERLAP = dt.timedelta(minutes=10)
+DAYS_PER_BATCH = 7
+DIMENSIONS = ("channel", "team", "agent", "language", "tier")
+_ONE = dt.timedelta(days=1)
+
+RowKey = tuple[dt.date, str, str, str]  # day, dimension, key, agent
+
+
+@dataclass(frozen=True)
+class Dims:
+    """What a conversation is filtered and broken down by."""
+
+    channel: str
+    team: str
+    agent: str
+    language: str
+    tier: str
+
+
+def _zone(workspace: Workspace) -> ZoneInfo:
+    return ZoneInfo(workspace.timezone)
+
+
+def _local_start(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), zone)
+
+
+def _started_day(zone: ZoneInfo) -> TruncDate:
+    return TruncDate(Coalesce("first_customer_message_at", "created_at"), tzinfo=zone)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def rollups_refresh(
+    *, workspace: Workspace, now: dt.datetime | None = None, full: bool = False
+) -> int:
+    """Bring the workspace's conversation rollups up to the start of today (workspace time
+    zone). Returns how many days were recomputed. One transaction holding the state row, so
+    two refreshes never interleave."""
+    moment = now or timezone.now()
+    zone = _zone(workspace)
+    today = moment.astimezone(zone).date()
+    with transaction.atomic():
+        state, _ = ConversationRollupState.objects.select_for_update().get_or_create(
+            workspace=workspace
+        )
+        if full or state.covered_until is None or state.scanned_at is None:
+            ConversationRollup.objects.filter(workspace=workspace).delete()
+            days = _days_with_data(workspace, zone, changed_since=None)
+        else:
+            days = _days_with_data(workspace, zone, changed_since=state.scanned_at - OVERLAP)
+            days |= set(
+                ConversationRollup.objects.filter(
+                    workspace=workspace, dimension="", key="", agent="", recheck_at__lte=moment
+                ).values_list("day", flat=True)
+            )
+            day = state.covered_until
+            while day < today:
+                days.add(day)
+                day += _ONE
+        todo = sorted(d for d in days if d < today)
+        for first, last in _runs(todo):
+            batch_first = first
+            while batch_first <= last:
+                batch_last = min(last, batch_first + dt.timedelta(days=DAYS_PER_BATCH - 1))
+                _rebuild(workspace, zone, batch_first, batch_last, moment)
+                batch_first = batch_last + _ONE
+        state.covered_until = today
+        state.scanned_at = moment
+        state.save()
+    return len(todo)
+
+
+def _days_with_data(
+    workspace: Workspace, zone: ZoneInfo, *, changed_since: dt.datetime | None
+) -> set[dt.date]:
+    conversations = Conversation.objects.filter(workspace=workspace)
+    if changed_since is None:
+        changed = conversations
+    else:
+        changed = conversations.filter(
+            Q(updated_at__gte=changed_since)
+            | Q(
+                pk__in=HandlingInterval.objects.filter(
+                    workspace=workspace, updated_at__gte=changed_since
+                ).values("conversation_id")
+            )
+        )
+    days = changed.annotate(day=_started_day(zone)).values_list("day", flat=True).distinct()
+    return {d for d in days.order_by() if d is not None}
+
+
+def _rebuild(
+    workspace: Workspace, zone: ZoneInfo, first: dt.date, last: dt.date, moment: dt.datetime
+) -> None:
+    """Replace the rows of the days [first, last] with fresh tallies of their conversations."""
+    ConversationRollup.objects.filter(workspace=workspace, day__gte=first, day__lte=last).delete()
+    start, end = _local_start(first, zone), _local_start(last + _ONE, zone)
+    facts = conversation_facts(workspace=workspace, start=start, end=end)
+    dims = _dims(workspace, [f.id for f in facts])
+    tallies: dict[RowKey, Tally] = defaultdict(Tally)
+    for fact in facts:
+        one = Tally.of(fact, now=moment, zone=zone)
+        day = fact.started_at.astimezone(zone).date()
+        for row_key in _row_keys(day, dims[fact.id]):
+            tallies[row_key].add(one)
+    ConversationRollup.objects.bulk_create(
+        (
+            ConversationRollup(
+                workspace=workspace,
+                day=day,
+                dimension=dimension,
+                key=key,
+                agent=agent,
+                **tally.row_fields(),
+            )
+            for (day, dimension, key, agent), tally in tallies.items()
+        ),
+        batch_size=1000,
+    )
+
+
+def _dims(workspace: Workspace, ids: list[int]) -> dict[int, Dims]:
+    out: dict[int, Dims] = {}
+    for offset in range(0, len(ids), 5000):
+        rows = Conversation.objects.filter(
+            workspace=workspace, pk__in=ids[offset : offset + 5000]
+        ).values_list("id", "channel", "team_id", "assignee_id", "language", "customer__value_tier")
+        for pk, channel, team, agent, language, tier in rows:
+            out[pk] = Dims(
+                channel=channel,
+                team="" if team is None else str(team),
+                agent="" if agent is None else str(agent),
+                language=language,
+                tier=tier or "",
+            )
+    return out
+
+
+def _row_keys(day: dt.date, d: Dims) -> list[RowKey]:
+    """The rows a conversation counts in: all, each filter value it has, and the same per its
+    assignee. Empty team, agent or language values are not rows: no filter selects them."""
+    filters = [("", "")]
+    for dimension in DIMENSIONS:
+        value = getattr(d, dimension)
+        if value or dimension == "tier":
+            filters.append((dimension, value))
+    keys = [(day, dimension, key, "") for dimension, key in filters]
+    if d.agent:
+        keys += [(day, dim, key, d.agent) for dim, key in filters if dim != "agent"]
+    return keys
+
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) runs, so each run is one range query."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + _ONE == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    """The conversation figures of a filter selection: all of it, and per assignee."""
+
+    total: Tally = field(default_factory=Tally)
+    agents: dict[int, Tally] = field(default_factory=dict)
+    rolled_days: int = 0
+
+    def agent(self, agent_id: int) -> Tally:
+        return self.agents.setdefault(agent_id, Tally())
+
+
+def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
+    """The (dimension, key) of the rollup rows of the filters: ("", "") without a filter,
+    None when several filters are combined (the dashboards then compute directly)."""
+    chosen = [
+        (name, value)
+        for name, value in (
+            ("channel", filters.channel),
+            ("team", "" if filters.team_id is None else str(filters.team_id)),
+            ("agent", "" if filters.agent_id is None else str(filters.agent_id)),
+            ("language", filters.language),
+            ("tier", filters.tier_value or ""),
+        )
+        if value or (name == "tier" and filters.tier)
+    ]
+    if len(chosen) > 1:
+        return None
+    return chosen[0] if chosen else ("", "")
+
+
+def selection(
+    *,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    now: dt.datetime,
+    per_agent: bool = False,
+) -> Selection | None:
+    """The figures of the selection from the rollups plus direct counts of the days they do
+    not cover. None when the rollups cannot answer (combined filters, never refreshed)."""
+    wanted = filter_key(filters)
+    if wanted is None:
+        return None
+    covered = (
+        ConversationRollupState.objects.filter(workspace=workspace)
+        .values_list("covered_until", flat=True)
+        .first()
+    )
+    if covered is None:
+        return None
+    dimension, key = wanted
+    period = filters.period
+    zone = _zone(workspace)
+    out = Selection()
+    rolled_last = min(period.last_day, covered - _ONE)
+    rolled: set[dt.date] = set()
+    if period.first_day <= rolled_last:
+        day_range = {"day__gte": period.first_day, "day__lte": rolled_last}
+        stale = set(
+            ConversationRollup.objects.filter(
+                workspace=workspace,
+                dimension="",
+                key="",
+                agent="",
+                recheck_at__lte=now,
+                **day_range,
+            ).values_list("day", flat=True)
+        )
+        rolled = {
+            period.first_day + dt.timedelta(days=n)
+            for n in range((rolled_last - period.first_day).days + 1)
+        } - stale
+        rows = ConversationRollup.objects.filter(
+            workspace=workspace, dimension=dimension, key=key, **day_range
+        ).exclude(day__in=stale)
+        if not per_agent:
+            rows = rows.filter(agent="")
+        for row in rows.values(*ROW_FIELDS).order_by():
+            tally = Tally.from_row(row)
+            if row["agent"]:
+                out.agent(int(row["agent"])).add(tally)
+            else:
+                out.total.add(tally)
+    out.rolled_days = len(rolled)
+    missing = [
+        day
+        for day in (period.first_day + dt.timedelta(days=n) for n in range(period.days))
+        if day not in rolled
+    ]
+    for first, last in _runs(missing):
+        _add_direct(out, workspace, filters, period_of(first, last, zone), now, per_agent)
+    if per_agent and filters.agent_id is not None:
+        # Agent rows are not broken down per agent again: the selection is that one agent.
+        out.agents = {filters.agent_id: out.total} if out.total.conversations else {}
+    return out
+
+
+ROW_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", *HISTOGRAMS, "channels", "heat")
+
+
+def _add_direct(
+    out: Selection,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    period: Period,
+    now: dt.datetime,
+    per_agent: bool,
+) -> None:
+    part = replace(filters, period=period)
+    facts = filtered_facts(workspace=workspace, filters=part)
+    if not facts:
+        return
+    assignee_of: dict[int, int | None] = {}
+    if per_agent:
+        assignee_of = dict(
+            conversation_queryset(workspace=workspace, filters=part).values_list(
+                "id", "assignee_id"
+            )
+        )
+    zone = _zone(workspace)
+    for fact in facts:
+        one = Tally.of(fact, now=now, zone=zone)
+        out.total.add(one)
+        agent_id = assignee_of.get(fact.id)
+        if agent_id is not None:
+            out.agent(agent_id).add(one)

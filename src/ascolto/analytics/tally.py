@@ -1,0 +1,243 @@
+"""The additive form of the conversation metrics: what a rollup row keeps, and how rows add up.
+
+A `Tally` holds counts and sums that add exactly (conversations, resolved, SLA met / judged,
+first-contact resolutions judged, handle seconds ...) and, for the medians, which are not
+additive, fixed histograms of the durations. `values` turns a tally into the same figures as
+`dashboards.metrics.conversation_values` computes from the facts (docs/metrics.md, "Rollups").
+
+Median resolution: durations below a minute fall in whole-second buckets, longer ones in
+buckets 2 % wide (each bucket's upper bound is 1.02 times its lower bound). A median read from a
+histogram is the middle of the bucket(s) of the middle value(s), so it is within
+`median_tolerance(exact)` = 0.5 s + 1 % of the exact median.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ascolto.analytics import service_metrics as m
+
+EXACT_BELOW = 60
+STEP = 1.02
+_LOG_STEP = math.log(STEP)
+ACTIVE = ("open", "pending", "snoozed")
+
+
+def bucket(seconds: float) -> int:
+    """The histogram bucket of a duration (never negative: durations are clamped at 0)."""
+    if seconds < EXACT_BELOW:
+        return max(0, int(seconds))
+    return EXACT_BELOW + int(math.log(seconds / EXACT_BELOW) / _LOG_STEP)
+
+
+def bucket_value(index: int) -> float:
+    """The middle of a bucket: what a median falling in it reads as."""
+    if index < EXACT_BELOW:
+        return index + 0.5
+    low = EXACT_BELOW * STEP ** (index - EXACT_BELOW)
+    return low * (1 + STEP) / 2
+
+
+def median_tolerance(exact: float) -> float:
+    """How far a median read from the histograms may be from the exact one."""
+    return 0.5 + 0.01 * abs(exact)
+
+
+def histogram_median(hist: Mapping[int, int]) -> float | None:
+    """The median of the durations a histogram counts, read as in `summarize` (the mean of the
+    two middle values for an even count), each value taken at its bucket's middle."""
+    total = sum(hist.values())
+    if total <= 0:
+        return None
+    wanted = [(total - 1) // 2, total // 2]
+    found: list[float] = []
+    seen = 0
+    for index in sorted(hist):
+        seen += hist[index]
+        while wanted and wanted[0] < seen:
+            wanted.pop(0)
+            found.append(bucket_value(index))
+        if not wanted:
+            break
+    return sum(found) / len(found)
+
+
+COUNTS = (
+    "conversations",
+    "resolved",
+    "backlog",
+    "ever_resolved",
+    "reopened",
+    "transfers",
+    "handled",
+    "sla_fr_judged",
+    "sla_fr_met",
+    "sla_res_judged",
+    "sla_res_met",
+    "fcr_judged",
+    "fcr_first",
+    "auto_resolved",
+    "bot_resolved",
+)
+HISTOGRAMS = ("frt", "nrt", "resolution")
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return 100.0 * part / whole if whole else None
+
+
+def _earliest(a: dt.datetime | None, b: dt.datetime) -> dt.datetime:
+    return b if a is None or b < a else a
+
+
+@dataclass
+class Tally:
+    conversations: int = 0
+    resolved: int = 0
+    backlog: int = 0
+    ever_resolved: int = 0
+    reopened: int = 0
+    transfers: int = 0
+    handled: int = 0
+    handle_seconds: float = 0.0
+    sla_fr_judged: int = 0
+    sla_fr_met: int = 0
+    sla_res_judged: int = 0
+    sla_res_met: int = 0
+    fcr_judged: int = 0
+    fcr_first: int = 0
+    auto_resolved: int = 0
+    bot_resolved: int = 0
+    frt: Counter[int] = field(default_factory=Counter)
+    nrt: Counter[int] = field(default_factory=Counter)
+    resolution: Counter[int] = field(default_factory=Counter)
+    channels: Counter[str] = field(default_factory=Counter)
+    heat: Counter[str] = field(default_factory=Counter)  # "weekday:hour" -> conversations
+    days: Counter[dt.date] = field(default_factory=Counter)  # local start day -> conversations
+    recheck_at: dt.datetime | None = None
+
+    # --- building --------------------------------------------------------------------------
+
+    @classmethod
+    def of(cls, c: m.ConversationFacts, *, now: dt.datetime, zone: ZoneInfo) -> Tally:
+        """One conversation's contribution, judged at `now` (as `conversation_values` does);
+        `recheck_at` is the first later moment at which its contribution changes by itself."""
+        t = cls(conversations=1)
+        resolution = m.resolution_time(c)
+        if resolution is not None:
+            t.resolved = 1
+            t.resolution[bucket(resolution)] += 1
+        t.backlog = int(c.status in ACTIVE)
+        if c.resolved_at is not None or c.reopen_count > 0:
+            t.ever_resolved = 1
+            t.reopened = int(c.reopen_count > 0)
+        t.transfers = c.transfer_count
+        if c.handling:
+            t.handled = 1
+            t.handle_seconds = m.handle_time(c)
+        frt = m.first_response_time(c)
+        if frt is not None:
+            t.frt[bucket(frt)] += 1
+        for nrt in m.next_response_times(c):
+            t.nrt[bucket(nrt)] += 1
+        if c.first_response_due_at is not None:
+            due, done = c.first_response_due_at, c.first_response_at
+            if done is not None or due <= now:
+                t.sla_fr_judged = 1
+                t.sla_fr_met = int(done is not None and done <= due)
+            else:
+                t.recheck_at = _earliest(t.recheck_at, due)
+        if c.resolution_due_at is not None:
+            due, done = c.resolution_due_at, c.resolved_at
+            if done is not None or due <= now:
+                t.sla_res_judged = 1
+                t.sla_res_met = int(done is not None and done <= due)
+            else:
+                t.recheck_at = _earliest(t.recheck_at, due)
+        if c.resolved_at is not None and c.status in ("resolved", "closed"):
+            judged_from = c.resolved_at + m.FCR_WINDOW
+            if now >= judged_from:
+                t.fcr_judged = 1
+                t.fcr_first = int(c.reopen_count == 0 and not c.recontacted)
+            else:
+                t.recheck_at = _earliest(t.recheck_at, judged_from)
+        if c.resolved_at is not None:
+            t.auto_resolved = 1
+            t.bot_resolved = int(c.bot_resolved)
+        t.channels[c.channel] += 1
+        local = c.started_at.astimezone(zone)
+        t.heat[f"{local.weekday()}:{local.hour}"] += 1
+        t.days[local.date()] += 1
+        return t
+
+    def add(self, other: Tally) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.handle_seconds += other.handle_seconds
+        for name in (*HISTOGRAMS, "channels", "heat", "days"):
+            getattr(self, name).update(getattr(other, name))
+        if other.recheck_at is not None:
+            self.recheck_at = _earliest(self.recheck_at, other.recheck_at)
+
+    # --- storing ---------------------------------------------------------------------------
+
+    def row_fields(self) -> dict[str, Any]:
+        """The rollup row's columns (the day is the row's own, so `days` is not stored)."""
+        fields: dict[str, Any] = {name: getattr(self, name) for name in COUNTS}
+        fields["handle_seconds"] = self.handle_seconds
+        for name in HISTOGRAMS:
+            fields[name] = {str(k): v for k, v in getattr(self, name).items()}
+        fields["channels"] = dict(self.channels)
+        fields["heat"] = dict(self.heat)
+        fields["recheck_at"] = self.recheck_at
+        return fields
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Tally:
+        """A tally from a rollup row read with `.values()` (which includes `day`)."""
+        t = cls()
+        for name in COUNTS:
+            setattr(t, name, int(row[name]))
+        t.handle_seconds = float(row["handle_seconds"])
+        for name in HISTOGRAMS:
+            getattr(t, name).update({int(k): int(v) for k, v in (row[name] or {}).items()})
+        t.channels.update({str(k): int(v) for k, v in (row["channels"] or {}).items()})
+        t.heat.update({str(k): int(v) for k, v in (row["heat"] or {}).items()})
+        if t.conversations:
+            t.days[row["day"]] += t.conversations
+        return t
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def values(self) -> dict[str, float | None]:
+        """The conversation figures of the catalogue, as `conversation_values` keys them."""
+        return {
+            "conversations": float(self.conversations),
+            "resolved": float(self.resolved),
+            "backlog": float(self.backlog),
+            "frt_median": histogram_median(self.frt),
+            "nrt_median": histogram_median(self.nrt),
+            "resolution_median": histogram_median(self.resolution),
+            "aht_mean": self.handle_seconds / self.handled if self.handled else None,
+            "reopen_rate": _pct(self.reopened, self.ever_resolved),
+            "fcr_rate": _pct(self.fcr_first, self.fcr_judged),
+            "transfers": self.transfers / self.conversations if self.conversations else None,
+            "sla_first_response": _pct(self.sla_fr_met, self.sla_fr_judged),
+            "sla_resolution": _pct(self.sla_res_met, self.sla_res_judged),
+            "automation_rate": _pct(self.bot_resolved, self.auto_resolved),
+        }
+
+    def heatmap(self) -> dict[tuple[int, int], int]:
+        """Conversations started per (weekday 0=Monday, hour), as `volume_heatmap` returns."""
+        out: dict[tuple[int, int], int] = {}
+        for cell, count in self.heat.items():
+            weekday, hour = cell.split(":")
+            if count:
+                out[(int(weekday), int(hour))] = count
+        return out
