@@ -314,19 +314,65 @@ def test_conversations_changed_after_their_day_are_rolled_up_on_the_next_refresh
     )
 
 
-def test_days_whose_figures_run_out_with_time_are_recomputed(workspace, rolled_up):
+def test_figures_that_time_alone_changes_stay_right_without_a_refresh(workspace, rolled_up):
+    data, _ = rolled_up
+    filters = _filters(workspace, data, first=DAYS, length=DAYS - 1, pick="")
     a_week_later = NOW + dt.timedelta(days=8)
-    pending = ConversationRollup.objects.filter(
-        workspace=workspace, dimension="", key="", agent="", recheck_at__lte=a_week_later
-    ).count()
-    assert pending > 0  # resolutions of the last week are not judged for FCR yet
 
-    recomputed = rollups.rollups_refresh(workspace=workspace, now=a_week_later)
+    at_refresh = metric_values(workspace=workspace, filters=filters, now=NOW)
+    later = metric_values(workspace=workspace, filters=filters, now=a_week_later)
 
-    assert recomputed >= pending
-    assert not ConversationRollup.objects.filter(
-        workspace=workspace, dimension="", recheck_at__lte=a_week_later
-    ).exists()
+    # Resolutions of the last week are judged for FCR by now, and open SLA targets ran out.
+    assert later["fcr_rate"] != at_refresh["fcr_rate"]
+    assert_same_figures(
+        later,
+        _direct(
+            workspace,
+            lambda: metric_values(workspace=workspace, filters=filters, now=a_week_later),
+        ),
+    )
+
+
+def test_a_customer_coming_back_within_7_days_overturns_an_earlier_first_contact(
+    workspace, rolled_up
+):
+    data, _ = rolled_up
+    filters = _filters(workspace, data, first=DAYS, length=DAYS - 1, pick="")
+    a_week_later = NOW + dt.timedelta(days=8)
+    loyal = CustomerFactory(workspace=workspace)
+    inbox = InboxFactory(workspace=workspace, channel="email")
+    began = NOW - dt.timedelta(days=3)
+    Conversation.objects.create(
+        workspace=workspace,
+        inbox=inbox,
+        channel="email",
+        customer=loyal,
+        status="resolved",
+        first_customer_message_at=began,
+        resolved_at=began + dt.timedelta(hours=2),
+    )
+    rollups.rollups_refresh(workspace=workspace, now=NOW)
+    before = metric_values(workspace=workspace, filters=filters, now=a_week_later)
+    _age(workspace)
+    Conversation.objects.create(
+        workspace=workspace,
+        inbox=inbox,
+        channel="sms",
+        customer=loyal,
+        first_customer_message_at=began + dt.timedelta(days=1),
+    )
+
+    rollups.rollups_refresh(workspace=workspace, now=NOW + dt.timedelta(minutes=5))
+
+    after = metric_values(workspace=workspace, filters=filters, now=a_week_later)
+    assert after["fcr_rate"] != before["fcr_rate"]
+    assert_same_figures(
+        after,
+        _direct(
+            workspace,
+            lambda: metric_values(workspace=workspace, filters=filters, now=a_week_later),
+        ),
+    )
 
 
 def test_rollups_are_per_workspace(workspace, other_workspace, rolled_up):

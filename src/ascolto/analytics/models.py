@@ -167,8 +167,8 @@ class ConversationRollup(models.Model):
     `dimension` is "" for all conversations, else a filter (channel, team, agent, language,
     tier) and `key` its value. Rows with `agent` set break (dimension, key) down per assignee
     for the team view. Medians come from the fixed histograms (`frt`, `nrt`, `resolution`);
-    `recheck_at` is when a figure of the day next changes with time alone (an SLA target or the
-    7-day first-contact window running out), so the refresh recomputes the day then."""
+    `pending` holds the judgements that time alone will make later (an SLA target running out,
+    the 7-day first-contact window closing), counted by the reader once their moment passed."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
@@ -196,7 +196,7 @@ class ConversationRollup(models.Model):
     resolution = models.JSONField(default=dict)
     channels = models.JSONField(default=dict)
     heat = models.JSONField(default=dict)
-    recheck_at = models.DateTimeField(null=True, blank=True)
+    pending = models.JSONField(default=list)
 
     class Meta:
         verbose_name = _("conversation rollup")

@@ -5,15 +5,16 @@ hundred rows instead of reading every conversation and message.
 - `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose conversations
   changed since its last scan (the conversation's `updated_at`, which a message, an assignment
   or a status change touches, and new handling intervals, with an overlap for transactions that
-  were still open), the days whose figures change with time alone (`recheck_at`: an SLA target
-  or the first-contact window running out), and the days that ended since; then it moves
-  `covered_until` to today.
+  were still open) and the days that ended since; then it moves `covered_until` to today.
 - `selection` adds the rows of the whole covered days for no filter or one filter (channel,
-  team, agent, language, value tier), and counts the rest directly from the facts: today, days
-  not refreshed yet and days whose `recheck_at` has passed. The rows are computed from the same
-  facts (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
+  team, agent, language, value tier), and counts the rest directly from the facts: today and
+  days not refreshed yet. The rows are computed from the same facts
+  (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
   exactly the direct ones; medians are within the histograms' resolution (tally.py,
-  docs/metrics.md). tests/analytics/test_rollups.py checks this on random data.
+  docs/metrics.md). What time alone changes (an SLA target running out, the 7-day FCR window
+  closing) is kept as pending judgements the reader counts once their moment passed, so a row
+  stays right without being recomputed. tests/analytics/test_rollups.py checks all this on
+  random data.
 - Combined filters (two or more at once) are computed directly, as before rollups.
 
 What a rollup does not see until the next full rebuild (`ascolto analytics rollups --full`):
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ from ascolto.analytics.dashboards.conversations import conversation_queryset, fi
 from ascolto.analytics.dashboards.filters import DashboardFilters, Period, period_of
 from ascolto.analytics.models import ConversationRollup, ConversationRollupState
 from ascolto.analytics.selectors import conversation_facts
+from ascolto.analytics.service_metrics import FCR_WINDOW
 from ascolto.analytics.tally import COUNTS, HISTOGRAMS, Tally
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval
@@ -97,11 +99,6 @@ def rollups_refresh(
             days = _days_with_data(workspace, zone, changed_since=None)
         else:
             days = _days_with_data(workspace, zone, changed_since=state.scanned_at - OVERLAP)
-            days |= set(
-                ConversationRollup.objects.filter(
-                    workspace=workspace, dimension="", key="", agent="", recheck_at__lte=moment
-                ).values_list("day", flat=True)
-            )
             day = state.covered_until
             while day < today:
                 days.add(day)
@@ -135,7 +132,43 @@ def _days_with_data(
             )
         )
     days = changed.annotate(day=_started_day(zone)).values_list("day", flat=True).distinct()
-    return {d for d in days.order_by() if d is not None}
+    found = {d for d in days.order_by() if d is not None}
+    if changed_since is not None:
+        found |= _recontacted_days(workspace, zone, changed)
+    return found
+
+
+def _recontacted_days(
+    workspace: Workspace, zone: ZoneInfo, changed: QuerySet[Conversation]
+) -> set[dt.date]:
+    """The days of conversations whose first-contact resolution a changed (new) conversation
+    may overturn: the same customer's, resolved within FCR_WINDOW before it started."""
+    starts: dict[int, list[dt.datetime]] = defaultdict(list)
+    for customer_id, first_message, created in changed.values_list(
+        "customer_id", "first_customer_message_at", "created_at"
+    ):
+        starts[customer_id].append(first_message or created)
+    if not starts:
+        return set()
+    earliest = min(min(v) for v in starts.values()) - FCR_WINDOW
+    days: set[dt.date] = set()
+    customers = sorted(starts)
+    for offset in range(0, len(customers), 2000):
+        earlier = (
+            Conversation.objects.filter(
+                workspace=workspace,
+                customer_id__in=customers[offset : offset + 2000],
+                resolved_at__gte=earliest,
+            )
+            .annotate(day=_started_day(zone))
+            .values_list("customer_id", "resolved_at", "day")
+        )
+        for customer_id, resolved_at, day in earlier:
+            if resolved_at is not None and any(
+                resolved_at < s <= resolved_at + FCR_WINDOW for s in starts[customer_id]
+            ):
+                days.add(day)
+    return days
 
 
 def _rebuild(
@@ -220,6 +253,17 @@ class Selection:
     total: Tally = field(default_factory=Tally)
     agents: dict[int, Tally] = field(default_factory=dict)
     rolled_days: int = 0
+    with_messages: bool = True
+
+    def values(self, *, now: dt.datetime) -> dict[str, float | None]:
+        return self.total.values(now=now, with_messages=self.with_messages)
+
+    def agent_values(self, *, now: dt.datetime) -> dict[int, dict[str, float | None]]:
+        return {
+            agent: tally.values(now=now, with_messages=self.with_messages)
+            for agent, tally in self.agents.items()
+            if tally.conversations
+        }
 
     def agent(self, agent_id: int) -> Tally:
         return self.agents.setdefault(agent_id, Tally())
@@ -250,9 +294,12 @@ def selection(
     filters: DashboardFilters,
     now: dt.datetime,
     per_agent: bool = False,
+    with_messages: bool = True,
 ) -> Selection | None:
     """The figures of the selection from the rollups plus direct counts of the days they do
-    not cover. None when the rollups cannot answer (combined filters, never refreshed)."""
+    not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
+    response time nor automation rate, and a much cheaper read of today). None when the
+    rollups cannot answer (combined filters, never refreshed)."""
     wanted = filter_key(filters)
     if wanted is None:
         return None
@@ -266,28 +313,21 @@ def selection(
     dimension, key = wanted
     period = filters.period
     zone = _zone(workspace)
-    out = Selection()
+    out = Selection(with_messages=with_messages)
     rolled_last = min(period.last_day, covered - _ONE)
     rolled: set[dt.date] = set()
     if period.first_day <= rolled_last:
-        day_range = {"day__gte": period.first_day, "day__lte": rolled_last}
-        stale = set(
-            ConversationRollup.objects.filter(
-                workspace=workspace,
-                dimension="",
-                key="",
-                agent="",
-                recheck_at__lte=now,
-                **day_range,
-            ).values_list("day", flat=True)
-        )
         rolled = {
             period.first_day + dt.timedelta(days=n)
             for n in range((rolled_last - period.first_day).days + 1)
-        } - stale
+        }
         rows = ConversationRollup.objects.filter(
-            workspace=workspace, dimension=dimension, key=key, **day_range
-        ).exclude(day__in=stale)
+            workspace=workspace,
+            dimension=dimension,
+            key=key,
+            day__gte=period.first_day,
+            day__lte=rolled_last,
+        )
         if not per_agent:
             rows = rows.filter(agent="")
         for row in rows.values(*ROW_FIELDS).order_by():
@@ -303,14 +343,23 @@ def selection(
         if day not in rolled
     ]
     for first, last in _runs(missing):
-        _add_direct(out, workspace, filters, period_of(first, last, zone), now, per_agent)
+        _add_direct(out, workspace, filters, period_of(first, last, zone), now, per_agent=per_agent)
     if per_agent and filters.agent_id is not None:
         # Agent rows are not broken down per agent again: the selection is that one agent.
         out.agents = {filters.agent_id: out.total} if out.total.conversations else {}
     return out
 
 
-ROW_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", *HISTOGRAMS, "channels", "heat")
+ROW_FIELDS = (
+    "day",
+    "agent",
+    *COUNTS,
+    "handle_seconds",
+    *HISTOGRAMS,
+    "channels",
+    "heat",
+    "pending",
+)
 
 
 def _add_direct(
@@ -319,18 +368,26 @@ def _add_direct(
     filters: DashboardFilters,
     period: Period,
     now: dt.datetime,
+    *,
     per_agent: bool,
 ) -> None:
     part = replace(filters, period=period)
-    facts = filtered_facts(workspace=workspace, filters=part)
+    # The days counted directly are recent ones (today, days not refreshed yet): the index on
+    # the last message time keeps that read small however many conversations there are.
+    facts = filtered_facts(
+        workspace=workspace,
+        filters=part,
+        touched_since=period.start,
+        with_messages=out.with_messages,
+    )
     if not facts:
         return
     assignee_of: dict[int, int | None] = {}
     if per_agent:
         assignee_of = dict(
-            conversation_queryset(workspace=workspace, filters=part).values_list(
-                "id", "assignee_id"
-            )
+            conversation_queryset(workspace=workspace, filters=part)
+            .filter(last_message_at__gte=period.start)
+            .values_list("id", "assignee_id")
         )
     zone = _zone(workspace)
     for fact in facts:

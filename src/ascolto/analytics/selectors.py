@@ -18,17 +18,23 @@ def conversation_facts(
     start: dt.datetime,
     end: dt.datetime,
     with_messages: bool = True,
+    touched_since: dt.datetime | None = None,
 ) -> list[ConversationFacts]:
     """Facts of the conversations that started (first customer message, else creation) in
     [start, end). Three queries, plus one per thousands of resolved conversations' customers to
-    see whether they came back within the first-contact window (`recontacted`)."""
+    see whether they came back within the first-contact window (`recontacted`).
+
+    `touched_since` narrows the read to conversations with a message since then (an index
+    lookup): pass the period's start for a recent period. A conversation's last message is
+    never before its start, so the result is the same."""
+    conversations = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if touched_since is not None:
+        conversations = conversations.filter(last_message_at__gte=touched_since)
     rows = list(
-        Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
-        .filter(
+        conversations.filter(
             Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
             | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
-        )
-        .values(
+        ).values(
             "id",
             "customer_id",
             "channel",

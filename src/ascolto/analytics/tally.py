@@ -92,8 +92,15 @@ def _pct(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
-def _earliest(a: dt.datetime | None, b: dt.datetime) -> dt.datetime:
-    return b if a is None or b < a else a
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+# What a pending judgement adds to when its moment has come.
+FR, RES, FCR = 0, 1, 2
+
+
+def micros(moment: dt.datetime) -> int:
+    """An instant as whole microseconds since the epoch (exact, unlike a float timestamp)."""
+    return (moment - EPOCH) // MICROSECOND
 
 
 @dataclass
@@ -120,14 +127,17 @@ class Tally:
     channels: Counter[str] = field(default_factory=Counter)
     heat: Counter[str] = field(default_factory=Counter)  # "weekday:hour" -> conversations
     days: Counter[dt.date] = field(default_factory=Counter)  # local start day -> conversations
-    recheck_at: dt.datetime | None = None
+    # Judgements that fall due later than the tally was made: (moment in micros, FR | RES |
+    # FCR, 1 if it counts as met / first-contact). An unanswered SLA target is missed when its
+    # due time passes; a resolution is judged for FCR 7 days after it.
+    pending: list[tuple[int, int, int]] = field(default_factory=list)
 
     # --- building --------------------------------------------------------------------------
 
     @classmethod
     def of(cls, c: m.ConversationFacts, *, now: dt.datetime, zone: ZoneInfo) -> Tally:
         """One conversation's contribution, judged at `now` (as `conversation_values` does);
-        `recheck_at` is the first later moment at which its contribution changes by itself."""
+        what time alone will change later is kept in `pending`."""
         t = cls(conversations=1)
         resolution = m.resolution_time(c)
         if resolution is not None:
@@ -152,21 +162,22 @@ class Tally:
                 t.sla_fr_judged = 1
                 t.sla_fr_met = int(done is not None and done <= due)
             else:
-                t.recheck_at = _earliest(t.recheck_at, due)
+                t.pending.append((micros(due), FR, 0))
         if c.resolution_due_at is not None:
             due, done = c.resolution_due_at, c.resolved_at
             if done is not None or due <= now:
                 t.sla_res_judged = 1
                 t.sla_res_met = int(done is not None and done <= due)
             else:
-                t.recheck_at = _earliest(t.recheck_at, due)
+                t.pending.append((micros(due), RES, 0))
         if c.resolved_at is not None and c.status in ("resolved", "closed"):
             judged_from = c.resolved_at + m.FCR_WINDOW
+            first_contact = int(c.reopen_count == 0 and not c.recontacted)
             if now >= judged_from:
                 t.fcr_judged = 1
-                t.fcr_first = int(c.reopen_count == 0 and not c.recontacted)
+                t.fcr_first = first_contact
             else:
-                t.recheck_at = _earliest(t.recheck_at, judged_from)
+                t.pending.append((micros(judged_from), FCR, first_contact))
         if c.resolved_at is not None:
             t.auto_resolved = 1
             t.bot_resolved = int(c.bot_resolved)
@@ -182,8 +193,7 @@ class Tally:
         self.handle_seconds += other.handle_seconds
         for name in (*HISTOGRAMS, "channels", "heat", "days"):
             getattr(self, name).update(getattr(other, name))
-        if other.recheck_at is not None:
-            self.recheck_at = _earliest(self.recheck_at, other.recheck_at)
+        self.pending.extend(other.pending)
 
     # --- storing ---------------------------------------------------------------------------
 
@@ -195,7 +205,7 @@ class Tally:
             fields[name] = {str(k): v for k, v in getattr(self, name).items()}
         fields["channels"] = dict(self.channels)
         fields["heat"] = dict(self.heat)
-        fields["recheck_at"] = self.recheck_at
+        fields["pending"] = [list(p) for p in self.pending]
         return fields
 
     @classmethod
@@ -209,28 +219,40 @@ class Tally:
             getattr(t, name).update({int(k): int(v) for k, v in (row[name] or {}).items()})
         t.channels.update({str(k): int(v) for k, v in (row["channels"] or {}).items()})
         t.heat.update({str(k): int(v) for k, v in (row["heat"] or {}).items()})
+        t.pending = [(int(at), int(kind), int(ok)) for at, kind, ok in row["pending"] or []]
         if t.conversations:
             t.days[row["day"]] += t.conversations
         return t
 
     # --- reading ---------------------------------------------------------------------------
 
-    def values(self) -> dict[str, float | None]:
-        """The conversation figures of the catalogue, as `conversation_values` keys them."""
+    def values(self, *, now: dt.datetime, with_messages: bool = True) -> dict[str, float | None]:
+        """The conversation figures of the catalogue at `now`, as `conversation_values` keys
+        them; without messages (the tally was partly made without them) next response time
+        and automation rate are None, as there."""
+        moment = micros(now)
+        judged = [0, 0, 0]
+        met = [0, 0, 0]
+        for at, kind, ok in self.pending:
+            if at <= moment:
+                judged[kind] += 1
+                met[kind] += ok
         return {
             "conversations": float(self.conversations),
             "resolved": float(self.resolved),
             "backlog": float(self.backlog),
             "frt_median": histogram_median(self.frt),
-            "nrt_median": histogram_median(self.nrt),
+            "nrt_median": histogram_median(self.nrt) if with_messages else None,
             "resolution_median": histogram_median(self.resolution),
             "aht_mean": self.handle_seconds / self.handled if self.handled else None,
             "reopen_rate": _pct(self.reopened, self.ever_resolved),
-            "fcr_rate": _pct(self.fcr_first, self.fcr_judged),
+            "fcr_rate": _pct(self.fcr_first + met[FCR], self.fcr_judged + judged[FCR]),
             "transfers": self.transfers / self.conversations if self.conversations else None,
-            "sla_first_response": _pct(self.sla_fr_met, self.sla_fr_judged),
-            "sla_resolution": _pct(self.sla_res_met, self.sla_res_judged),
-            "automation_rate": _pct(self.bot_resolved, self.auto_resolved),
+            "sla_first_response": _pct(self.sla_fr_met + met[FR], self.sla_fr_judged + judged[FR]),
+            "sla_resolution": _pct(self.sla_res_met + met[RES], self.sla_res_judged + judged[RES]),
+            "automation_rate": (
+                _pct(self.bot_resolved, self.auto_resolved) if with_messages else None
+            ),
         }
 
     def heatmap(self) -> dict[tuple[int, int], int]:

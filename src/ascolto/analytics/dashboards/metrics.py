@@ -193,9 +193,11 @@ def metric_values(
     moment = now or timezone.now()
     values: dict[str, float | None]
     if facts is None:
-        chosen = rollups.selection(workspace=workspace, filters=filters, now=moment)
+        chosen = rollups.selection(
+            workspace=workspace, filters=filters, now=moment, with_messages=with_messages
+        )
         if chosen is not None:
-            values = chosen.total.values()
+            values = chosen.values(now=moment)
             values.update(survey_figures(workspace=workspace, filters=filters))
             return values
         facts = filtered_facts(workspace=workspace, filters=filters, with_messages=with_messages)

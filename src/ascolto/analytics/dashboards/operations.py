@@ -39,8 +39,8 @@ def build(
     chosen = rollups.selection(workspace=workspace, filters=filters, now=now)
     chosen_before = rollups.selection(workspace=workspace, filters=filters.previous(), now=now)
     if chosen is not None and chosen_before is not None:
-        current = chosen.total.values()
-        previous = chosen_before.total.values()
+        current = chosen.values(now=now)
+        previous = chosen_before.values(now=now)
         volume = dict(chosen.total.channels)
         heat = chosen.total.heatmap()
     else:

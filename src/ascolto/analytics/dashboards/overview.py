@@ -44,17 +44,19 @@ def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
     previous_filters = filters.previous()
-    chosen = rollups.selection(workspace=workspace, filters=filters, now=now)
-    chosen_before = rollups.selection(workspace=workspace, filters=previous_filters, now=now)
+    # None of the overview's figures needs the messages: reading them is most of the cost.
+    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, with_messages=False)
+    chosen_before = rollups.selection(
+        workspace=workspace, filters=previous_filters, now=now, with_messages=False
+    )
     if chosen is not None and chosen_before is not None:
-        current = chosen.total.values() | survey_figures(workspace=workspace, filters=filters)
-        previous = chosen_before.total.values() | survey_figures(
+        current = chosen.values(now=now) | survey_figures(workspace=workspace, filters=filters)
+        previous = chosen_before.values(now=now) | survey_figures(
             workspace=workspace, filters=previous_filters
         )
         series = _per_day(chosen.total.days, filters.period)
         series_before = _per_day(chosen_before.total.days, previous_filters.period)
     else:
-        # None of the overview's figures needs the messages: reading them is most of the cost.
         facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
         previous_facts = filtered_facts(
             workspace=workspace, filters=previous_filters, with_messages=False

@@ -27,14 +27,17 @@ KEYS = ["conversations", "resolved", "frt_median", "aht_mean"]
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, per_agent=True)
-    chosen_before = rollups.selection(workspace=workspace, filters=filters.previous(), now=now)
+    # No figure here needs the messages: reading them is most of the cost.
+    chosen = rollups.selection(
+        workspace=workspace, filters=filters, now=now, per_agent=True, with_messages=False
+    )
+    chosen_before = rollups.selection(
+        workspace=workspace, filters=filters.previous(), now=now, with_messages=False
+    )
     if chosen is not None and chosen_before is not None:
-        current = chosen.total.values()
-        previous = chosen_before.total.values()
-        per_agent = {
-            agent: tally.values() for agent, tally in chosen.agents.items() if tally.conversations
-        }
+        current = chosen.values(now=now)
+        previous = chosen_before.values(now=now)
+        per_agent = chosen.agent_values(now=now)
     else:
         current, previous, per_agent = _direct(workspace, filters, now)
     csat_by_agent = {
