@@ -266,14 +266,15 @@ def test_every_dashboard_reads_the_same_from_rollups(workspace, rolled_up, pick)
             assert _charts(rolled) == _charts(direct)
 
 
-def test_a_refresh_covers_every_past_day_and_leaves_today_to_direct_counts(workspace, rolled_up):
+def test_a_refresh_covers_every_past_day_and_today_so_far(workspace, rolled_up):
     _, days = rolled_up
     state = ConversationRollupState.objects.get(workspace=workspace)
     today = NOW.astimezone(ZoneInfo(ZONE)).date()
 
     assert state.covered_until == today
+    assert state.partial_until == NOW  # today's rows hold what started before the refresh
     assert 0 < days <= DAYS
-    assert not ConversationRollup.objects.filter(workspace=workspace, day__gte=today).exists()
+    assert not ConversationRollup.objects.filter(workspace=workspace, day__gt=today).exists()
     nothing = rollups.rollups_refresh(workspace=workspace, now=NOW + dt.timedelta(minutes=5))
     assert nothing == 0
 
@@ -375,6 +376,28 @@ def test_a_customer_coming_back_within_7_days_overturns_an_earlier_first_contact
     )
 
 
+def test_conversations_started_since_the_refresh_are_counted_directly(workspace, rolled_up):
+    data, _ = rolled_up
+    filters = _filters(workspace, data, first=2, length=2, pick="channel=email")
+    later = NOW + dt.timedelta(hours=1)
+    before = metric_values(workspace=workspace, filters=filters, now=later)
+    Conversation.objects.create(
+        workspace=workspace,
+        inbox=InboxFactory(workspace=workspace, channel="email"),
+        channel="email",
+        customer=CustomerFactory(workspace=workspace),
+        first_customer_message_at=NOW + dt.timedelta(minutes=10),
+    )
+
+    after = metric_values(workspace=workspace, filters=filters, now=later)
+
+    assert after["conversations"] == (before["conversations"] or 0) + 1
+    assert_same_figures(
+        after,
+        _direct(workspace, lambda: metric_values(workspace=workspace, filters=filters, now=later)),
+    )
+
+
 def test_rollups_are_per_workspace(workspace, other_workspace, rolled_up):
     data, _ = rolled_up
     _fill(other_workspace, seed=8, count=30)
@@ -433,4 +456,4 @@ def test_buckets_are_whole_seconds_below_a_minute_then_two_percent_wide():
     assert bucket(60) == 60
     assert bucket_value(bucket(3600)) == pytest.approx(3600, rel=0.01)
     assert histogram_median({}) is None
-    assert Tally().values()["frt_median"] is None
+    assert Tally().values(now=NOW)["frt_median"] is None

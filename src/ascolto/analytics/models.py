@@ -214,10 +214,12 @@ class ConversationRollup(models.Model):
 
 class ConversationRollupState(models.Model):
     """How far a workspace's conversation rollups go: days before `covered_until` (workspace
-    time zone) are rolled up; `scanned_at` is when changed conversations were last looked for."""
+    time zone) are rolled up, and that day's rows hold the conversations started before
+    `partial_until`; `scanned_at` is when changed conversations were last looked for."""
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
     covered_until = models.DateField(null=True, blank=True)
+    partial_until = models.DateTimeField(null=True, blank=True)
     scanned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

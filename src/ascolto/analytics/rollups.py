@@ -5,11 +5,12 @@ hundred rows instead of reading every conversation and message.
 - `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose conversations
   changed since its last scan (the conversation's `updated_at`, which a message, an assignment
   or a status change touches, and new handling intervals, with an overlap for transactions that
-  were still open) and the days that ended since; then it moves `covered_until` to today.
+  were still open) and the days that ended since; then it moves `covered_until` to today,
+  and rolls up today so far (the conversations started before the refresh, `partial_until`).
 - `selection` adds the rows of the whole covered days for no filter or one filter (channel,
-  team, agent, language, value tier), and counts the rest directly from the facts: today and
-  days not refreshed yet. The rows are computed from the same facts
-  (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
+  team, agent, language, value tier), and counts the rest directly from the facts: what
+  started since the last refresh and days not refreshed yet. The rows are computed from the
+  same facts (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
   exactly the direct ones; medians are within the histograms' resolution (tally.py,
   docs/metrics.md). What time alone changes (an SLA target running out, the 7-day FCR window
   closing) is kept as pending judgements the reader counts once their moment passed, so a row
@@ -110,7 +111,11 @@ def rollups_refresh(
                 batch_last = min(last, batch_first + dt.timedelta(days=DAYS_PER_BATCH - 1))
                 _rebuild(workspace, zone, batch_first, batch_last, moment)
                 batch_first = batch_last + _ONE
+        # Today so far: its rows hold the conversations started before this moment, so a
+        # dashboard only counts the last few minutes directly.
+        _rebuild(workspace, zone, today, today, moment, until=moment)
         state.covered_until = today
+        state.partial_until = moment
         state.scanned_at = moment
         state.save()
     return len(todo)
@@ -172,11 +177,20 @@ def _recontacted_days(
 
 
 def _rebuild(
-    workspace: Workspace, zone: ZoneInfo, first: dt.date, last: dt.date, moment: dt.datetime
+    workspace: Workspace,
+    zone: ZoneInfo,
+    first: dt.date,
+    last: dt.date,
+    moment: dt.datetime,
+    *,
+    until: dt.datetime | None = None,
 ) -> None:
-    """Replace the rows of the days [first, last] with fresh tallies of their conversations."""
+    """Replace the rows of the days [first, last] with fresh tallies of their conversations
+    (those started before `until`, when given)."""
     ConversationRollup.objects.filter(workspace=workspace, day__gte=first, day__lte=last).delete()
     start, end = _local_start(first, zone), _local_start(last + _ONE, zone)
+    if until is not None:
+        end = min(end, until)
     facts = conversation_facts(workspace=workspace, start=start, end=end)
     dims = _dims(workspace, [f.id for f in facts])
     tallies: dict[RowKey, Tally] = defaultdict(Tally)
@@ -303,30 +317,30 @@ def selection(
     wanted = filter_key(filters)
     if wanted is None:
         return None
-    covered = (
-        ConversationRollupState.objects.filter(workspace=workspace)
-        .values_list("covered_until", flat=True)
-        .first()
-    )
-    if covered is None:
+    state = ConversationRollupState.objects.filter(workspace=workspace).first()
+    if state is None or state.covered_until is None:
         return None
+    covered: dt.date = state.covered_until
+    partial_until = state.partial_until
     dimension, key = wanted
     period = filters.period
     zone = _zone(workspace)
     out = Selection(with_messages=with_messages)
-    rolled_last = min(period.last_day, covered - _ONE)
+    # Rows exist for the whole days before `covered` and, up to `partial_until`, for that day.
+    partial = covered if partial_until is not None else None
+    rows_last = min(period.last_day, covered if partial else covered - _ONE)
     rolled: set[dt.date] = set()
-    if period.first_day <= rolled_last:
+    if period.first_day <= rows_last:
         rolled = {
             period.first_day + dt.timedelta(days=n)
-            for n in range((rolled_last - period.first_day).days + 1)
+            for n in range((rows_last - period.first_day).days + 1)
         }
         rows = ConversationRollup.objects.filter(
             workspace=workspace,
             dimension=dimension,
             key=key,
             day__gte=period.first_day,
-            day__lte=rolled_last,
+            day__lte=rows_last,
         )
         if not per_agent:
             rows = rows.filter(agent="")
@@ -344,6 +358,10 @@ def selection(
     ]
     for first, last in _runs(missing):
         _add_direct(out, workspace, filters, period_of(first, last, zone), now, per_agent=per_agent)
+    if partial in rolled and partial_until is not None:
+        rest = period_of(partial, partial, zone)
+        rest = Period(start=partial_until, end=rest.end, first_day=partial, last_day=partial)
+        _add_direct(out, workspace, filters, rest, now, per_agent=per_agent)
     if per_agent and filters.agent_id is not None:
         # Agent rows are not broken down per agent again: the selection is that one agent.
         out.agents = {filters.agent_id: out.total} if out.total.conversations else {}
