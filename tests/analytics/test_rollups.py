@@ -457,3 +457,24 @@ def test_buckets_are_whole_seconds_below_a_minute_then_two_percent_wide():
     assert bucket_value(bucket(3600)) == pytest.approx(3600, rel=0.01)
     assert histogram_median({}) is None
     assert Tally().values(now=NOW)["frt_median"] is None
+
+
+def test_team_view_csat_per_agent_comes_from_the_survey_rollups(workspace, rolled_up):
+    from ascolto.surveys import rollups as survey_rollups
+    from tests.analytics.dashboards.conftest import survey_response
+
+    data, _ = rolled_up
+    anna, bruno = data["agents"][0], data["agents"][1]
+    customer = CustomerFactory(workspace=workspace)
+    two_days_ago = NOW - dt.timedelta(days=2)
+    for n, (agent, score) in enumerate([(anna, 5), (anna, 2), (bruno, 4)]):
+        survey_response(workspace, customer, csat=score, agent=agent, when=two_days_ago, n=n)
+    survey_rollups.rollups_refresh(workspace=workspace, now=NOW)
+
+    for pick in ("", "agent=0"):
+        filters = _filters(workspace, data, first=5, length=5, pick=pick)
+        table = team.build(workspace=workspace, filters=filters, now=NOW).table_rows
+        csat = {row[0][0]: row[5][0] for row in table}
+
+        assert csat[str(anna)] == "50.0%"
+        assert csat.get(str(bruno)) == (None if pick else "100.0%")

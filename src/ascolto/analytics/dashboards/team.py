@@ -20,6 +20,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import conversation_values, response_queryset
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
+from ascolto.surveys import selectors as survey_selectors
 
 KEYS = ["conversations", "resolved", "frt_median", "aht_mean"]
 
@@ -40,17 +41,7 @@ def build(
         per_agent = chosen.agent_values(now=now)
     else:
         current, previous, per_agent = _direct(workspace, filters, now)
-    csat_by_agent = {
-        row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
-        for row in response_queryset(workspace=workspace, filters=filters)
-        .filter(csat_score__isnull=False, agent__isnull=False)
-        .values("agent_id")
-        .annotate(
-            n=Count("id"),
-            ok=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
-        )
-        .order_by()
-    }
+    csat_by_agent = _csat_by_agent(workspace, filters)
     agent_ids = sorted(set(per_agent) | set(csat_by_agent))
     agents = {u.pk: u for u in User.objects.filter(pk__in=agent_ids)}
     rows = []
@@ -119,3 +110,32 @@ def _direct(
         conversation_values(previous, now=now, with_messages=False),
         {a: conversation_values(f, now=now, with_messages=False) for a, f in mine.items()},
     )
+
+
+def _csat_by_agent(workspace: Workspace, filters: DashboardFilters) -> dict[int, float | None]:
+    """CSAT per agent of the answers in the selection: from the survey rollups' agent breakdown
+    without a filter or with the agent one, else counted directly."""
+    if filters.agent_id is not None or rollups.filter_key(filters) == ("", ""):
+        result = survey_selectors.metric_counts(
+            workspace=workspace,
+            filters=survey_selectors.ResponseFilter(
+                since=filters.period.start, until=filters.period.end
+            ),
+            by="agent",
+        )
+        return {
+            int(g.key): g.csat.percent
+            for g, _label in result.groups
+            if g.key and g.csat.n and (filters.agent_id is None or int(g.key) == filters.agent_id)
+        }
+    return {
+        row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
+        for row in response_queryset(workspace=workspace, filters=filters)
+        .filter(csat_score__isnull=False, agent__isnull=False)
+        .values("agent_id")
+        .annotate(
+            n=Count("id"),
+            ok=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
+        )
+        .order_by()
+    }
