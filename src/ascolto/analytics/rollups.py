@@ -42,7 +42,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters, Period, perio
 from ascolto.analytics.models import ConversationRollup, ConversationRollupState
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.analytics.service_metrics import FCR_WINDOW
-from ascolto.analytics.tally import COUNTS, HISTOGRAMS, Tally
+from ascolto.analytics.tally import COUNTS, Tally
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval
 
@@ -309,11 +309,13 @@ def selection(
     now: dt.datetime,
     per_agent: bool = False,
     with_messages: bool = True,
+    charts: bool = False,
 ) -> Selection | None:
     """The figures of the selection from the rollups plus direct counts of the days they do
     not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
     response time nor automation rate, and a much cheaper read of today). None when the
-    rollups cannot answer (combined filters, never refreshed)."""
+    rollups cannot answer (combined filters, never refreshed). Per-agent tallies hold only
+    what the team view shows; volume by channel and the heatmap are read with `charts`."""
     wanted = filter_key(filters)
     if wanted is None:
         return None
@@ -342,14 +344,12 @@ def selection(
             day__gte=period.first_day,
             day__lte=rows_last,
         )
-        if not per_agent:
-            rows = rows.filter(agent="")
-        for row in rows.values(*ROW_FIELDS).order_by():
-            tally = Tally.from_row(row)
-            if row["agent"]:
-                out.agent(int(row["agent"])).add(tally)
-            else:
-                out.total.add(tally)
+        fields = _row_fields(with_messages=with_messages, charts=charts)
+        for row in rows.filter(agent="").values(*fields).order_by():
+            out.total.add(Tally.from_row(row))
+        if per_agent:
+            for row in rows.exclude(agent="").values(*AGENT_FIELDS).order_by():
+                out.agent(int(row["agent"])).add(Tally.from_row(row))
     out.rolled_days = len(rolled)
     missing = [
         day
@@ -368,16 +368,15 @@ def selection(
     return out
 
 
-ROW_FIELDS = (
-    "day",
-    "agent",
-    *COUNTS,
-    "handle_seconds",
-    *HISTOGRAMS,
-    "channels",
-    "heat",
-    "pending",
-)
+BASE_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt", "resolution", "pending")
+# What the team view shows per agent: conversations, resolved, FRT median, handle time.
+AGENT_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt")
+
+
+def _row_fields(*, with_messages: bool, charts: bool) -> tuple[str, ...]:
+    return (
+        BASE_FIELDS + (("nrt",) if with_messages else ()) + (("channels", "heat") if charts else ())
+    )
 
 
 def _add_direct(

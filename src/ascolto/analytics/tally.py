@@ -210,16 +210,21 @@ class Tally:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Tally:
-        """A tally from a rollup row read with `.values()` (which includes `day`)."""
+        """A tally from a rollup row read with `.values()` (which includes `day`); columns
+        left out of the read (what a dashboard does not show) stay empty."""
         t = cls()
         for name in COUNTS:
             setattr(t, name, int(row[name]))
         t.handle_seconds = float(row["handle_seconds"])
         for name in HISTOGRAMS:
-            getattr(t, name).update({int(k): int(v) for k, v in (row[name] or {}).items()})
-        t.channels.update({str(k): int(v) for k, v in (row["channels"] or {}).items()})
-        t.heat.update({str(k): int(v) for k, v in (row["heat"] or {}).items()})
-        t.pending = [(int(at), int(kind), int(ok)) for at, kind, ok in row["pending"] or []]
+            if row.get(name):
+                getattr(t, name).update({int(k): int(v) for k, v in row[name].items()})
+        if row.get("channels"):
+            t.channels.update({str(k): int(v) for k, v in row["channels"].items()})
+        if row.get("heat"):
+            t.heat.update({str(k): int(v) for k, v in row["heat"].items()})
+        if row.get("pending"):
+            t.pending = [(int(at), int(kind), int(ok)) for at, kind, ok in row["pending"]]
         if t.conversations:
             t.days[row["day"]] += t.conversations
         return t

@@ -36,7 +36,7 @@ KEYS = [
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    chosen = rollups.selection(workspace=workspace, filters=filters, now=now)
+    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, charts=True)
     chosen_before = rollups.selection(workspace=workspace, filters=filters.previous(), now=now)
     if chosen is not None and chosen_before is not None:
         current = chosen.values(now=now)
