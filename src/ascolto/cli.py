@@ -40,6 +40,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "nlp": ("ascolto.assistant.nlp.cli", "nlp", "Language, intent and sentiment models."),
     "helpcenter": ("ascolto.helpcenter.cli", "helpcenter", "Help center: search evaluation."),
     "surveys": ("ascolto.surveys.cli", "surveys", "Surveys: metric rollups."),
+    "analytics": ("ascolto.analytics.cli", "analytics", "Analytics: conversation rollups."),
     "recommendations": ("ascolto.recommendations.cli", "recommendations", "Recompute, evaluate."),
 }
 

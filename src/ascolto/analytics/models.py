@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ascolto.core.models import WorkspaceScopedModel
+from ascolto.core.models import Workspace, WorkspaceScopedModel
 
 
 class MetricTarget(WorkspaceScopedModel):
@@ -157,3 +157,74 @@ class ExperimentAssignment(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.experiment_id}:{self.unit_id}={self.variant}"
+
+
+class ConversationRollup(models.Model):
+    """Conversation figures of one day (the workspace's time zone), one filter value and, when
+    `agent` is set, one agent within it, so the dashboards add up a few hundred rows instead of
+    reading every conversation (analytics/rollups.py; the sums are `analytics.tally.Tally`).
+
+    `dimension` is "" for all conversations, else a filter (channel, team, agent, language,
+    tier) and `key` its value. Rows with `agent` set break (dimension, key) down per assignee
+    for the team view. Medians come from the fixed histograms (`frt`, `nrt`, `resolution`);
+    `pending` holds the judgements that time alone will make later (an SLA target running out,
+    the 7-day first-contact window closing), counted by the reader once their moment passed."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    dimension = models.CharField(max_length=10, blank=True, default="")
+    key = models.CharField(max_length=40, blank=True, default="")
+    agent = models.CharField(max_length=20, blank=True, default="")
+    conversations = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    backlog = models.PositiveIntegerField(default=0)
+    ever_resolved = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    transfers = models.PositiveIntegerField(default=0)
+    handled = models.PositiveIntegerField(default=0)
+    handle_seconds = models.FloatField(default=0.0)
+    sla_fr_judged = models.PositiveIntegerField(default=0)
+    sla_fr_met = models.PositiveIntegerField(default=0)
+    sla_res_judged = models.PositiveIntegerField(default=0)
+    sla_res_met = models.PositiveIntegerField(default=0)
+    fcr_judged = models.PositiveIntegerField(default=0)
+    fcr_first = models.PositiveIntegerField(default=0)
+    auto_resolved = models.PositiveIntegerField(default=0)
+    bot_resolved = models.PositiveIntegerField(default=0)
+    frt = models.JSONField(default=dict)
+    nrt = models.JSONField(default=dict)
+    resolution = models.JSONField(default=dict)
+    channels = models.JSONField(default=dict)
+    heat = models.JSONField(default=dict)
+    pending = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("conversation rollup")
+        verbose_name_plural = _("conversation rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "dimension", "key", "agent", "day"],
+                name="conversation_rollup_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"conversation rollup {self.day} {self.dimension}={self.key} {self.agent}"
+
+
+class ConversationRollupState(models.Model):
+    """How far a workspace's conversation rollups go: days before `covered_until` (workspace
+    time zone) are rolled up, and that day's rows hold the conversations started before
+    `partial_until`; `scanned_at` is when changed conversations were last looked for."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    covered_until = models.DateField(null=True, blank=True)
+    partial_until = models.DateTimeField(null=True, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation rollup state")
+        verbose_name_plural = _("conversation rollup states")
+
+    def __str__(self) -> str:
+        return f"conversation rollups of workspace #{self.workspace_id} until {self.covered_until}"

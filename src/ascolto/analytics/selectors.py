@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from django.db.models import Q
 
-from ascolto.analytics.service_metrics import ConversationFacts, MessageFact
+from ascolto.analytics.service_metrics import FCR_WINDOW, ConversationFacts, MessageFact
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval, Message
 
@@ -18,16 +18,23 @@ def conversation_facts(
     start: dt.datetime,
     end: dt.datetime,
     with_messages: bool = True,
+    touched_since: dt.datetime | None = None,
 ) -> list[ConversationFacts]:
     """Facts of the conversations that started (first customer message, else creation) in
-    [start, end). Three queries whatever the number of conversations."""
+    [start, end). Three queries, plus one per thousands of resolved conversations' customers to
+    see whether they came back within the first-contact window (`recontacted`).
+
+    `touched_since` narrows the read to conversations with a message since then (an index
+    lookup): pass the period's start for a recent period. A conversation's last message is
+    never before its start, so the result is the same."""
+    conversations = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if touched_since is not None:
+        conversations = conversations.filter(last_message_at__gte=touched_since)
     rows = list(
-        Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
-        .filter(
+        conversations.filter(
             Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
             | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
-        )
-        .values(
+        ).values(
             "id",
             "customer_id",
             "channel",
@@ -67,4 +74,40 @@ def conversation_facts(
         workspace=workspace, conversation_id__in=ids
     ).values_list("conversation_id", "agent_id", "started_at", "ended_at"):
         facts[conversation_id].handling.append((agent_id, started, ended))
+    _mark_recontacts(workspace, [f for f in facts.values() if f.resolved_at is not None])
     return list(facts.values())
+
+
+RECONTACT_CHUNK = 2000
+
+
+def _mark_recontacts(workspace: Workspace, resolved: list[ConversationFacts]) -> None:
+    """Set `recontacted` on conversations whose customer started another conversation (any
+    channel, any team, not merged away) within FCR_WINDOW after the resolution."""
+    by_customer: dict[int, list[ConversationFacts]] = defaultdict(list)
+    for fact in resolved:
+        by_customer[fact.customer_id].append(fact)
+    customers = sorted(by_customer)
+    for offset in range(0, len(customers), RECONTACT_CHUNK):
+        chunk = customers[offset : offset + RECONTACT_CHUNK]
+        earliest = min(f.resolved_at for c in chunk for f in by_customer[c] if f.resolved_at)
+        latest = max(f.resolved_at for c in chunk for f in by_customer[c] if f.resolved_at)
+        for customer_id, first_message, created in (
+            Conversation.objects.filter(
+                workspace=workspace, merged_into__isnull=True, customer_id__in=chunk
+            )
+            .filter(
+                Q(first_customer_message_at__gt=earliest)
+                | Q(first_customer_message_at__isnull=True, created_at__gt=earliest)
+            )
+            .filter(
+                Q(first_customer_message_at__lte=latest + FCR_WINDOW)
+                | Q(first_customer_message_at__isnull=True, created_at__lte=latest + FCR_WINDOW)
+            )
+            .values_list("customer_id", "first_customer_message_at", "created_at")
+        ):
+            started = first_message or created
+            for fact in by_customer[customer_id]:
+                resolved_at = fact.resolved_at
+                if resolved_at is not None and resolved_at < started <= resolved_at + FCR_WINDOW:
+                    fact.recontacted = True

@@ -47,6 +47,8 @@ class ConversationFacts:
     messages: list[MessageFact] = field(default_factory=list)
     handling: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
     bot_resolved: bool = False
+    # The customer started another conversation within FCR_WINDOW after `resolved_at`.
+    recontacted: bool = False
 
     @property
     def started_at(self) -> dt.datetime:
@@ -141,15 +143,19 @@ def summarize(values: Iterable[float | None]) -> Summary:
 
 def first_contact_resolution_rate(
     conversations: Sequence[ConversationFacts],
-    all_conversations: Sequence[ConversationFacts],
+    all_conversations: Sequence[ConversationFacts] | None = None,
     *,
     now: dt.datetime,
 ) -> float | None:
     """Share of resolved conversations that were resolved in one conversation: never reopened,
     and the customer did not open another conversation within 7 days of the resolution.
-    Conversations resolved less than 7 days before `now` are not judged yet (left out)."""
+    Conversations resolved less than 7 days before `now` are not judged yet (left out).
+
+    The other conversations are `all_conversations` when given; otherwise each fact's
+    `recontacted` (set by `selectors.conversation_facts` from all the customer's conversations,
+    whatever the period or filters)."""
     starts_by_customer: dict[int, list[dt.datetime]] = {}
-    for other in all_conversations:
+    for other in all_conversations or []:
         starts_by_customer.setdefault(other.customer_id, []).append(other.started_at)
     judged = 0
     first_contact = 0
@@ -159,10 +165,13 @@ def first_contact_resolution_rate(
         if now - c.resolved_at < FCR_WINDOW:
             continue
         judged += 1
-        recontact = any(
-            c.resolved_at < start <= c.resolved_at + FCR_WINDOW
-            for start in starts_by_customer.get(c.customer_id, [])
-        )
+        if all_conversations is None:
+            recontact = c.recontacted
+        else:
+            recontact = any(
+                c.resolved_at < start <= c.resolved_at + FCR_WINDOW
+                for start in starts_by_customer.get(c.customer_id, [])
+            )
         if c.reopen_count == 0 and not recontact:
             first_contact += 1
     return first_contact / judged if judged else None

@@ -46,20 +46,27 @@ def conversation_queryset(
 
 
 def filtered_facts(
-    *, workspace: Workspace, filters: DashboardFilters, with_messages: bool = True
+    *,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    with_messages: bool = True,
+    touched_since: dt.datetime | None = None,
 ) -> Facts:
     """The metric facts of the filtered conversations, in id order. Without messages (much
-    less to read) next response times and the assistant's resolutions cannot be computed."""
+    less to read) next response times and the assistant's resolutions cannot be computed.
+    `touched_since`: see `selectors.conversation_facts`."""
     facts = conversation_facts(
         workspace=workspace,
         start=filters.period.start,
         end=filters.period.end,
         with_messages=with_messages,
+        touched_since=touched_since,
     )
     if filters.channel or filters.team_id or filters.agent_id or filters.language or filters.tier:
-        wanted = set(
-            conversation_queryset(workspace=workspace, filters=filters).values_list("id", flat=True)
-        )
+        matching = conversation_queryset(workspace=workspace, filters=filters)
+        if touched_since is not None:
+            matching = matching.filter(last_message_at__gte=touched_since)
+        wanted = set(matching.values_list("id", flat=True))
         facts = [f for f in facts if f.id in wanted]
     return sorted(facts, key=lambda f: f.id)
 

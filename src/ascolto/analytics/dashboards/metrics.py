@@ -15,11 +15,13 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ascolto.analytics import rollups
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards.conversations import Facts, filtered_facts, subset
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
+from ascolto.surveys import selectors as survey_selectors
 from ascolto.surveys.models import Response
 
 
@@ -77,7 +79,7 @@ def conversation_values(
         "resolution_median": m.summarize(m.resolution_time(c) for c in facts).median,
         "aht_mean": m.summarize(handled).mean,
         "reopen_rate": _pct(m.reopen_rate(facts)),
-        "fcr_rate": _pct(m.first_contact_resolution_rate(facts, facts, now=now)),
+        "fcr_rate": _pct(m.first_contact_resolution_rate(facts, now=now)),
         "transfers": m.transfers_per_conversation(facts),
         "sla_first_response": _pct(sla["first_response"]),
         "sla_resolution": _pct(sla["resolution"]),
@@ -139,6 +141,44 @@ def survey_values(counts: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
+# The survey breakdown that matches each dashboard filter (surveys.selectors.metric_counts).
+SURVEY_BREAKDOWN = {
+    "channel": "channel",
+    "team": "team",
+    "agent": "agent",
+    "language": "language",
+    "tier": "segment",
+}
+
+
+def survey_figures(*, workspace: Workspace, filters: DashboardFilters) -> dict[str, float | None]:
+    """NPS, CSAT, CES and the response count of the selection. With no filter or one, whole
+    past days come from the survey rollups (surveys/rollups.py); combined filters count the
+    responses directly."""
+    wanted = rollups.filter_key(filters)
+    if wanted is None:
+        return survey_values(survey_counts(response_queryset(workspace=workspace, filters=filters)))
+    dimension, key = wanted
+    result = survey_selectors.metric_counts(
+        workspace=workspace,
+        filters=survey_selectors.ResponseFilter(
+            since=filters.period.start, until=filters.period.end
+        ),
+        by=SURVEY_BREAKDOWN[dimension] if dimension else None,
+    )
+    group = result.totals
+    if dimension:
+        group = next((g for g, _label in result.groups if g.key == key), None) or (
+            survey_metrics.summarize(survey_metrics.GroupCounts(key=key))
+        )
+    return {
+        "nps": group.nps.score,
+        "csat": group.csat.percent,
+        "ces": group.ces.average,
+        "survey_responses": float(group.responses),
+    }
+
+
 def metric_values(
     *,
     workspace: Workspace,
@@ -148,14 +188,21 @@ def metric_values(
     with_messages: bool = True,
 ) -> dict[str, float | None]:
     """Every catalogue metric for the selection, keyed as `CATALOGUE`. `facts`, when given,
-    are the selection's (read `with_messages` or not)."""
+    are the selection's (read `with_messages` or not); otherwise the conversation figures come
+    from the rollups when they can (`rollups.selection`), else from the facts."""
     moment = now or timezone.now()
+    values: dict[str, float | None]
     if facts is None:
+        chosen = rollups.selection(
+            workspace=workspace, filters=filters, now=moment, with_messages=with_messages
+        )
+        if chosen is not None:
+            values = chosen.values(now=moment)
+            values.update(survey_figures(workspace=workspace, filters=filters))
+            return values
         facts = filtered_facts(workspace=workspace, filters=filters, with_messages=with_messages)
     values = conversation_values(facts, now=moment, with_messages=with_messages)
-    values.update(
-        survey_values(survey_counts(response_queryset(workspace=workspace, filters=filters)))
-    )
+    values.update(survey_figures(workspace=workspace, filters=filters))
     return values
 
 

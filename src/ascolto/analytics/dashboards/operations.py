@@ -8,6 +8,7 @@ import datetime as dt
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 
+from ascolto.analytics import rollups
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
@@ -35,20 +36,27 @@ KEYS = [
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    facts = filtered_facts(workspace=workspace, filters=filters)
-    previous = filtered_facts(workspace=workspace, filters=filters.previous())
+    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, charts=True)
+    chosen_before = rollups.selection(workspace=workspace, filters=filters.previous(), now=now)
+    if chosen is not None and chosen_before is not None:
+        current = chosen.values(now=now)
+        previous = chosen_before.values(now=now)
+        volume = dict(chosen.total.channels)
+        heat = chosen.total.heatmap()
+    else:
+        facts = filtered_facts(workspace=workspace, filters=filters)
+        current = conversation_values(facts, now=now)
+        previous = conversation_values(
+            filtered_facts(workspace=workspace, filters=filters.previous()), now=now
+        )
+        volume = m.volume_by_channel(facts)
+        heat = m.volume_heatmap(facts, tz=workspace.timezone)
     labels = dict(Channel.choices)
-    by_channel = sorted(m.volume_by_channel(facts).items(), key=lambda kv: (-kv[1], kv[0]))
+    by_channel = sorted(((k, v) for k, v in volume.items() if v), key=lambda kv: (-kv[1], kv[0]))
     return Dashboard(
         key="operations",
         title=_("Service operations"),
-        figures=figures(
-            KEYS,
-            conversation_values(facts, now=now),
-            conversation_values(previous, now=now),
-            filters,
-            targets_of(workspace),
-        ),
+        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
         charts=[
             charts.bars(
                 _("Conversations by channel"),
@@ -57,7 +65,7 @@ def build(
             ),
             charts.heatmap(
                 _("Conversations by weekday and hour"),
-                m.volume_heatmap(facts, tz=workspace.timezone),
+                heat,
                 [str(WEEKDAYS_ABBR[d]) for d in range(7)],
                 rtl=rtl,
             ),

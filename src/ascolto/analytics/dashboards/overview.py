@@ -8,12 +8,13 @@ from collections import Counter
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from ascolto.analytics import rollups
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import Facts, filtered_facts
 from ascolto.analytics.dashboards.figures import figures
 from ascolto.analytics.dashboards.filters import DashboardFilters, Period
-from ascolto.analytics.dashboards.metrics import metric_values
+from ascolto.analytics.dashboards.metrics import metric_values, survey_figures
 from ascolto.core.models import Workspace
 
 KEYS = [
@@ -32,37 +33,52 @@ KEYS = [
 def daily_counts(facts: Facts, period: Period) -> list[float | None]:
     """Conversations started on each day of the period (workspace time zone)."""
     zone = period.start.tzinfo
-    counts = Counter(c.started_at.astimezone(zone).date() for c in facts)
-    return [
-        float(counts.get(period.first_day + dt.timedelta(days=n), 0)) for n in range(period.days)
-    ]
+    return _per_day(Counter(c.started_at.astimezone(zone).date() for c in facts), period)
+
+
+def _per_day(days: Counter[dt.date], period: Period) -> list[float | None]:
+    return [float(days.get(period.first_day + dt.timedelta(days=n), 0)) for n in range(period.days)]
 
 
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    # None of the overview's figures needs the messages: reading them is most of the cost.
-    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
     previous_filters = filters.previous()
-    previous_facts = filtered_facts(
-        workspace=workspace, filters=previous_filters, with_messages=False
+    # None of the overview's figures needs the messages: reading them is most of the cost.
+    chosen = rollups.selection(workspace=workspace, filters=filters, now=now, with_messages=False)
+    chosen_before = rollups.selection(
+        workspace=workspace, filters=previous_filters, now=now, with_messages=False
     )
-    current = metric_values(
-        workspace=workspace, filters=filters, now=now, facts=facts, with_messages=False
-    )
-    previous = metric_values(
-        workspace=workspace,
-        filters=previous_filters,
-        now=now,
-        facts=previous_facts,
-        with_messages=False,
-    )
+    if chosen is not None and chosen_before is not None:
+        current = chosen.values(now=now) | survey_figures(workspace=workspace, filters=filters)
+        previous = chosen_before.values(now=now) | survey_figures(
+            workspace=workspace, filters=previous_filters
+        )
+        series = _per_day(chosen.total.days, filters.period)
+        series_before = _per_day(chosen_before.total.days, previous_filters.period)
+    else:
+        facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
+        previous_facts = filtered_facts(
+            workspace=workspace, filters=previous_filters, with_messages=False
+        )
+        current = metric_values(
+            workspace=workspace, filters=filters, now=now, facts=facts, with_messages=False
+        )
+        previous = metric_values(
+            workspace=workspace,
+            filters=previous_filters,
+            now=now,
+            facts=previous_facts,
+            with_messages=False,
+        )
+        series = daily_counts(facts, filters.period)
+        series_before = daily_counts(previous_facts, previous_filters.period)
     labels = [date_format(day, "SHORT_DATE_FORMAT") for day in filters.period.day_starts()]
     trend = charts.trend_line(
         _("Conversations per day"),
         labels,
-        daily_counts(facts, filters.period),
-        daily_counts(previous_facts, previous_filters.period),
+        series,
+        series_before,
         current_label=_("This period"),
         previous_label=_("Previous period"),
         rtl=rtl,

@@ -10,6 +10,8 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
+from ascolto.analytics import rollups
+from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
@@ -18,6 +20,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import conversation_values, response_queryset
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
+from ascolto.surveys import selectors as survey_selectors
 
 KEYS = ["conversations", "resolved", "frt_median", "aht_mean"]
 
@@ -26,32 +29,28 @@ def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
     # No figure here needs the messages: reading them is most of the cost.
-    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
-    previous = filtered_facts(workspace=workspace, filters=filters.previous(), with_messages=False)
-    assignee_of = dict(
-        conversation_queryset(workspace=workspace, filters=filters).values_list("id", "assignee_id")
+    chosen = rollups.selection(
+        workspace=workspace, filters=filters, now=now, per_agent=True, with_messages=False
     )
-    csat_by_agent = {
-        row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
-        for row in response_queryset(workspace=workspace, filters=filters)
-        .filter(csat_score__isnull=False, agent__isnull=False)
-        .values("agent_id")
-        .annotate(
-            n=Count("id"),
-            ok=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
-        )
-        .order_by()
-    }
-    agent_ids = sorted({a for a in assignee_of.values() if a is not None} | set(csat_by_agent))
+    chosen_before = rollups.selection(
+        workspace=workspace, filters=filters.previous(), now=now, with_messages=False
+    )
+    if chosen is not None and chosen_before is not None:
+        current = chosen.values(now=now)
+        previous = chosen_before.values(now=now)
+        per_agent = chosen.agent_values(now=now)
+    else:
+        current, previous, per_agent = _direct(workspace, filters, now)
+    csat_by_agent = _csat_by_agent(workspace, filters)
+    agent_ids = sorted(set(per_agent) | set(csat_by_agent))
     agents = {u.pk: u for u in User.objects.filter(pk__in=agent_ids)}
     rows = []
     volume = []
     for agent_id in sorted(agent_ids, key=lambda pk: str(agents[pk]).lower()):
-        mine = [c for c in facts if assignee_of.get(c.id) == agent_id]
-        values = conversation_values(mine, now=now, with_messages=False)
+        values = per_agent.get(agent_id) or conversation_values([], now=now, with_messages=False)
         agent_filters = replace(filters, agent_id=agent_id)
         name = str(agents[agent_id])
-        volume.append((name, float(len(mine))))
+        volume.append((name, values["conversations"] or 0.0))
         rows.append(
             [
                 (name, ""),
@@ -74,13 +73,7 @@ def build(
     return Dashboard(
         key="team",
         title=_("Team and agents"),
-        figures=figures(
-            KEYS,
-            conversation_values(facts, now=now, with_messages=False),
-            conversation_values(previous, now=now, with_messages=False),
-            filters,
-            targets_of(workspace),
-        ),
+        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
         charts=[charts.bars(_("Conversations per agent"), volume, rtl=rtl)],
         table_headers=[
             _("Agent"),
@@ -92,3 +85,57 @@ def build(
         ],
         table_rows=rows,
     )
+
+
+Values = dict[str, float | None]
+
+
+def _direct(
+    workspace: Workspace, filters: DashboardFilters, now: dt.datetime
+) -> tuple[Values, Values, dict[int, Values]]:
+    """The figures from the conversations themselves (combined filters, rollups not built)."""
+    # No figure here needs the messages: reading them is most of the cost.
+    facts = filtered_facts(workspace=workspace, filters=filters, with_messages=False)
+    previous = filtered_facts(workspace=workspace, filters=filters.previous(), with_messages=False)
+    assignee_of = dict(
+        conversation_queryset(workspace=workspace, filters=filters).values_list("id", "assignee_id")
+    )
+    mine: dict[int, list[m.ConversationFacts]] = {}
+    for c in facts:
+        agent_id = assignee_of.get(c.id)
+        if agent_id is not None:
+            mine.setdefault(agent_id, []).append(c)
+    return (
+        conversation_values(facts, now=now, with_messages=False),
+        conversation_values(previous, now=now, with_messages=False),
+        {a: conversation_values(f, now=now, with_messages=False) for a, f in mine.items()},
+    )
+
+
+def _csat_by_agent(workspace: Workspace, filters: DashboardFilters) -> dict[int, float | None]:
+    """CSAT per agent of the answers in the selection: from the survey rollups' agent breakdown
+    without a filter or with the agent one, else counted directly."""
+    if filters.agent_id is not None or rollups.filter_key(filters) == ("", ""):
+        result = survey_selectors.metric_counts(
+            workspace=workspace,
+            filters=survey_selectors.ResponseFilter(
+                since=filters.period.start, until=filters.period.end
+            ),
+            by="agent",
+        )
+        return {
+            int(g.key): g.csat.percent
+            for g, _label in result.groups
+            if g.key and g.csat.n and (filters.agent_id is None or int(g.key) == filters.agent_id)
+        }
+    return {
+        row["agent_id"]: survey_metrics.csat_from_counts(n=row["n"], satisfied=row["ok"]).percent
+        for row in response_queryset(workspace=workspace, filters=filters)
+        .filter(csat_score__isnull=False, agent__isnull=False)
+        .values("agent_id")
+        .annotate(
+            n=Count("id"),
+            ok=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
+        )
+        .order_by()
+    }

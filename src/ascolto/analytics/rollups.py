@@ -1,0 +1,415 @@
+"""Daily conversation rollups: the figures of every whole past day (workspace time zone) per
+filter value, kept incrementally, so a dashboard over 90 days and its previous period adds a few
+hundred rows instead of reading every conversation and message.
+
+- `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose conversations
+  changed since its last scan (the conversation's `updated_at`, which a message, an assignment
+  or a status change touches, and new handling intervals, with an overlap for transactions that
+  were still open) and the days that ended since; then it moves `covered_until` to today,
+  and rolls up today so far (the conversations started before the refresh, `partial_until`).
+- `selection` adds the rows of the whole covered days for no filter or one filter (channel,
+  team, agent, language, value tier), and counts the rest directly from the facts: what
+  started since the last refresh and days not refreshed yet. The rows are computed from the
+  same facts (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
+  exactly the direct ones; medians are within the histograms' resolution (tally.py,
+  docs/metrics.md). What time alone changes (an SLA target running out, the 7-day FCR window
+  closing) is kept as pending judgements the reader counts once their moment passed, so a row
+  stays right without being recomputed. tests/analytics/test_rollups.py checks all this on
+  random data.
+- Combined filters (two or more at once) are computed directly, as before rollups.
+
+What a rollup does not see until the next full rebuild (`ascolto analytics rollups --full`):
+rows changed by bulk updates that do not touch `updated_at`, deleted conversations, and a
+customer's value tier changing after the day was rolled up (conversations are grouped by the
+customer's tier at the time of the rollup).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
+from ascolto.analytics.dashboards.filters import DashboardFilters, Period, period_of
+from ascolto.analytics.models import ConversationRollup, ConversationRollupState
+from ascolto.analytics.selectors import conversation_facts
+from ascolto.analytics.service_metrics import FCR_WINDOW
+from ascolto.analytics.tally import COUNTS, Tally
+from ascolto.core.models import Workspace
+from ascolto.inbox.models import Conversation, HandlingInterval
+
+# Rows changed by a transaction that committed after a scan but stamped before it are caught by
+# the next scan as long as that transaction took less than this.
+OVERLAP = dt.timedelta(minutes=10)
+DAYS_PER_BATCH = 7
+DIMENSIONS = ("channel", "team", "agent", "language", "tier")
+_ONE = dt.timedelta(days=1)
+
+RowKey = tuple[dt.date, str, str, str]  # day, dimension, key, agent
+
+
+@dataclass(frozen=True)
+class Dims:
+    """What a conversation is filtered and broken down by."""
+
+    channel: str
+    team: str
+    agent: str
+    language: str
+    tier: str
+
+
+def _zone(workspace: Workspace) -> ZoneInfo:
+    return ZoneInfo(workspace.timezone)
+
+
+def _local_start(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), zone)
+
+
+def _started_day(zone: ZoneInfo) -> TruncDate:
+    return TruncDate(Coalesce("first_customer_message_at", "created_at"), tzinfo=zone)
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def rollups_refresh(
+    *, workspace: Workspace, now: dt.datetime | None = None, full: bool = False
+) -> int:
+    """Bring the workspace's conversation rollups up to the start of today (workspace time
+    zone). Returns how many days were recomputed. One transaction holding the state row, so
+    two refreshes never interleave."""
+    moment = now or timezone.now()
+    zone = _zone(workspace)
+    today = moment.astimezone(zone).date()
+    with transaction.atomic():
+        state, _ = ConversationRollupState.objects.select_for_update().get_or_create(
+            workspace=workspace
+        )
+        if full or state.covered_until is None or state.scanned_at is None:
+            ConversationRollup.objects.filter(workspace=workspace).delete()
+            days = _days_with_data(workspace, zone, changed_since=None)
+        else:
+            days = _days_with_data(workspace, zone, changed_since=state.scanned_at - OVERLAP)
+            day = state.covered_until
+            while day < today:
+                days.add(day)
+                day += _ONE
+        todo = sorted(d for d in days if d < today)
+        for first, last in _runs(todo):
+            batch_first = first
+            while batch_first <= last:
+                batch_last = min(last, batch_first + dt.timedelta(days=DAYS_PER_BATCH - 1))
+                _rebuild(workspace, zone, batch_first, batch_last, moment)
+                batch_first = batch_last + _ONE
+        # Today so far: its rows hold the conversations started before this moment, so a
+        # dashboard only counts the last few minutes directly.
+        _rebuild(workspace, zone, today, today, moment, until=moment)
+        state.covered_until = today
+        state.partial_until = moment
+        state.scanned_at = moment
+        state.save()
+    return len(todo)
+
+
+def _days_with_data(
+    workspace: Workspace, zone: ZoneInfo, *, changed_since: dt.datetime | None
+) -> set[dt.date]:
+    conversations = Conversation.objects.filter(workspace=workspace)
+    if changed_since is None:
+        changed = conversations
+    else:
+        changed = conversations.filter(
+            Q(updated_at__gte=changed_since)
+            | Q(
+                pk__in=HandlingInterval.objects.filter(
+                    workspace=workspace, updated_at__gte=changed_since
+                ).values("conversation_id")
+            )
+        )
+    days = changed.annotate(day=_started_day(zone)).values_list("day", flat=True).distinct()
+    found = {d for d in days.order_by() if d is not None}
+    if changed_since is not None:
+        found |= _recontacted_days(workspace, zone, changed)
+    return found
+
+
+def _recontacted_days(
+    workspace: Workspace, zone: ZoneInfo, changed: QuerySet[Conversation]
+) -> set[dt.date]:
+    """The days of conversations whose first-contact resolution a changed (new) conversation
+    may overturn: the same customer's, resolved within FCR_WINDOW before it started."""
+    starts: dict[int, list[dt.datetime]] = defaultdict(list)
+    for customer_id, first_message, created in changed.values_list(
+        "customer_id", "first_customer_message_at", "created_at"
+    ):
+        starts[customer_id].append(first_message or created)
+    if not starts:
+        return set()
+    earliest = min(min(v) for v in starts.values()) - FCR_WINDOW
+    days: set[dt.date] = set()
+    customers = sorted(starts)
+    for offset in range(0, len(customers), 2000):
+        earlier = (
+            Conversation.objects.filter(
+                workspace=workspace,
+                customer_id__in=customers[offset : offset + 2000],
+                resolved_at__gte=earliest,
+            )
+            .annotate(day=_started_day(zone))
+            .values_list("customer_id", "resolved_at", "day")
+        )
+        for customer_id, resolved_at, day in earlier:
+            if resolved_at is not None and any(
+                resolved_at < s <= resolved_at + FCR_WINDOW for s in starts[customer_id]
+            ):
+                days.add(day)
+    return days
+
+
+def _rebuild(
+    workspace: Workspace,
+    zone: ZoneInfo,
+    first: dt.date,
+    last: dt.date,
+    moment: dt.datetime,
+    *,
+    until: dt.datetime | None = None,
+) -> None:
+    """Replace the rows of the days [first, last] with fresh tallies of their conversations
+    (those started before `until`, when given)."""
+    ConversationRollup.objects.filter(workspace=workspace, day__gte=first, day__lte=last).delete()
+    start, end = _local_start(first, zone), _local_start(last + _ONE, zone)
+    if until is not None:
+        end = min(end, until)
+    facts = conversation_facts(workspace=workspace, start=start, end=end)
+    dims = _dims(workspace, [f.id for f in facts])
+    tallies: dict[RowKey, Tally] = defaultdict(Tally)
+    for fact in facts:
+        one = Tally.of(fact, now=moment, zone=zone)
+        day = fact.started_at.astimezone(zone).date()
+        for row_key in _row_keys(day, dims[fact.id]):
+            tallies[row_key].add(one)
+    ConversationRollup.objects.bulk_create(
+        (
+            ConversationRollup(
+                workspace=workspace,
+                day=day,
+                dimension=dimension,
+                key=key,
+                agent=agent,
+                **tally.row_fields(),
+            )
+            for (day, dimension, key, agent), tally in tallies.items()
+        ),
+        batch_size=1000,
+    )
+
+
+def _dims(workspace: Workspace, ids: list[int]) -> dict[int, Dims]:
+    out: dict[int, Dims] = {}
+    for offset in range(0, len(ids), 5000):
+        rows = Conversation.objects.filter(
+            workspace=workspace, pk__in=ids[offset : offset + 5000]
+        ).values_list("id", "channel", "team_id", "assignee_id", "language", "customer__value_tier")
+        for pk, channel, team, agent, language, tier in rows:
+            out[pk] = Dims(
+                channel=channel,
+                team="" if team is None else str(team),
+                agent="" if agent is None else str(agent),
+                language=language,
+                tier=tier or "",
+            )
+    return out
+
+
+def _row_keys(day: dt.date, d: Dims) -> list[RowKey]:
+    """The rows a conversation counts in: all, each filter value it has, and the same per its
+    assignee. Empty team, agent or language values are not rows: no filter selects them."""
+    filters = [("", "")]
+    for dimension in DIMENSIONS:
+        value = getattr(d, dimension)
+        if value or dimension == "tier":
+            filters.append((dimension, value))
+    keys = [(day, dimension, key, "") for dimension, key in filters]
+    if d.agent:
+        keys += [(day, dim, key, d.agent) for dim, key in filters if dim != "agent"]
+    return keys
+
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) runs, so each run is one range query."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] + _ONE == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    """The conversation figures of a filter selection: all of it, and per assignee."""
+
+    total: Tally = field(default_factory=Tally)
+    agents: dict[int, Tally] = field(default_factory=dict)
+    rolled_days: int = 0
+    with_messages: bool = True
+
+    def values(self, *, now: dt.datetime) -> dict[str, float | None]:
+        return self.total.values(now=now, with_messages=self.with_messages)
+
+    def agent_values(self, *, now: dt.datetime) -> dict[int, dict[str, float | None]]:
+        return {
+            agent: tally.values(now=now, with_messages=self.with_messages)
+            for agent, tally in self.agents.items()
+            if tally.conversations
+        }
+
+    def agent(self, agent_id: int) -> Tally:
+        return self.agents.setdefault(agent_id, Tally())
+
+
+def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
+    """The (dimension, key) of the rollup rows of the filters: ("", "") without a filter,
+    None when several filters are combined (the dashboards then compute directly)."""
+    chosen = [
+        (name, value)
+        for name, value in (
+            ("channel", filters.channel),
+            ("team", "" if filters.team_id is None else str(filters.team_id)),
+            ("agent", "" if filters.agent_id is None else str(filters.agent_id)),
+            ("language", filters.language),
+            ("tier", filters.tier_value or ""),
+        )
+        if value or (name == "tier" and filters.tier)
+    ]
+    if len(chosen) > 1:
+        return None
+    return chosen[0] if chosen else ("", "")
+
+
+def selection(
+    *,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    now: dt.datetime,
+    per_agent: bool = False,
+    with_messages: bool = True,
+    charts: bool = False,
+) -> Selection | None:
+    """The figures of the selection from the rollups plus direct counts of the days they do
+    not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
+    response time nor automation rate, and a much cheaper read of today). None when the
+    rollups cannot answer (combined filters, never refreshed). Per-agent tallies hold only
+    what the team view shows; volume by channel and the heatmap are read with `charts`."""
+    wanted = filter_key(filters)
+    if wanted is None:
+        return None
+    state = ConversationRollupState.objects.filter(workspace=workspace).first()
+    if state is None or state.covered_until is None:
+        return None
+    covered: dt.date = state.covered_until
+    partial_until = state.partial_until
+    dimension, key = wanted
+    period = filters.period
+    zone = _zone(workspace)
+    out = Selection(with_messages=with_messages)
+    # Rows exist for the whole days before `covered` and, up to `partial_until`, for that day.
+    partial = covered if partial_until is not None else None
+    rows_last = min(period.last_day, covered if partial else covered - _ONE)
+    rolled: set[dt.date] = set()
+    if period.first_day <= rows_last:
+        rolled = {
+            period.first_day + dt.timedelta(days=n)
+            for n in range((rows_last - period.first_day).days + 1)
+        }
+        rows = ConversationRollup.objects.filter(
+            workspace=workspace,
+            dimension=dimension,
+            key=key,
+            day__gte=period.first_day,
+            day__lte=rows_last,
+        )
+        fields = _row_fields(with_messages=with_messages, charts=charts)
+        for row in rows.filter(agent="").values(*fields).order_by():
+            out.total.add(Tally.from_row(row))
+        if per_agent:
+            for row in rows.exclude(agent="").values(*AGENT_FIELDS).order_by():
+                out.agent(int(row["agent"])).add(Tally.from_row(row))
+    out.rolled_days = len(rolled)
+    missing = [
+        day
+        for day in (period.first_day + dt.timedelta(days=n) for n in range(period.days))
+        if day not in rolled
+    ]
+    for first, last in _runs(missing):
+        _add_direct(out, workspace, filters, period_of(first, last, zone), now, per_agent=per_agent)
+    if partial in rolled and partial_until is not None:
+        rest = period_of(partial, partial, zone)
+        rest = Period(start=partial_until, end=rest.end, first_day=partial, last_day=partial)
+        _add_direct(out, workspace, filters, rest, now, per_agent=per_agent)
+    if per_agent and filters.agent_id is not None:
+        # Agent rows are not broken down per agent again: the selection is that one agent.
+        out.agents = {filters.agent_id: out.total} if out.total.conversations else {}
+    return out
+
+
+BASE_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt", "resolution", "pending")
+# What the team view shows per agent: conversations, resolved, FRT median, handle time.
+AGENT_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt")
+
+
+def _row_fields(*, with_messages: bool, charts: bool) -> tuple[str, ...]:
+    return (
+        BASE_FIELDS + (("nrt",) if with_messages else ()) + (("channels", "heat") if charts else ())
+    )
+
+
+def _add_direct(
+    out: Selection,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    period: Period,
+    now: dt.datetime,
+    *,
+    per_agent: bool,
+) -> None:
+    part = replace(filters, period=period)
+    # The days counted directly are recent ones (today, days not refreshed yet): the index on
+    # the last message time keeps that read small however many conversations there are.
+    facts = filtered_facts(
+        workspace=workspace,
+        filters=part,
+        touched_since=period.start,
+        with_messages=out.with_messages,
+    )
+    if not facts:
+        return
+    assignee_of: dict[int, int | None] = {}
+    if per_agent:
+        assignee_of = dict(
+            conversation_queryset(workspace=workspace, filters=part)
+            .filter(last_message_at__gte=period.start)
+            .values_list("id", "assignee_id")
+        )
+    zone = _zone(workspace)
+    for fact in facts:
+        one = Tally.of(fact, now=now, zone=zone)
+        out.total.add(one)
+        agent_id = assignee_of.get(fact.id)
+        if agent_id is not None:
+            out.agent(agent_id).add(one)
