@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from ascolto.core.actors import Actor
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
@@ -30,6 +32,13 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+# Property tests are judged on what they find, not on how fast the machine draws examples: a
+# loaded CI machine must not fail them on Hypothesis's timing checks.
+hypothesis_settings.register_profile(
+    "ascolto", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("ascolto")
 
 # Subprocesses started by tests (browsers' servers, CLI runs) inherit the run's data dir.
 os.environ.setdefault("ASCOLTO_DATA_DIR", str(settings.DATA_DIR))
