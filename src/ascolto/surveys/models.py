@@ -162,6 +162,9 @@ class Question(models.Model):
     choices = models.JSONField(_("choices"), default=list, blank=True)
     # Skip logic: {"question": "<earlier key>", "in": [answers]}; empty: always shown.
     show_if = models.JSONField(_("show if"), default=dict, blank=True)
+    # "End the survey after this answer if it is one of": {"in": [answers]} (this question's own
+    # answer, as in show_if); empty: never ends here.
+    end_if = models.JSONField(_("end if"), default=dict, blank=True)
     translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     class Meta:
