@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 ASSISTANT = Actor.system("assistant")
 CUSTOMER_VIA_EMAIL = Actor.system("customer")
+TITLE_IN_REASON = 200  # the timeline's reason holds 300 characters
 HELP_LANGUAGES = frozenset(Language.values)
 
 
@@ -537,7 +538,7 @@ def deflection_confirm_email(
         )
         with translation.override(workspace.default_locale or "en"):
             reason = _("resolved by the customer with the article “%(title)s”") % {
-                "title": titles[0] if titles else f"#{article_id}"
+                "title": (titles[0] if titles else f"#{article_id}")[:TITLE_IN_REASON]
             }
         inbox.conversation_set_status(
             conversation=conversation,
