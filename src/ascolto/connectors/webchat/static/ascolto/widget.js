@@ -17,39 +17,36 @@
       emailAsk: "Leave your email and we'll answer you there.", email: "Email", save: "Save",
       emailSaved: "We'll answer at {0}.", backAt: "We're back {0}.", soon: "We'll reply as soon as we can.",
       later: "We'll reply by email as soon as we can.", ended: "This conversation has ended.",
-      survey: "Tell us how we did", more: "Thanks! Tell us more", reconnecting: "Reconnecting…",
+      more: "Thanks! Tell us more", reconnecting: "Reconnecting…",
       tooBig: "The file is too large.", badType: "This type of file can't be sent.", error: "Something went wrong.",
       unread: "{0} new messages", refused: "The chat is not available on this page.",
       slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address.",
       suggested: "These articles may answer your question", solved: "This solved it", needHelp: "I still need help",
-      glad: "Glad it helped! Write again whenever you need us.",
-      why: "What could we do better?", thanks: "Thank you for your feedback!" },
+      glad: "Glad it helped! Write again whenever you need us." },
     it: { open: "Apri la chat", close: "Chiudi la chat", title: "Scrivici", online: "Siamo online",
       offline: "Al momento non siamo disponibili", placeholder: "Scrivi un messaggio…", message: "Messaggio",
       send: "Invia", attach: "Invia un file", you: "Tu", typing: "{0} sta scrivendo…", someone: "Qualcuno",
       emailAsk: "Lasciaci la tua email e ti risponderemo lì.", email: "Email", save: "Salva",
       emailSaved: "Ti risponderemo a {0}.", backAt: "Torniamo {0}.", soon: "Ti risponderemo appena possibile.",
       later: "Ti risponderemo via email appena possibile.", ended: "La conversazione è terminata.",
-      survey: "Dicci come è andata", more: "Grazie! Raccontaci di più", reconnecting: "Riconnessione…",
+      more: "Grazie! Raccontaci di più", reconnecting: "Riconnessione…",
       tooBig: "Il file è troppo grande.", badType: "Questo tipo di file non si può inviare.", error: "Qualcosa è andato storto.",
       unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina.",
       slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email.",
       suggested: "Questi articoli potrebbero rispondere alla tua domanda", solved: "Ho risolto", needHelp: "Ho ancora bisogno di aiuto",
-      glad: "Siamo contenti di esserti stati utili! Scrivici quando vuoi.",
-      why: "Cosa potremmo fare meglio?", thanks: "Grazie per il tuo parere!" },
+      glad: "Siamo contenti di esserti stati utili! Scrivici quando vuoi." },
     he: { open: "פתיחת צ'אט", close: "סגירת הצ'אט", title: "דברו איתנו", online: "אנחנו זמינים",
       offline: "כרגע איננו זמינים", placeholder: "כתבו הודעה…", message: "הודעה",
       send: "שליחה", attach: "שליחת קובץ", you: "את/ה", typing: "{0} מקליד/ה…", someone: "מישהו",
       emailAsk: "השאירו כתובת אימייל ונחזור אליכם שם.", email: "אימייל", save: "שמירה",
       emailSaved: "נענה לכם בכתובת {0}.", backAt: "נחזור {0}.", soon: "נענה בהקדם האפשרי.",
       later: "נענה באימייל בהקדם האפשרי.", ended: "השיחה הסתיימה.",
-      survey: "ספרו לנו איך היה", more: "תודה! ספרו לנו עוד", reconnecting: "מתחבר מחדש…",
+      more: "תודה! ספרו לנו עוד", reconnecting: "מתחבר מחדש…",
       tooBig: "הקובץ גדול מדי.", badType: "לא ניתן לשלוח קובץ מסוג זה.", error: "משהו השתבש.",
       unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה.",
       slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל.",
       suggested: "ייתכן שהמאמרים האלה עונים על השאלה שלך", solved: "זה פתר את הבעיה", needHelp: "אני עדיין צריך/ה עזרה",
-      glad: "שמחים שעזרנו! כתבו לנו בכל עת.",
-      why: "מה נוכל לעשות טוב יותר?", thanks: "תודה על המשוב!" }
+      glad: "שמחים שעזרנו! כתבו לנו בכל עת." }
   };
   function pick(l) { l = (l || "").toLowerCase().slice(0, 2); return T[l] ? l : ""; }
   var LANG = pick(d.locale) || pick(navigator.language) || "en", S = T[LANG];
@@ -97,7 +94,6 @@
     ".sr{position:absolute;inline-size:1px;block-size:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
     ".m.d{align-self:stretch;max-inline-size:none;white-space:normal}.d ul{margin:4px 0 0;padding:0;list-style:none;display:flex;flex-direction:column;gap:8px}" +
     ".d li a{color:var(--ac);font-weight:600}.d li p{margin:2px 0 0;font-size:13px;color:#4b5563}" +
-    ".m .q{display:flex;gap:6px;margin-block:8px 4px}.m .q textarea{color:#111827}.m a{color:inherit}" +
     ".r{display:flex;flex-wrap:wrap;gap:6px;margin-block-start:10px}.n{background:#fff;color:#1f2937;border:1px solid #9ca3af;border-radius:8px;padding:9px 13px}" +
     "@media (max-width:480px){.w.open{inset:0}.w.open .l{display:none}.p{position:fixed;inset:0;inline-size:auto;block-size:auto;border-radius:0}}" +
     "@media (prefers-reduced-motion:no-preference){.p{transition:opacity .15s}}";
@@ -211,27 +207,6 @@
   }
   function notice(text) { var n = el("div", { class: "m s", text: text }); log.appendChild(n); log.scrollTop = log.scrollHeight; return n; }
 
-  // After the score: the "why?" box inline, posted to the survey link's comment endpoint (the
-  // link is the authorisation); the link to the survey page stays as the fallback.
-  function why(n, u, scored) {
-    n.textContent = "";
-    var ta = el("textarea", { rows: "2", maxlength: "2000", dir: "auto", "aria-label": t("why"), placeholder: t("why") });
-    var f = el("form", { class: "q" }, [ta, el("button", { type: "submit", class: "s", text: t("send") })]);
-    n.appendChild(f); n.appendChild(el("a", { href: u, target: "_blank", rel: "noopener", text: t("more") }));
-    f.onsubmit = function (e) {
-      e.preventDefault();
-      var text = ta.value.trim(); if (!text) return;
-      f.querySelector("button").disabled = true;
-      scored.catch(function () {}).then(function () {
-        return fetch(u + "comment/", { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify({ comment: text }) });
-      }).then(function (r) {
-        if (!r.ok && r.status !== 409) throw r;
-        n.textContent = t("thanks");
-      }).catch(function () { f.querySelector("button").disabled = false; notice(t("error")); });
-    };
-    ta.focus();
-  }
-
   function send(obj) { if (ws && ws.readyState === 1 && welcomed) { ws.send(JSON.stringify(obj)); return true; } return false; }
   function read() {
     if (isOpen() && document.visibilityState !== "hidden" && lastId) send({ type: "read", last_id: lastId });
@@ -286,8 +261,13 @@
       } else if (f.type === "ended") {
         started = false;
         notice(t("ended"));
-        var u = f.survey_url, n = u && notice(t("survey") + " ");
-        if (u) [1, 2, 3, 4, 5].forEach(function (s) { var b = n.appendChild(el("button", { text: s })); b.onclick = function () { why(n, u, fetch(u + "answer/" + s + "/", { mode: "no-cors" })); }; });
+        var u = f.survey_url;
+        if (u) { // survey part: loaded only when a chat ends with one
+          var n = notice(""), sp = el("script", { src: BASE + "static/ascolto/chat-survey.js" });
+          sp.onload = function () { window.ascoltoChatSurvey(n, u, LANG, el); };
+          sp.onerror = function () { n.appendChild(el("a", { href: u, target: "_blank", text: t("more") })); };
+          document.head.appendChild(sp);
+        }
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
