@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.utils import timezone
+
 from ascolto.assistant.models import BotSession, DeflectionOffer, TriageRule
 from tests.api.conftest import assert_problem
 from tests.customers.factories import CustomerFactory
@@ -32,6 +34,9 @@ def test_the_metrics_endpoint_reports_the_callers_workspace_only(
     _handed_off(workspace, "low_confidence")
     _handed_off(other_workspace, "sensitive_topic")
     DeflectionOffer.objects.create(workspace=workspace, source="widget", language="en")
+    DeflectionOffer.objects.create(
+        workspace=workspace, source="email", language="en", confirmed_at=timezone.now()
+    )
 
     response = api.get("/api/v1/assistant/metrics")
 
@@ -45,8 +50,12 @@ def test_the_metrics_endpoint_reports_the_callers_workspace_only(
         "handed_off": 2,
         "handoffs_by_reason": {"asked_for_person": 1, "low_confidence": 1},
     }
-    assert body["deflection"]["offers"] == 1
+    assert body["deflection"]["offers"] == 2
     assert body["deflection"]["pending"] == 1
+    assert body["deflection"]["confirmed"] == 1
+    by_source = body["deflection"]["by_source"]
+    assert (by_source["widget"]["offers"], by_source["widget"]["pending"]) == (1, 1)
+    assert (by_source["email"]["offers"], by_source["email"]["confirmed"]) == (1, 1)
     other = json.loads(other_api.get("/api/v1/assistant/metrics").content)
     assert other["automation"]["handoffs_by_reason"] == {"sensitive_topic": 1}
     assert other["deflection"]["offers"] == 0

@@ -110,7 +110,7 @@ def test_a_cited_generated_answer_is_sent_with_the_cited_article_linked(
 
     text = _bot_text(result)
     assert text.startswith("Open your orders, pick the item and click Return, within 30 days [1].")
-    assert f"Return an item: /help/{workspace.slug}/en/a/" in text
+    assert f"Return an item: http://127.0.0.1:8000/help/{workspace.slug}/en/a/" in text
     assert "Did this solve it?" in text
     sent = server.requests[0]
     assert sent["model"] == "local-model"

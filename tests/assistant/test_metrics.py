@@ -166,7 +166,7 @@ def test_the_email_acknowledgement_lists_matching_articles_in_the_language(
         language="it",
     )
 
-    assert "Restituire un articolo: /help/" in body
+    assert "Restituire un articolo: http://127.0.0.1:8000/help/" in body
     assert f"/help/{workspace.slug}/it/a/" in body
     assert "Abbiamo ricevuto il tuo messaggio" in body
     offer = DeflectionOffer.objects.get(workspace=workspace)

@@ -157,6 +157,27 @@ def test_check_warns_that_production_without_email_prints_mail(settings):
     assert "set EMAIL_HOST" in finding.message
 
 
+def test_check_warns_that_production_without_a_public_url_sends_local_links(settings):
+    settings.PRODUCTION, settings.ASCOLTO_PUBLIC_URL_FROM_ENV = True, False
+    settings.ASCOLTO_PUBLIC_URL = "http://127.0.0.1:8000"
+
+    [finding] = checks.check_public_url()
+
+    assert finding.level == "warning"
+    assert "ASCOLTO_PUBLIC_URL=https://cx.example.com" in finding.message
+    assert "http://127.0.0.1:8000" in finding.message
+
+
+def test_check_accepts_a_configured_public_url(settings):
+    settings.PRODUCTION, settings.ASCOLTO_PUBLIC_URL_FROM_ENV = True, True
+    settings.ASCOLTO_PUBLIC_URL = "https://cx.example.com"
+
+    [finding] = checks.check_public_url()
+
+    assert finding.level == "ok"
+    assert "https://cx.example.com" in finding.message
+
+
 @pytest.mark.django_db
 def test_check_reports_a_database_it_cannot_reach(free_port):
     engine = "django.db.backends.postgresql"

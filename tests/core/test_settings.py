@@ -50,6 +50,7 @@ print(json.dumps({
     "email_backend": settings.EMAIL_BACKEND,
     "allowed_hosts": settings.ALLOWED_HOSTS,
     "secure_cookies": settings.SESSION_COOKIE_SECURE and settings.CSRF_COOKIE_SECURE,
+    "public_url": settings.ASCOLTO_PUBLIC_URL,
 }))
 """
 
@@ -115,6 +116,18 @@ MISCONFIGURATIONS: dict[str, tuple[dict[str, str], str]] = {
         {"CSRF_TRUSTED_ORIGINS": "cx.example.com"},
         "CSRF_TRUSTED_ORIGINS takes full origins with a scheme",
     ),
+    "public URL without scheme": (
+        {"ASCOLTO_PUBLIC_URL": "cx.example.com"},
+        "ASCOLTO_PUBLIC_URL must be the http(s) address customers reach Ascolto at",
+    ),
+    "public URL of another scheme": (
+        {"ASCOLTO_PUBLIC_URL": "ftp://cx.example.com"},
+        "ASCOLTO_PUBLIC_URL must be the http(s) address",
+    ),
+    "public URL with a bad port": (
+        {"ASCOLTO_PUBLIC_URL": "https://cx.example.com:web"},
+        "ASCOLTO_PUBLIC_URL has a port that is not a number",
+    ),
     "unknown log level": ({"ASCOLTO_LOG_LEVEL": "loud"}, "ASCOLTO_LOG_LEVEL must be one of"),
     "data dir inside a file": (
         {"ASCOLTO_DATA_DIR": "{tmp}/a-file/data"},
@@ -127,7 +140,12 @@ VALID: dict[str, dict[str, str]] = {
         "DATABASE_URL": "postgres://ascolto:pw@db.internal:5432/ascolto",
         "REDIS_URL": "redis://cache.internal:6379/0",
     },
-    "production": {**PRODUCTION, "EMAIL_HOST": "smtp.example", "EMAIL_USE_TLS": "1"},
+    "production": {
+        **PRODUCTION,
+        "EMAIL_HOST": "smtp.example",
+        "EMAIL_USE_TLS": "1",
+        "ASCOLTO_PUBLIC_URL": "https://cx.example/",
+    },
 }
 EMBEDDED_STARTS = 4
 SETTINGS_FILE = str(Path(ascolto.config.__file__).with_name("settings.py"))
@@ -205,6 +223,7 @@ def test_embedded_defaults(outcomes):
     assert report["huey_file"] == str(data_dir / "jobs.sqlite3")
     assert report["email_backend"] == "django.core.mail.backends.console.EmailBackend"
     assert "127.0.0.1" in report["allowed_hosts"]
+    assert report["public_url"] == "http://127.0.0.1:8000"
 
 
 def test_embedded_secret_key_is_generated_once_kept_private_and_shared(outcomes):
@@ -235,6 +254,7 @@ def test_production_with_what_it_needs_starts_with_secure_cookies(outcomes):
     assert report["allowed_hosts"] == ["cx.example"]
     assert report["secure_cookies"] is True
     assert report["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert report["public_url"] == "https://cx.example"
     assert not (Path(report["data_dir"]) / "secret_key").exists()
 
 

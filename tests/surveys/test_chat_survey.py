@@ -3,6 +3,7 @@ are the same invitation, recorded once; no email follows."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -115,3 +116,70 @@ def test_no_inline_question_without_survey_consent(workspace):
     csat(workspace)
 
     assert chat.chat_survey_url(resolved_chat(workspace, consent=False)) == ""
+
+
+def test_the_inline_comment_goes_into_the_same_response_once(workspace):
+    survey = csat(workspace)
+    conversation = resolved_chat(workspace)
+    path = chat.chat_survey_url(conversation).removeprefix("https://cx.example.com")
+    browser = Client()
+    comment_url = f"{path}comment/"
+
+    def post(body: object) -> Any:
+        data = body if isinstance(body, str) else json.dumps(body)
+        return browser.post(comment_url, data, content_type="text/plain")
+
+    too_early = post({"comment": "Before the score"})
+    browser.get(f"{path}answer/5/")
+    first = post({"comment": "  Quick and kind.  "})
+    second = post({"comment": "Changed my mind"})
+    services.intake_drain()
+
+    assert too_early.status_code == 409
+    assert too_early.json()["error"] == "no_score"
+    assert first.status_code == 201
+    assert first["Access-Control-Allow-Origin"] == "*"
+    assert second.status_code == 409
+    assert second.json()["error"] == "already_answered"
+    response = Response.objects.get(survey=survey)
+    assert (response.csat_score, response.comment, response.completed) == (
+        5,
+        "Quick and kind.",
+        True,
+    )
+    assert Response.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("not json", "invalid_json"),
+        ('["a list"]', "invalid"),
+        ({"comment": ""}, "invalid"),
+        ({"comment": "x" * 2001}, "invalid"),
+        ({"comment": 42}, "invalid"),
+    ],
+)
+def test_a_bad_comment_is_refused_clearly_and_nothing_is_stored(workspace, body, error):
+    csat(workspace)
+    path = chat.chat_survey_url(resolved_chat(workspace)).removeprefix("https://cx.example.com")
+    browser = Client()
+    browser.get(f"{path}answer/3/")
+
+    data = body if isinstance(body, str) else json.dumps(body)
+    refused = browser.post(f"{path}comment/", data, content_type="text/plain")
+    services.intake_drain()
+
+    assert refused.status_code == 400
+    assert refused.json()["error"] == error
+    response = Response.objects.get()
+    assert (response.comment, response.completed) == ("", False)
+
+
+def test_a_comment_with_a_forged_link_is_404(workspace, client):
+    refused = client.post(
+        "/s/forged-token/comment/", '{"comment": "hi"}', content_type="text/plain"
+    )
+
+    assert refused.status_code == 404
+    assert refused.json()["error"] == "invalid_link"

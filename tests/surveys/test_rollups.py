@@ -3,6 +3,7 @@ and filter, and keep doing so as answers change (refreshed incrementally)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from typing import Any
@@ -13,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ascolto.surveys import rollups, selectors
-from ascolto.surveys.models import DailyRollup, Invitation, Response, RollupState
+from ascolto.surveys.models import (
+    DailyRollup,
+    InterceptAnswer,
+    Invitation,
+    Response,
+    RollupState,
+)
 from tests.accounts.factories import TeamFactory, UserFactory
 from tests.customers.factories import CustomerFactory
 from tests.surveys.factories import make_survey
@@ -28,7 +35,8 @@ def _today_start() -> dt.datetime:
 
 def _fill(workspace: Any, seed: int, count: int = 160) -> dict[str, Any]:
     """Random sent invitations and responses over the last DAYS days (today included), with
-    random scores, channels, agents, teams, tiers, languages and completion."""
+    random scores, channels, agents, teams, tiers, languages and completion, and website
+    intercept answers."""
     rng = random.Random(seed)
     surveys = [make_survey(workspace, kind) for kind in ("nps", "csat", "ces")]
     teams = [TeamFactory(workspace=workspace) for _ in range(2)]
@@ -80,10 +88,27 @@ def _fill(workspace: Any, seed: int, count: int = 160) -> dict[str, Any]:
             agent=invitation.agent,
             team=invitation.team,
         )
+    span = int((now - start).total_seconds())
+    for index in range(count // 4):
+        # Website intercept answers: anonymous, complete, the score in its kind's column.
+        survey = rng.choice(surveys)
+        score = {"nps": rng.randrange(11), "csat": rng.randrange(1, 6), "ces": rng.randrange(1, 8)}
+        value = score[survey.kind]
+        InterceptAnswer.objects.create(
+            workspace=workspace,
+            survey=survey,
+            visitor=f"visitor-{seed}-{index}",
+            period=index,
+            score=value,
+            language=rng.choice(["en", "it", "he"]),
+            created_at=start + dt.timedelta(seconds=rng.randrange(span)),
+            **{f"{survey.kind}_score": value},
+        )
     # As if written a while ago: only what changes from now on is "changed since the scan".
     an_hour_ago = now - dt.timedelta(hours=1)
     Invitation.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
     Response.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
+    InterceptAnswer.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
     return {"surveys": surveys, "start": start}
 
 
@@ -197,6 +222,42 @@ def test_changed_and_late_answers_are_rolled_up_on_the_next_refresh(workspace, r
     assert _figures(workspace, year, "agent") != before
 
 
+def test_website_answers_are_in_the_rolled_up_figures_under_the_website_channel(
+    workspace, rolled_up
+):
+    data, _ = rolled_up
+    year = selectors.ResponseFilter(since=data["start"] - dt.timedelta(days=300))
+    nps = data["surveys"][0]
+    before = selectors.metric_counts(workspace=workspace, filters=year, by="channel")
+    website = {g.key: g for g, _label in before.groups}["website"]
+    assert website.responses == InterceptAnswer.objects.filter(workspace=workspace).count()
+    assert dict((g.key, label) for g, label in before.groups)["website"] == "Website"
+    # A promoter answers on the website, dated two days ago (a rolled-up day).
+    InterceptAnswer.objects.create(
+        workspace=workspace,
+        survey=nps,
+        visitor="late-visitor",
+        period=99_999,
+        score=10,
+        nps_score=10,
+        created_at=_today_start() - dt.timedelta(days=2, hours=-9),
+    )
+    rollups.rollups_refresh(workspace=workspace)
+
+    after = selectors.metric_counts(workspace=workspace, filters=year, by="channel")
+    website_after = {g.key: g for g, _label in after.groups}["website"]
+    assert website_after.responses == website.responses + 1
+    assert website_after.nps.promoters == website.nps.promoters + 1
+    assert _figures(workspace, year, "channel") == _direct(workspace, year, "channel")
+    unfinished = dataclasses.replace(year, completed=False)
+    assert "website" not in {
+        g.key
+        for g, _ in selectors.metric_counts(
+            workspace=workspace, filters=unfinished, by="channel"
+        ).groups
+    }
+
+
 def test_a_customer_filter_or_a_period_inside_one_day_is_counted_directly(workspace, rolled_up):
     data, _ = rolled_up
     noon = _today_start() - dt.timedelta(days=2, hours=-12)
@@ -211,7 +272,11 @@ def test_rollups_are_per_workspace(workspace, other_workspace, rolled_up):
     year = selectors.ResponseFilter(since=_today_start() - dt.timedelta(days=300))
 
     mine = selectors.metric_counts(workspace=workspace, filters=year)
-    assert mine.totals.responses == Response.objects.filter(workspace=workspace).count()
+    assert (
+        mine.totals.responses
+        == Response.objects.filter(workspace=workspace).count()
+        + InterceptAnswer.objects.filter(workspace=workspace).count()
+    )
     assert _figures(workspace, year, None) == _direct(workspace, year, None)
 
 

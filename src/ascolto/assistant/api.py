@@ -34,12 +34,16 @@ class AutomationOut(Schema):
     handoffs_by_reason: dict[str, int]
 
 
-class DeflectionOut(Schema):
+class DeflectionCountsOut(Schema):
     offers: int
     confirmed: int
     assumed: int
     pending: int
     followed_by_conversation: int
+
+
+class DeflectionOut(DeflectionCountsOut):
+    by_source: dict[str, DeflectionCountsOut]
 
 
 class AssistantMetricsOut(Schema):

@@ -147,7 +147,13 @@ class DeflectionOffer(WorkspaceScopedModel):
     language = models.CharField(max_length=8)
     query = models.TextField(blank=True, default="")
     article_ids = models.JSONField(default=list)
+    # The conversation the offer answers (an email acknowledgement's), if any.
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The article the customer said answered the question (email "This answered my question").
+    confirmed_article_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "created_at"], name="deflection_ws_idx")]

@@ -5,7 +5,8 @@ Definitions (docs/assistant.md):
   in the period;
 - automated: a bot conversation now resolved or closed, never handed off, with no agent reply;
 - confirmed resolution: the customer answered yes to "did this solve it?";
-- deflection confirmed: the visitor clicked "this solved it" on the articles offered;
+- deflection confirmed: the visitor clicked "this solved it" on the articles offered (widget), or
+  the customer clicked "This answered my question" under an article of an email acknowledgement;
 - deflection assumed: not confirmed, and no conversation from that customer started within 24
   hours after the offer. Offers younger than 24 hours are pending; an anonymous offer (no
   customer known) that was not confirmed counts as assumed once 24 hours have passed.
@@ -17,6 +18,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.core import signing
 from django.utils import timezone
 
 from ascolto.assistant.models import (
@@ -27,6 +29,7 @@ from ascolto.assistant.models import (
     TriageRule,
 )
 from ascolto.assistant.nlp.language import detect_language
+from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.helpcenter.models import ArticleTranslation
 from ascolto.inbox.models import Conversation, Message
@@ -35,6 +38,7 @@ from ascolto.inbox.models import Conversation, Message
 LANGUAGE_FLOOR = 0.5
 
 ASSUMED_WINDOW = dt.timedelta(hours=24)
+EMAIL_CONFIRM_SALT = "ascolto.assistant.email-deflection"
 
 
 def assistant_settings(*, workspace: Workspace) -> AssistantSettings:
@@ -51,6 +55,41 @@ def article_titles(*, workspace_id: int, article_ids: list[int], language: str) 
         ).values_list("article_id", "title")
     )
     return [rows[i] for i in dict.fromkeys(article_ids) if i in rows]
+
+
+@dataclass(frozen=True)
+class EmailConfirmation:
+    """What a "This answered my question" link names."""
+
+    offer: DeflectionOffer
+    article_id: int
+    title: str
+
+
+def email_confirmation(*, token: str) -> EmailConfirmation:
+    """Read a signed link of an email acknowledgement. A forged or altered token, one signed
+    for anything else, or one naming an article the email did not suggest is refused."""
+    try:
+        data = signing.Signer(salt=EMAIL_CONFIRM_SALT).unsign_object(token)
+    except (signing.BadSignature, ValueError):
+        raise ValidationFailed("This link is not valid.") from None
+    if not (
+        isinstance(data, dict) and all(isinstance(data.get(key), int) for key in ("w", "o", "a"))
+    ):
+        raise ValidationFailed("This link is not valid.")
+    offer = (
+        DeflectionOffer.objects.select_related("workspace")
+        .filter(workspace_id=data["w"], pk=data["o"], source=DeflectionOffer.Source.EMAIL)
+        .first()
+    )
+    if offer is None:
+        raise NotFound("This suggestion no longer exists.")
+    if data["a"] not in offer.article_ids:
+        raise ValidationFailed("This link is not valid.")
+    titles = article_titles(
+        workspace_id=offer.workspace_id, article_ids=[data["a"]], language=offer.language
+    )
+    return EmailConfirmation(offer, data["a"], titles[0] if titles else "")
 
 
 def triage_rules(*, workspace: Workspace) -> list[TriageRule]:
@@ -106,18 +145,45 @@ def assistant_metrics(
 
 
 @dataclass(frozen=True)
+class DeflectionCounts:
+    offers: int = 0
+    confirmed: int = 0
+    assumed: int = 0
+    pending: int = 0
+    followed_by_conversation: int = 0
+
+
+@dataclass(frozen=True)
 class DeflectionReport:
     offers: int
     confirmed: int
     assumed: int
     pending: int
     followed_by_conversation: int
+    # The same counts per source ("widget", "email"); every source is present.
+    by_source: dict[str, DeflectionCounts] = field(default_factory=dict)
+
+
+def _outcome(
+    offer: DeflectionOffer, started: dict[int, list[dt.datetime]], now: dt.datetime
+) -> str:
+    if offer.confirmed_at is not None:
+        return "confirmed"
+    limit = offer.created_at + ASSUMED_WINDOW
+    times = started.get(offer.customer_id, []) if offer.customer_id is not None else []
+    # The conversation an email acknowledgement answers started before its offer: not counted.
+    if any(offer.created_at <= t <= limit for t in times):
+        return "followed_by_conversation"
+    if now < limit:
+        return "pending"
+    return "assumed"
 
 
 def deflection_report(
     *, workspace: Workspace, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
 ) -> DeflectionReport:
-    """Deflection over offers made in [start, end), counted both ways (see module docstring)."""
+    """Deflection over offers made in [start, end), counted both ways (see module docstring),
+    in all and per source (web chat pre-chat, email acknowledgement)."""
     now = now or timezone.now()
     offers = list(
         DeflectionOffer.objects.filter(
@@ -135,20 +201,23 @@ def deflection_report(
         ).values_list("customer_id", "created_at")
         for customer_id, created in rows:
             started.setdefault(customer_id, []).append(created)
-    confirmed = assumed = pending = followed = 0
+    totals: Counter[str] = Counter()
+    per_source: dict[str, Counter[str]] = {source: Counter() for source in DeflectionOffer.Source}
     for offer in offers:
-        if offer.confirmed_at is not None:
-            confirmed += 1
-            continue
-        limit = offer.created_at + ASSUMED_WINDOW
-        times = started.get(offer.customer_id, []) if offer.customer_id is not None else []
-        if any(offer.created_at <= t <= limit for t in times):
-            followed += 1
-        elif now < limit:
-            pending += 1
-        else:
-            assumed += 1
-    return DeflectionReport(len(offers), confirmed, assumed, pending, followed)
+        outcome = _outcome(offer, started, now)
+        totals[outcome] += 1
+        per_source.setdefault(offer.source, Counter())[outcome] += 1
+        per_source[offer.source]["offers"] += 1
+    return DeflectionReport(
+        offers=len(offers),
+        confirmed=totals["confirmed"],
+        assumed=totals["assumed"],
+        pending=totals["pending"],
+        followed_by_conversation=totals["followed_by_conversation"],
+        by_source={
+            str(source): DeflectionCounts(**counts) for source, counts in per_source.items()
+        },
+    )
 
 
 def labelled_history(

@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass, replace
 from typing import cast
 
+from django.core import signing
 from django.db.models import F
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -27,6 +27,7 @@ from ascolto.assistant.models import (
     TriageRule,
 )
 from ascolto.assistant.triage_rules import triage_for
+from ascolto.core import links
 from ascolto.core.actors import Actor
 from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
@@ -40,6 +41,8 @@ from ascolto.inbox.models import Conversation, Message
 logger = logging.getLogger(__name__)
 
 ASSISTANT = Actor.system("assistant")
+CUSTOMER_VIA_EMAIL = Actor.system("customer")
+TITLE_IN_REASON = 200  # the timeline's reason holds 300 characters
 HELP_LANGUAGES = frozenset(Language.values)
 
 
@@ -184,9 +187,8 @@ def _policy(config: AssistantSettings) -> Policy:
 
 
 def _article_url(workspace: Workspace, language: str, slug: str) -> str:
-    return reverse(
-        "helpcenter:article", kwargs={"ws": workspace.slug, "lang": language, "slug": slug}
-    )
+    """The article's absolute link: answers and emails are read outside the web page."""
+    return links.absolute_reverse("helpcenter:article", ws=workspace.slug, lang=language, slug=slug)
 
 
 def answer_text(*, workspace: Workspace, language: str, result: SearchResult) -> str:
@@ -462,11 +464,15 @@ def email_acknowledgement(
     text: str,
     language: str,
     received: str = "",
+    conversation: Conversation | None = None,
 ) -> str:
     """The body of the automatic reply to a new email: `received` (the inbox's own
     acknowledgement; blank: ours, translated), plus the best matching articles (recorded as a
-    deflection offer). The email connector sends it, once per conversation: each call records
-    an offer when there are articles."""
+    deflection offer). With the `conversation` the email opened, each article also gets its
+    "This answered my question" link (`deflection_confirm_email`). The email connector sends
+    it, once per conversation: each call records an offer when there are articles."""
+    if conversation is not None and conversation.workspace_id != workspace.pk:
+        raise ValidationFailed("The conversation belongs to another workspace.")
     offer, results = deflection_offer(
         workspace=workspace,
         source=DeflectionOffer.Source.EMAIL,
@@ -474,12 +480,70 @@ def email_acknowledgement(
         text=f"{subject}\n{text}".strip(),
         customer=customer,
     )
+    if offer is not None and conversation is not None:
+        offer.conversation = conversation
+        offer.save(update_fields=["conversation", "updated_at"])
     help_language = offer.language if offer is not None else _help_language(language, workspace)
     with translation.override(help_language):
         lines = [received.strip() or _("We received your message and will answer soon.")]
         if results:
             lines.append(_("These articles may already answer your question:"))
-            lines.extend(
-                f"- {r.title}: {_article_url(workspace, help_language, r.slug)}" for r in results
-            )
+            for r in results:
+                lines.append(f"- {r.title}: {_article_url(workspace, help_language, r.slug)}")
+                if offer is not None and offer.conversation_id is not None:
+                    lines.append(
+                        "  "
+                        + _("This answered my question: %(url)s")
+                        % {"url": email_confirm_url(offer=offer, article_id=r.article_id)}
+                    )
     return "\n".join(lines)
+
+
+def email_confirm_url(*, offer: DeflectionOffer, article_id: int) -> str:
+    """The signed link of "This answered my question" for one article of an email offer."""
+    token = signing.Signer(salt=selectors.EMAIL_CONFIRM_SALT).sign_object(
+        {"w": offer.workspace_id, "o": offer.pk, "a": article_id}
+    )
+    return links.absolute_reverse("assistant_public:email_answered", token)
+
+
+def deflection_confirm_email(
+    *, workspace: Workspace, offer_id: int, article_id: int
+) -> tuple[DeflectionOffer, bool]:
+    """The customer clicked "This answered my question" under one article of an email
+    acknowledgement: the offer is confirmed for that article and the conversation it
+    acknowledged is resolved, with the article named on its timeline. Returns the offer and
+    whether this call confirmed it; a second click (any article) changes nothing."""
+    offer = (
+        DeflectionOffer.objects.select_for_update()
+        .filter(workspace=workspace, pk=offer_id, source=DeflectionOffer.Source.EMAIL)
+        .first()
+    )
+    if offer is None:
+        raise NotFound("No such suggestion.")
+    if article_id not in offer.article_ids:
+        raise ValidationFailed("This article was not suggested in that email.")
+    if offer.confirmed_at is not None:
+        return offer, False
+    offer.confirmed_at = timezone.now()
+    offer.confirmed_article_id = article_id
+    offer.save(update_fields=["confirmed_at", "confirmed_article_id", "updated_at"])
+    conversation = offer.conversation
+    if conversation is not None and conversation.status not in (
+        Conversation.Status.RESOLVED,
+        Conversation.Status.CLOSED,
+    ):
+        titles = selectors.article_titles(
+            workspace_id=workspace.pk, article_ids=[article_id], language=offer.language
+        )
+        with translation.override(workspace.default_locale or "en"):
+            reason = _("resolved by the customer with the article “%(title)s”") % {
+                "title": (titles[0] if titles else f"#{article_id}")[:TITLE_IN_REASON]
+            }
+        inbox.conversation_set_status(
+            conversation=conversation,
+            status=Conversation.Status.RESOLVED,
+            actor=CUSTOMER_VIA_EMAIL,
+            reason=reason,
+        )
+    return offer, True

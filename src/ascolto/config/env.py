@@ -11,6 +11,7 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -67,6 +68,26 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
             f"{name} must be one of {', '.join(choices)} (got {os.environ.get(name)!r})."
         )
     return value
+
+
+def env_public_url(name: str, default: str) -> str:
+    """An origin such as https://cx.example.com (scheme and host, optionally a port and a path
+    prefix), without a trailing slash: the base of every link that leaves the web page."""
+    raw = env_str(name, default)
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"{name} must be the http(s) address customers reach Ascolto at, "
+            f"e.g. {name}=https://cx.example.com (got {raw!r})."
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} has a port that is not a number, e.g. {name}=https://cx.example.com:8443 "
+            f"(got {raw!r})."
+        ) from None
+    return raw.rstrip("/")
 
 
 def data_dir() -> Path:

@@ -25,6 +25,7 @@ from ascolto.config.env import (
     env_choice,
     env_int,
     env_list,
+    env_public_url,
     env_str,
     redis_channel_layer,
     secret_key,
@@ -60,6 +61,10 @@ if PRODUCTION and not ALLOWED_HOSTS:
     )
 if TESTING:
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+# The address customers reach Ascolto at: links in emails, SMS, WhatsApp and bot answers are built
+# on it (ascolto.core.links). Production without it gets an `ascolto check` warning.
+ASCOLTO_PUBLIC_URL = env_public_url("ASCOLTO_PUBLIC_URL", "http://127.0.0.1:8000")
+ASCOLTO_PUBLIC_URL_FROM_ENV = bool(env_str("ASCOLTO_PUBLIC_URL"))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 for _origin in CSRF_TRUSTED_ORIGINS:
     if not _origin.startswith(("http://", "https://")):

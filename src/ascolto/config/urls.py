@@ -13,6 +13,7 @@ urlpatterns = [
     path("surveys/", include("ascolto.surveys.staff_urls")),
     path("analytics/", include("ascolto.analytics.urls")),
     path("help/", include("ascolto.helpcenter.urls")),
+    path("deflection/", include("ascolto.assistant.urls")),
     path("help-admin/", include("ascolto.helpcenter.staff_urls")),
     path("connectors/twilio/", include("ascolto.connectors.twilio.urls")),
     path("connectors/meta/", include("ascolto.connectors.meta.urls")),

@@ -39,6 +39,7 @@ def run_all() -> list[Finding]:
         *check_database(),
         *check_redis(),
         *check_email(),
+        *check_public_url(),
         *check_django(),
     ]
 
@@ -180,6 +181,31 @@ def check_email() -> list[Finding]:
         with contextlib.suppress(Exception):
             smtp.close()
     return [Finding("ok", "Email", f"SMTP server {where} accepted the connection")]
+
+
+def check_public_url() -> list[Finding]:
+    """Links in emails, SMS, WhatsApp and bot answers are built on ASCOLTO_PUBLIC_URL."""
+    url = settings.ASCOLTO_PUBLIC_URL
+    if not settings.ASCOLTO_PUBLIC_URL_FROM_ENV:
+        level: Level = "warning" if settings.PRODUCTION else "ok"
+        return [
+            Finding(
+                level,
+                "Public address",
+                f"ASCOLTO_PUBLIC_URL is not set, so links sent to customers point at {url}; "
+                "set it to the address customers reach Ascolto at, e.g. "
+                "ASCOLTO_PUBLIC_URL=https://cx.example.com",
+            )
+        ]
+    if settings.PRODUCTION and not url.startswith("https://"):
+        return [
+            Finding(
+                "warning",
+                "Public address",
+                f"ASCOLTO_PUBLIC_URL={url} is not https; links in emails would be sent unencrypted",
+            )
+        ]
+    return [Finding("ok", "Public address", f"links sent to customers point at {url}")]
 
 
 def check_django() -> list[Finding]:

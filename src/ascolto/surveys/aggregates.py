@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, CharField, Count, F, Q, Sum, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Sum, When
 
 from ascolto.surveys import metrics
 
@@ -26,6 +26,15 @@ INVITATION_GROUP_FIELD = {
     "team": "team_id",
     "agent": "agent_id",
     "segment": "customer__value_tier",
+    "language": "language",
+    "touchpoint": "survey__touchpoint",
+    "survey": "survey_id",
+}
+# Website intercept answers (InterceptAnswer) are complete, anonymous answers to the first
+# question: grouped by their language, their survey's touchpoint and survey, under the channel
+# "website"; they have no team, agent or segment (their group is empty).
+WEBSITE_CHANNEL = "website"
+INTERCEPT_GROUP_FIELD = {
     "language": "language",
     "touchpoint": "survey__touchpoint",
     "survey": "survey_id",
@@ -62,6 +71,27 @@ def response_counts(*, completed_only: bool = False, prefix: str = "") -> dict[s
         "ces_total": Sum("ces_score", filter=done),
     }
     return {f"{prefix}{name}": value for name, value in counts.items()}
+
+
+def intercept_counts(qs: QuerySet[Any], by: str | None, *fields: str) -> list[dict[str, Any]]:
+    """Response counts (`response_counts`, same names) of website intercept answers, grouped by
+    `fields` and, under "group", by the breakdown `by` (None: no group). Groups of no answers
+    are left out."""
+    field = INTERCEPT_GROUP_FIELD.get(by or "")
+    constant = WEBSITE_CHANNEL if by == "channel" else None
+    if field is not None:
+        rows = [
+            dict(r)
+            for r in qs.values(*fields, group=F(field)).annotate(**response_counts()).order_by()
+        ]
+    elif fields:
+        rows = [
+            {**r, "group": constant}
+            for r in qs.values(*fields).annotate(**response_counts()).order_by()
+        ]
+    else:
+        rows = [{**qs.aggregate(**response_counts()), "group": constant}]
+    return [r for r in rows if r["responses"]]
 
 
 def rate_counts() -> dict[str, Any]:

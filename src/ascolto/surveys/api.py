@@ -109,6 +109,7 @@ def _question_input(q: QuestionIn) -> services.QuestionInput:
         high_label=q.high_label,
         choices=[c.model_dump() for c in q.choices],
         show_if={"question": q.show_if.question, "in": list(q.show_if.in_)} if q.show_if else {},
+        end_if={"in": list(q.end_if.in_)} if q.end_if else {},
         translations=q.translations,
     )
 

@@ -63,6 +63,12 @@ class ShowIfIn(InSchema):
     in_: list[Annotated[str | int, Field()]] = Field(alias="in", min_length=1, max_length=30)
 
 
+class EndIfIn(InSchema):
+    """End the survey after this question when its answer is one of these."""
+
+    in_: list[Annotated[str | int, Field()]] = Field(alias="in", min_length=1, max_length=30)
+
+
 class QuestionIn(InSchema):
     key: Key
     type: QuestionType
@@ -75,6 +81,7 @@ class QuestionIn(InSchema):
     high_label: ScaleLabel = ""
     choices: list[ChoiceIn] = Field(default_factory=list, max_length=30)
     show_if: ShowIfIn | None = None
+    end_if: EndIfIn | None = None
     translations: JsonObject = Field(
         default_factory=dict,
         description='{"it": {"text": "...", "low_label": "...", "high_label": "...", '
@@ -95,6 +102,7 @@ class QuestionOut(Schema):
     high_label: str
     choices: list[dict[str, Any]]
     show_if: dict[str, Any]
+    end_if: dict[str, Any]
     translations: dict[str, Any]
 
 

@@ -7,7 +7,9 @@ typed. Validation itself is the services' (the same the API uses); this module o
 
 Skip logic in the editor reads "show this question only if the answer to <earlier question>
 <is one of | is at most | is at least> <value>"; it is stored as the model's
-`show_if = {"question": key, "in": [answers]}`, the comparisons expanded over the scale.
+`show_if = {"question": key, "in": [answers]}`, the comparisons expanded over the scale. "End
+the survey after this answer if it <is one of | is at most | is at least> <value>" is stored
+the same way about the question's own answer, as `end_if = {"in": [answers]}`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ ROW_FIELDS = (
     "if_question",
     "if_op",
     "if_value",
+    "end_op",
+    "end_value",
 )
 ROW_TEXTS = ("text", "low_label", "high_label", "choices")
 SKIP_OPS = ("in", "lte", "gte")
@@ -83,6 +87,8 @@ def rows_of(questions: Sequence[Question]) -> list[Row]:
             "if_question": "",
             "if_op": "in",
             "if_value": "",
+            "end_op": "in",
+            "end_value": "",
             "tr": {},
         }
         for language, texts in question.translations.items():
@@ -105,6 +111,10 @@ def rows_of(questions: Sequence[Question]) -> list[Row]:
             row["if_op"], row["if_value"] = _describe(
                 [str(v) for v in question.show_if.get("in", [])],
                 _scale_of(target) if target else None,
+            )
+        if question.end_if:
+            row["end_op"], row["end_value"] = _describe(
+                [str(v) for v in question.end_if.get("in", [])], _scale_of(row)
             )
     return rows
 
@@ -136,6 +146,8 @@ def empty_row(index: int) -> Row:
         "if_question": "",
         "if_op": "in",
         "if_value": "",
+        "end_op": "in",
+        "end_value": "",
         "tr": {},
     }
 
@@ -151,6 +163,7 @@ def rows_from_post(data: Mapping[str, Any]) -> list[Row]:
         row: Row = {name: str(data.get(prefix + name, "")).strip() for name in ROW_FIELDS}
         row["required"] = data.get(prefix + "required") == "on"
         row["if_op"] = row["if_op"] if row["if_op"] in SKIP_OPS else "in"
+        row["end_op"] = row["end_op"] if row["end_op"] in SKIP_OPS else "in"
         row["tr"] = {
             language: {
                 name: str(data.get(f"{prefix}tr-{language}-{name}", "")).strip()
@@ -225,6 +238,23 @@ def questions_from_rows(
                     )
                     wanted = [str(v) for v in span if low <= v <= high]
             show_if = {"question": row["if_question"], "in": wanted}
+        end_if: dict[str, Any] = {}
+        if row["end_value"]:
+            ending = [v.strip() for v in row["end_value"].split(",") if v.strip()]
+            if row["end_op"] != "in":
+                bounds = _scale_of(row)
+                limit = _int_or_none(row["end_value"], f"{where}.end_if", errors)
+                if bounds is None:
+                    errors[f"{where}.end_if"] = [
+                        _("“At most” and “at least” need a question with a scale.")
+                    ]
+                elif limit is not None:
+                    low, high = bounds
+                    span = (
+                        range(low, limit + 1) if row["end_op"] == "lte" else range(limit, high + 1)
+                    )
+                    ending = [str(v) for v in span if low <= v <= high]
+            end_if = {"in": ending}
         items.append(
             QuestionInput(
                 key=row["key"],
@@ -242,6 +272,7 @@ def questions_from_rows(
                 high_label=row["high_label"] if row["type"] in SCALE_TYPES else "",
                 choices=choices,
                 show_if=show_if,
+                end_if=end_if,
                 translations=translations,
             )
         )

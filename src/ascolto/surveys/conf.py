@@ -1,6 +1,5 @@
 """Survey settings read from Django settings, with their defaults.
 
-ASCOLTO_PUBLIC_URL           the origin links in emails point at (default http://localhost:8000)
 ASCOLTO_SURVEYS_SENTIMENT    dotted path of a callable (text, language) -> label or score; the
                              closed loop and comment analytics use it when it can be imported
 ASCOLTO_SURVEYS_PAGE_HITS    public page requests per IP per minute (default 60)
@@ -11,12 +10,14 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from ascolto.core.links import absolute_url
+
 DEFAULT_SENTIMENT = "ascolto.assistant.nlp.sentiment.classify"
 
 
 def public_url(path: str) -> str:
-    base = str(getattr(settings, "ASCOLTO_PUBLIC_URL", "") or "http://localhost:8000")
-    return base.rstrip("/") + path
+    """`path` on ASCOLTO_PUBLIC_URL (see ascolto.core.links)."""
+    return absolute_url(path)
 
 
 def sentiment_path() -> str:

@@ -162,6 +162,9 @@ class Question(models.Model):
     choices = models.JSONField(_("choices"), default=list, blank=True)
     # Skip logic: {"question": "<earlier key>", "in": [answers]}; empty: always shown.
     show_if = models.JSONField(_("show if"), default=dict, blank=True)
+    # "End the survey after this answer if it is one of": {"in": [answers]} (this question's own
+    # answer, as in show_if); empty: never ends here.
+    end_if = models.JSONField(_("end if"), default=dict, blank=True)
     translations = models.JSONField(_("translations"), default=dict, blank=True)
 
     class Meta:
@@ -480,7 +483,8 @@ class InterceptAnswer(WorkspaceScopedModel):
     """A website visitor's answer to a survey's first question, given in the intercept snippet
     (static/ascolto/intercept.js). Visitors are anonymous: `visitor` is the id the snippet keeps
     in the browser, or the host site's own id for its signed-in users. One answer per visitor,
-    survey and period (`period`: the index of the workspace's suppression window it fell in)."""
+    survey and period (`period`: the index of the workspace's suppression window it fell in).
+    Counted in the survey's figures and listed with its responses as channel "website"."""
 
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="intercepts")
     visitor = models.CharField(max_length=64)
@@ -488,6 +492,11 @@ class InterceptAnswer(WorkspaceScopedModel):
     score = models.SmallIntegerField()
     language = models.CharField(max_length=8, default="en")
     page = models.CharField(max_length=300, blank=True, default="")
+    # The score again in the column of its kind (the first question's type), named as on
+    # Response, so the survey figures count both with the same expressions (aggregates.py).
+    nps_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    ces_score = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("website answer")
@@ -498,7 +507,12 @@ class InterceptAnswer(WorkspaceScopedModel):
             )
         ]
         indexes = [
-            models.Index(fields=["workspace", "survey", "-created_at"], name="intercept_survey_idx")
+            models.Index(
+                fields=["workspace", "survey", "-created_at"], name="intercept_survey_idx"
+            ),
+            # Period counts and the rollups' scans of changed days.
+            models.Index(fields=["workspace", "created_at"], name="intercept_created_idx"),
+            models.Index(fields=["workspace", "updated_at"], name="intercept_changed_idx"),
         ]
 
     def __str__(self) -> str:

@@ -108,14 +108,30 @@ def is_visible(question: Question, answers: Mapping[str, Any]) -> bool:
     return str(given) in wanted
 
 
+def ends_here(question: Question, answers: Mapping[str, Any]) -> bool:
+    """Skip logic: the survey ends after this question when its answer is in `end_if`."""
+    rule = question.end_if
+    given = answers.get(question.key)
+    if not rule or given is None:
+        return False
+    wanted = {str(v) for v in rule.get("in", [])}
+    if isinstance(given, list):
+        return any(str(item) in wanted for item in given)
+    return str(given) in wanted
+
+
 def next_page(questions: Sequence[Question], answers: Mapping[str, Any]) -> list[Question]:
     """The questions to show next: from the first visible unseen question, up to (excluding)
     the first one whose visibility depends on an answer given on this same page — that one
-    waits for the next page, so skip logic works without JavaScript. Empty when done."""
+    waits for the next page, so skip logic works without JavaScript — and up to (including) a
+    question that may end the survey (`end_if`). Nothing after an answer that ended the
+    survey. Empty when done."""
     page: list[Question] = []
     keys_on_page: set[str] = set()
     for question in questions:
         if question.key in answers:
+            if ends_here(question, answers):
+                break
             continue
         if page and question.show_if and question.show_if.get("question") in keys_on_page:
             break
@@ -123,6 +139,8 @@ def next_page(questions: Sequence[Question], answers: Mapping[str, Any]) -> list
             continue
         page.append(question)
         keys_on_page.add(question.key)
+        if question.end_if:
+            break
     return page
 
 

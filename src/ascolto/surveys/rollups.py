@@ -1,9 +1,10 @@
 """Daily survey rollups: the counts of every whole past UTC day per survey and breakdown value,
 kept incrementally, so NPS / CSAT / CES over a year add up a few thousand rows.
 
-- `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose responses or
-  invitations changed since its last scan (rows' `updated_at`, with an overlap for transactions
-  that were still open), plus the days that ended since, and moves `covered_until` to today.
+- `rollups_refresh` (a periodic job, every few minutes) recomputes the days whose responses,
+  website intercept answers or invitations changed since its last scan (rows' `updated_at`,
+  with an overlap for transactions that were still open), plus the days that ended since, and
+  moves `covered_until` to today.
 - `plan` splits a period into the whole days the rollups cover and the edges (the partial first
   and last days, today) that are counted directly; `counts` adds the rollup rows up. Selectors
   add the two, so the figures equal the direct computation once the changed days are refreshed
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from ascolto.core.models import Workspace
 from ascolto.surveys import aggregates as agg
-from ascolto.surveys.models import DailyRollup, Invitation, Response, RollupState
+from ascolto.surveys.models import DailyRollup, InterceptAnswer, Invitation, Response, RollupState
 
 UTC = dt.UTC
 # Rows changed by a transaction that committed after a scan but stamped before it are caught by
@@ -82,16 +83,20 @@ def rollups_refresh(
 
 def _days_with_data(workspace: Workspace, *, changed_since: dt.datetime | None) -> set[dt.date]:
     responses = Response.objects.filter(workspace=workspace)
+    intercepts = InterceptAnswer.objects.filter(workspace=workspace)
     invitations = _sent_invitations(workspace)
     if changed_since is not None:
         responses = responses.filter(updated_at__gte=changed_since)
+        intercepts = intercepts.filter(updated_at__gte=changed_since)
         invitations = invitations.filter(updated_at__gte=changed_since)
-    days = set(
-        responses.annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values_list("day", flat=True)
-        .distinct()
-        .order_by()
-    )
+    days: set[dt.date | None] = set()
+    for answers in (responses, intercepts):
+        days |= set(
+            answers.annotate(day=TruncDate("created_at", tzinfo=UTC))
+            .values_list("day", flat=True)
+            .distinct()
+            .order_by()
+        )
     days |= set(
         invitations.annotate(day=TruncDate("sent_at", tzinfo=UTC))
         .values_list("day", flat=True)
@@ -115,6 +120,9 @@ def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
             .filter(sent_at__gte=since, sent_at__lt=until)
             .annotate(day=TruncDate("sent_at", tzinfo=UTC))
         )
+        intercepts = InterceptAnswer.objects.filter(
+            workspace=workspace, created_at__gte=since, created_at__lt=until
+        ).annotate(day=TruncDate("created_at", tzinfo=UTC))
         for dimension in DIMENSIONS:
             response_group: dict[str, Any] = {}
             invitation_group: dict[str, Any] = {}
@@ -140,6 +148,13 @@ def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
             ):
                 row = _row(rows, workspace, r, dimension)
                 row.sent, row.answered = int(r["sent"] or 0), int(r["answered"] or 0)
+            # Website answers are complete: they count in the totals and in `done_*` alike.
+            for r in agg.intercept_counts(intercepts, dimension or None, "day", "survey_id"):
+                row = _row(rows, workspace, r, dimension)
+                for name in agg.RESPONSE_COUNTS:
+                    value = int(r[name] or 0)
+                    setattr(row, name, getattr(row, name) + value)
+                    setattr(row, f"done_{name}", getattr(row, f"done_{name}") + value)
     DailyRollup.objects.bulk_create(rows.values(), batch_size=1000)
 
 

@@ -24,6 +24,7 @@ from ascolto.surveys import aggregates as agg
 from ascolto.surveys import metrics, rollups, tokens
 from ascolto.surveys.models import (
     FollowUp,
+    InterceptAnswer,
     Invitation,
     Question,
     Response,
@@ -346,7 +347,9 @@ def _direct_counts(
     if by is None:
         row = responses.aggregate(**agg.response_counts())
         rate = invitations.aggregate(**agg.rate_counts())
-        return ({"": row} if row["responses"] else {}), ({"": rate} if rate["sent"] else {})
+        totals = {"": row} if row["responses"] else {}
+        _add_intercepts(totals, workspace, filters, by)
+        return totals, ({"": rate} if rate["sent"] else {})
     field = agg.RESPONSE_GROUP_FIELD[by]
     rows = {
         _key(r["group"]): dict(r)
@@ -358,7 +361,31 @@ def _direct_counts(
         .annotate(**agg.rate_counts())
         .order_by()
     }
+    _add_intercepts(rows, workspace, filters, by)
     return rows, rates
+
+
+def intercepts_of(workspace: Workspace, f: ResponseFilter) -> QuerySet[InterceptAnswer] | None:
+    """The website intercept answers of the selection; None when it excludes them all (one
+    customer: they are anonymous; unfinished responses: they are complete)."""
+    if f.customer_id is not None or f.completed is False:
+        return None
+    qs = InterceptAnswer.objects.filter(workspace=workspace)
+    if f.survey_id is not None:
+        qs = qs.filter(survey_id=f.survey_id)
+    if f.since is not None:
+        qs = qs.filter(created_at__gte=f.since)
+    if f.until is not None:
+        qs = qs.filter(created_at__lt=f.until)
+    return qs
+
+
+def _add_intercepts(rows: Counts, workspace: Workspace, f: ResponseFilter, by: str | None) -> None:
+    intercepts = intercepts_of(workspace, f)
+    if intercepts is None:
+        return
+    found = {_key(r.pop("group")): r for r in agg.intercept_counts(intercepts, by)}
+    _add(rows, found, agg.RESPONSE_COUNTS)
 
 
 def _key(value: Any) -> str:
@@ -403,7 +430,11 @@ def _labels(workspace: Workspace, by: str, keys: list[str]) -> dict[str, str]:
     all_choices: dict[str, dict[str, Any]] = {
         "segment": dict(ValueTier.choices),
         "touchpoint": dict(Touchpoint.choices),
-        "channel": {**dict(Channel.choices), **dict(Invitation.Channel.choices)},
+        "channel": {
+            **dict(Channel.choices),
+            **dict(Invitation.Channel.choices),
+            agg.WEBSITE_CHANNEL: Touchpoint.WEBSITE.label,
+        },
         "language": LANGUAGE_NAMES,
     }
     choices = all_choices.get(by, {})
@@ -508,6 +539,8 @@ CSV_COLUMNS = [
     "ces_score",
     "sentiment",
     "comment",
+    "source",  # "response", or "website" for a website intercept answer
+    "page",  # the page a website answer was given on
 ]
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -545,7 +578,9 @@ def response_csv_lines(
     *, workspace: Workspace, survey: Survey, filters: ResponseFilter
 ) -> Iterator[str]:
     """CSV lines, header first: one row per response with its context and every answer (one
-    column per question, `q:<key>`; several choices joined by "; "). Streams from the database
+    column per question, `q:<key>`; several choices joined by "; "), then one per website
+    intercept answer (`source` "website", no response id or customer, its score under the
+    first question). Streams from the database
     in chunks; cells that would run as spreadsheet formulas are quoted with a leading '."""
     keys = [q.key for q in questions_of(survey)]
     qs = (
@@ -593,7 +628,47 @@ def response_csv_lines(
             r.ces_score,
             r.sentiment,
             r.comment,
+            "response",
+            "",
             *(r.answers.get(k) for k in keys),
+        ]
+        yield writer.writerow([_cell(v) for v in row])
+    intercepts = intercepts_of(
+        workspace,
+        ResponseFilter(
+            survey_id=survey.pk,
+            since=filters.since,
+            until=filters.until,
+            completed=filters.completed,
+            customer_id=filters.customer_id,
+        ),
+    )
+    if intercepts is None or not keys:
+        return
+    for a in intercepts.order_by("pk").iterator(chunk_size=2000):
+        row = [
+            None,
+            survey.pk,
+            survey.name,
+            survey.kind,
+            survey.touchpoint,
+            a.created_at,
+            a.created_at,
+            True,
+            Response.Closed.SUBMITTED,
+            a.language,
+            *([None] * 4),
+            agg.WEBSITE_CHANNEL,
+            *([None] * 6),
+            a.nps_score,
+            a.csat_score,
+            a.ces_score,
+            "",
+            "",
+            "website",
+            a.page,
+            a.score,  # the first question's answer
+            *([None] * (len(keys) - 1)),
         ]
         yield writer.writerow([_cell(v) for v in row])
 

@@ -19,7 +19,7 @@ from ascolto.core.actors import Actor
 from ascolto.core.errors import Conflict, NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.views import bad_request, current_workspace, render_in_workspace
-from ascolto.surveys import selectors, services
+from ascolto.surveys import listing, selectors, services
 from ascolto.surveys.models import FollowUp, Survey
 from ascolto.surveys.themes import pain_points
 
@@ -98,11 +98,10 @@ def response_list(request: HttpRequest, pk: int) -> HttpResponse:
     if completed not in COMPLETED_FILTERS:
         return bad_request(request, _("The completed filter must be “yes”, “no” or empty."))
     try:
-        page = selectors.response_list(
+        page = listing.response_rows(
             workspace=workspace,
-            filters=selectors.ResponseFilter(
-                survey_id=survey.pk, completed=COMPLETED_FILTERS[completed]
-            ),
+            survey_id=survey.pk,
+            completed=COMPLETED_FILTERS[completed],
             cursor=request.GET.get("cursor") or None,
             limit=PAGE,
         )

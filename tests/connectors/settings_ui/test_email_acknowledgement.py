@@ -29,6 +29,7 @@ from tests.inbox.factories import InboxFactory
 pytest.importorskip("lingua")
 
 ACTOR = Actor.system("test")
+HOST = "https://help.shop.example"
 ACK = {"en": "Thanks, we got your message.", "it": "Grazie, abbiamo ricevuto il tuo messaggio."}
 RETURNS = {
     "en": (
@@ -42,6 +43,11 @@ RETURNS = {
         "fai clic su Restituisci.",
     ),
 }
+
+
+@pytest.fixture(autouse=True)
+def _public_url(settings: Any) -> None:
+    settings.ASCOLTO_PUBLIC_URL = HOST
 
 
 @pytest.fixture
@@ -110,7 +116,10 @@ def test_an_italian_email_gets_the_italian_article_once(
     [answer] = answers(conversation)
     assert answer.startswith(ACK["it"])
     assert "Questi articoli potrebbero già rispondere alla tua domanda:" in answer
-    assert f"Restituire un articolo: /help/{workspace.slug}/it/a/restituire-un-articolo/" in answer
+    assert (
+        f"Restituire un articolo: {HOST}/help/{workspace.slug}/it/a/restituire-un-articolo/"
+        in answer
+    )
     assert "/en/" not in answer
     assert AutoReplySent.objects.filter(conversation=conversation).count() == 1
     offer = DeflectionOffer.objects.get(workspace=workspace)
@@ -138,7 +147,7 @@ def test_an_english_email_gets_the_english_article(
     [answer] = answers(message.conversation)
     assert answer.startswith(ACK["en"])
     assert "These articles may already answer your question:" in answer
-    assert f"Return an item: /help/{workspace.slug}/en/a/return-an-item/" in answer
+    assert f"Return an item: {HOST}/help/{workspace.slug}/en/a/return-an-item/" in answer
 
 
 def test_without_a_matching_article_just_the_acknowledgement(
@@ -169,7 +178,7 @@ def test_without_a_text_of_its_own_the_inbox_sends_ours_with_the_articles(
     message = ingest(mailbox, subject="Returns", body="How can I return an item I ordered?")
     [answer] = answers(message.conversation)
     assert answer.startswith("We received your message and will answer soon.")
-    assert f"/help/{workspace.slug}/en/a/return-an-item/" in answer
+    assert f"{HOST}/help/{workspace.slug}/en/a/return-an-item/" in answer
 
 
 @pytest.mark.parametrize(

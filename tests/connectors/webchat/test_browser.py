@@ -455,3 +455,66 @@ def test_before_the_first_message_help_articles_are_offered_and_can_solve_it(
     expect(log.get_by_role("button", name="I still need help")).to_have_count(0)
     assert server.db(lambda: DeflectionOffer.objects.filter(confirmed_at=None).count()) == 1
     context.close()
+
+
+def test_after_the_chat_the_visitor_taps_a_score_and_writes_why_inline(
+    browser: Browser, server: Server, shop: dict[str, Any], settings: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from ascolto.customers import services as customer_services
+    from ascolto.surveys.models import Response, Survey
+    from tests.surveys.factories import make_survey
+
+    settings.ASCOLTO_PUBLIC_URL = server.url
+    agent = shop["agent"]
+    workspace = server.db(lambda: agent.memberships.get().workspace)
+    server.db(
+        lambda: make_survey(
+            workspace, "csat", trigger=Survey.Trigger.CONVERSATION_RESOLVED, delay_minutes=60
+        )
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    _open_chat(page, f"{server.url}/widget/demo/?key={shop['key']}")
+    log = page.get_by_role("log")
+    page.get_by_label("Message").fill("Is my order on its way?")
+    page.keyboard.press("Enter")
+    stored = _wait_for(
+        server, lambda: Message.objects.filter(kind="inbound").first(), "the message"
+    )
+
+    def consent_and_resolve() -> None:
+        with transaction.atomic():
+            conversation = Conversation.objects.get(pk=stored.conversation_id)
+            customer_services.consent_set(
+                customer=conversation.customer,
+                purpose="surveys",
+                channel="any",
+                granted=True,
+                actor=Actor.system("test"),
+            )
+            inbox_services.conversation_set_status(
+                conversation=conversation, status="resolved", actor=Actor.for_user(agent)
+            )
+
+    server.db(consent_and_resolve)
+    expect(log).to_contain_text("Tell us how we did")
+    log.get_by_role("button", name="4", exact=True).click()
+    why = log.get_by_label("What could we do better?")
+    expect(why).to_be_focused()
+    expect(log.get_by_role("link", name="Thanks! Tell us more")).to_be_visible()  # the fallback
+    why.fill("Quick, but tell me the tracking number next time.")
+    log.get_by_role("button", name="Send").click()
+    expect(log).to_contain_text("Thank you for your feedback!")
+
+    response = _wait_for(
+        server,
+        lambda: Response.objects.filter(completed=True).first(),
+        "the completed response",
+    )
+    assert response.csat_score == 4
+    assert response.comment == "Quick, but tell me the tracking number next time."
+    assert server.db(lambda: Response.objects.count()) == 1
+    context.close()

@@ -108,6 +108,7 @@ def auto_reply_for(*, message: Message, conversation_created: bool) -> Message |
             text=message.text,
             language=language,
             received=text,
+            conversation=conversation,
         )
     reply = inbox_services.message_send(
         conversation=conversation,

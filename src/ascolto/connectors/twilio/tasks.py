@@ -3,20 +3,18 @@ outside any transaction, record the outcome in one, schedule the next attempt wh
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from huey.contrib.djhuey import db_task
 
 from ascolto.connectors.twilio import outbound, selectors, services
+from ascolto.core import links
 from ascolto.core.errors import ValidationFailed
 
 
 def _status_callback(account_id: int) -> str:
-    base = str(getattr(settings, "ASCOLTO_PUBLIC_URL", "")).rstrip("/")
-    if not base:
+    if not links.reachable_from_outside():
         return ""  # status callbacks then come from the number's settings in Twilio's console
-    return base + reverse("connectors_twilio:status", args=[account_id])
+    return links.absolute_reverse("connectors_twilio:status", account_id)
 
 
 @db_task()  # type: ignore[untyped-decorator]

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from ascolto.core.errors import ValidationFailed
 from ascolto.surveys.models import LANGUAGES, InterceptAnswer, Question, Survey
-from ascolto.surveys.questions import SCALE_TYPES, AnswerError, clean_answer
+from ascolto.surveys.questions import SCALE_TYPES, AnswerError, clean_answer, scores
 
 SALT = "ascolto.surveys.intercept"
 MAX_VISITOR = 64
@@ -51,6 +51,12 @@ def first_question(survey: Survey) -> Question | None:
     """The scale question the snippet asks (the survey's first), None when it is not a scale."""
     first = Question.objects.filter(survey=survey).order_by("position").first()
     return first if first is not None and first.type in SCALE_TYPES else None
+
+
+def score_columns(question: Question, score: int) -> dict[str, int | None]:
+    """The score in the column of its kind, as on a Response (a rating fills none)."""
+    found = scores([question], {question.key: score})
+    return {"nps_score": found["nps"], "csat_score": found["csat"], "ces_score": found["ces"]}
 
 
 def period_of(days: int, moment: dt.datetime) -> int:
@@ -123,6 +129,7 @@ def intercept_answer_record(
                 language=language if language in LANGUAGES else survey.default_language,
                 page=str(payload.get("page") or "")[:MAX_PAGE],
                 created_at=moment,
+                **score_columns(question, score),
             )
     except IntegrityError:
         first = InterceptAnswer.objects.get(survey=survey, visitor=visitor, period=period)

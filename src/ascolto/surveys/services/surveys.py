@@ -66,6 +66,7 @@ class QuestionInput:
     choices: list[dict[str, str]] = field(default_factory=list)
     show_if: dict[str, Any] = field(default_factory=dict)
     translations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    end_if: dict[str, Any] = field(default_factory=dict)
 
 
 # --- Defaults -------------------------------------------------------------------------------
@@ -285,6 +286,12 @@ def _validate_questions(questions: list[QuestionInput]) -> None:
                 errors[f"{where}.show_if"] = [_("Skip logic cannot depend on free text.")]
             elif not isinstance(wanted, list) or not wanted:
                 errors[f"{where}.show_if"] = [_("List the answers that show this question.")]
+        if q.end_if:
+            ending = q.end_if.get("in")
+            if q.type == Question.Type.TEXT:
+                errors[f"{where}.end_if"] = [_("A free-text answer cannot end the survey.")]
+            elif not isinstance(ending, list) or not ending:
+                errors[f"{where}.end_if"] = [_("List the answers that end the survey.")]
         _check_translations(
             q.translations,
             QUESTION_TEXT_FIELDS,
@@ -323,6 +330,7 @@ def _write_questions(survey: Survey, questions: list[QuestionInput]) -> None:
             high_label=q.high_label,
             choices=q.choices,
             show_if=q.show_if,
+            end_if=q.end_if,
             translations=q.translations,
         )
         for index, q in enumerate(questions)

@@ -17,7 +17,7 @@
       emailAsk: "Leave your email and we'll answer you there.", email: "Email", save: "Save",
       emailSaved: "We'll answer at {0}.", backAt: "We're back {0}.", soon: "We'll reply as soon as we can.",
       later: "We'll reply by email as soon as we can.", ended: "This conversation has ended.",
-      survey: "Tell us how we did", more: "Thanks! Tell us more", reconnecting: "Reconnecting…",
+      more: "Thanks! Tell us more", reconnecting: "Reconnecting…",
       tooBig: "The file is too large.", badType: "This type of file can't be sent.", error: "Something went wrong.",
       unread: "{0} new messages", refused: "The chat is not available on this page.",
       slow: "You're sending messages too fast; wait a moment.", badEmail: "Please check the email address.",
@@ -29,7 +29,7 @@
       emailAsk: "Lasciaci la tua email e ti risponderemo lì.", email: "Email", save: "Salva",
       emailSaved: "Ti risponderemo a {0}.", backAt: "Torniamo {0}.", soon: "Ti risponderemo appena possibile.",
       later: "Ti risponderemo via email appena possibile.", ended: "La conversazione è terminata.",
-      survey: "Dicci come è andata", more: "Grazie! Raccontaci di più", reconnecting: "Riconnessione…",
+      more: "Grazie! Raccontaci di più", reconnecting: "Riconnessione…",
       tooBig: "Il file è troppo grande.", badType: "Questo tipo di file non si può inviare.", error: "Qualcosa è andato storto.",
       unread: "{0} nuovi messaggi", refused: "La chat non è disponibile su questa pagina.",
       slow: "Stai scrivendo troppo in fretta; attendi un momento.", badEmail: "Controlla l'indirizzo email.",
@@ -41,7 +41,7 @@
       emailAsk: "השאירו כתובת אימייל ונחזור אליכם שם.", email: "אימייל", save: "שמירה",
       emailSaved: "נענה לכם בכתובת {0}.", backAt: "נחזור {0}.", soon: "נענה בהקדם האפשרי.",
       later: "נענה באימייל בהקדם האפשרי.", ended: "השיחה הסתיימה.",
-      survey: "ספרו לנו איך היה", more: "תודה! ספרו לנו עוד", reconnecting: "מתחבר מחדש…",
+      more: "תודה! ספרו לנו עוד", reconnecting: "מתחבר מחדש…",
       tooBig: "הקובץ גדול מדי.", badType: "לא ניתן לשלוח קובץ מסוג זה.", error: "משהו השתבש.",
       unread: "{0} הודעות חדשות", refused: "הצ'אט אינו זמין בעמוד זה.",
       slow: "שולחים הודעות מהר מדי; המתינו רגע.", badEmail: "בדקו את כתובת האימייל.",
@@ -261,8 +261,13 @@
       } else if (f.type === "ended") {
         started = false;
         notice(t("ended"));
-        var u = f.survey_url, n = u && notice(t("survey") + " ");
-        if (u) [1, 2, 3, 4, 5].forEach(function (s) { var b = n.appendChild(el("button", { text: s })); b.onclick = function () { fetch(u + "answer/" + s + "/", { mode: "no-cors" }); n.textContent = ""; n.appendChild(el("a", { href: u, target: "_blank", text: t("more") })); }; });
+        var u = f.survey_url;
+        if (u) { // survey part: loaded only when a chat ends with one
+          var n = notice(""), sp = el("script", { src: BASE + "static/ascolto/chat-survey.js" });
+          sp.onload = function () { window.ascoltoChatSurvey(n, u, LANG, el); };
+          sp.onerror = function () { n.appendChild(el("a", { href: u, target: "_blank", text: t("more") })); };
+          document.head.appendChild(sp);
+        }
         window.dispatchEvent(new CustomEvent("ascolto:chat-ended", { detail: { conversation_id: f.conversation_id, survey_url: f.survey_url } }));
       } else if (f.type === "email_saved") emailSaved(f.email);
       else if (f.type === "error") {
