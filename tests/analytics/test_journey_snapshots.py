@@ -122,6 +122,18 @@ def test_a_stale_snapshot_is_not_used_for_a_small_workspace(client, member, worl
     assert "Computed at" not in html
 
 
+def test_a_snapshot_of_another_shape_is_computed_again(client, member, world):
+    workspace = world[0]
+    snapshot = snapshots.snapshot_compute(workspace=workspace, filters=filters_of(workspace))
+    JourneySnapshot.objects.filter(pk=snapshot.pk).update(data={"customers": 999})
+    login(client, member)
+
+    response = client.get(reverse("analytics:journey"), PERIOD)
+
+    assert response.status_code == 200
+    assert "5 customers touched" in response.content.decode()
+
+
 def test_a_large_workspace_is_computed_by_a_worker_while_the_page_polls(
     client,
     member,

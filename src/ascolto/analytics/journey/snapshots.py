@@ -148,7 +148,10 @@ def journey_for_page(
         .first()
     )
     if snapshot is not None and snapshot.computed_at is not None:
-        return JourneyRead(from_data(snapshot.data), snapshot.computed_at)
+        try:
+            return JourneyRead(from_data(snapshot.data), snapshot.computed_at)
+        except (KeyError, TypeError):  # written by an older version: computed again below
+            pass
     if not is_large(workspace, filters):
         return JourneyRead(selectors.journey(workspace=workspace, filters=filters), None)
     _request(workspace, filters, now)
