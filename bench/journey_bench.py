@@ -9,6 +9,10 @@ survey answer for every fourth customer (half with a comment), then times
 (no planner statistics yet), then after ANALYZE (what autovacuum does soon after a bulk load)
 with the comment themes computed, again with them cached (as the page reads it a second time),
 and the drill-down of the top pain point. Prints wall and CPU seconds and the slowest queries.
+Then the snapshot: its computation by the worker (`snapshots.snapshot_compute`) and `--reads`
+reads of the page's journey (`snapshots.journey_for_page`, from the fresh snapshot), and of the
+whole page (rendered for a signed-in member), with p50/p95 wall and CPU per read.
+`--skip-cold` leaves out the read on tables never analysed (long at large volumes).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def main() -> None:
     )
     parser.add_argument("--conversations", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--reads", type=int, default=200)
+    parser.add_argument("--skip-cold", action="store_true")
     add_database_argument(parser)
     args = parser.parse_args()
 
@@ -181,10 +187,11 @@ def main() -> None:
         filters = parse_filters(
             {"from": first_day.isoformat(), "to": last_day.isoformat()}, workspace=workspace
         )
-        timed(
-            "journey, tables never analysed",
-            lambda: selectors.journey(workspace=workspace, filters=filters),
-        )
+        if not args.skip_cold:
+            timed(
+                "journey, tables never analysed",
+                lambda: selectors.journey(workspace=workspace, filters=filters),
+            )
         from django.db import connection
 
         if connection.vendor == "postgresql":
@@ -221,6 +228,57 @@ def main() -> None:
             lambda: selectors.journey_drill(workspace=workspace, filters=filters, cause=top.key),
         )
         print(f"\ntouches {len(journey.touches):,}; top pain point {top.key} score {top.score:.1f}")
+        snapshot_reads(workspace, filters, args.reads)
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    p50 = ordered[len(ordered) // 2]
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"p50 {1000 * p50:7.1f} ms  p95 {1000 * p95:7.1f} ms"
+
+
+def snapshot_reads(workspace, filters, reads: int) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+    from django.urls import reverse
+
+    from ascolto.accounts.models import Membership, User
+    from ascolto.analytics.journey import selectors, snapshots
+
+    timed(
+        "snapshot computed (worker)",
+        lambda: snapshots.snapshot_compute(workspace=workspace, filters=filters),
+    )
+    read = snapshots.journey_for_page(workspace=workspace, filters=filters)
+    assert read.journey is not None, "snapshot not used"
+    assert read.computed_at is not None, "snapshot not used"
+    direct = selectors.journey(workspace=workspace, filters=filters)
+    assert read.journey.stages == direct.stages, "snapshot differs from the direct computation"
+    assert read.journey.pain_points == direct.pain_points, "snapshot differs"
+    print("snapshot equals the direct computation")
+
+    def measure(label: str, call) -> None:  # type: ignore[no-untyped-def]
+        walls, cpus = [], []
+        for _ in range(reads):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            call()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.thread_time() - cpu)
+        print(f"{label:<30} wall {percentiles(walls)}   CPU {percentiles(cpus)}")
+
+    measure(
+        "journey from the snapshot",
+        lambda: snapshots.journey_for_page(workspace=workspace, filters=filters),
+    )
+    user = User.objects.create_user(username="bench", email="bench@example.com", password=None)
+    Membership.objects.create(workspace=workspace, user=user, role="agent")
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    url = f"{reverse('analytics:journey')}?{filters.query()}"
+    first = client.get(url)
+    assert first.status_code == 200, first.status_code
+    assert b"journey-computed-at" in first.content, "the page did not read the snapshot"
+    measure("whole page (snapshot)", lambda: client.get(url))
 
 
 if __name__ == "__main__":

@@ -228,3 +228,25 @@ class ConversationRollupState(models.Model):
 
     def __str__(self) -> str:
         return f"conversation rollups of workspace #{self.workspace_id} until {self.covered_until}"
+
+
+class JourneySnapshot(WorkspaceScopedModel):
+    """The journey's stage figures and pain points for one period and filters, computed by a
+    worker (hourly for the preset periods, or on demand for a large workspace) so that the page
+    reads one row instead of recomputing. `data` holds what `journey.snapshots.to_data` writes;
+    `requested_at` marks a computation queued and not yet done."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    filters_key = models.CharField(max_length=300, blank=True, default="")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "first_day", "last_day", "filters_key"],
+                name="journey_snapshot_once",
+            )
+        ]

@@ -1,16 +1,21 @@
-"""Analytics jobs: refresh the conversation rollups, check metric targets daily and send the
-weekly digest. Each holds a lock so that several workers never run them twice at once
-(docs/decisions/0006-periodic-job-locks.md); the digest is also idempotent per week."""
+"""Analytics jobs: refresh the conversation rollups, check metric targets daily, send the weekly
+digest and refresh the journey snapshots hourly. Each holds a lock so that several workers never
+run them twice at once (docs/decisions/0006-periodic-job-locks.md); the digest is also idempotent
+per week. A journey snapshot is also computed on demand (the page of a large workspace queues
+it)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.utils import timezone
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.analytics import rollups, targets
+from ascolto.analytics.dashboards.filters import parse_filters
+from ascolto.analytics.journey import snapshots
 from ascolto.analytics.models import MetricTarget
 from ascolto.core.models import Workspace
 from ascolto.core.tasks import single_instance
@@ -39,6 +44,9 @@ def refresh_rollups() -> int:
     return done
 
 
+JOURNEY_LOCK = "analytics-journey-snapshots"
+
+
 @db_periodic_task(crontab(minute="15", hour="6"))  # type: ignore[untyped-decorator]
 @single_instance(CHECK_LOCK)
 def check_targets() -> int:
@@ -55,3 +63,21 @@ def check_targets() -> int:
 @single_instance(DIGEST_LOCK)
 def send_weekly_digests() -> int:
     return targets.weekly_digests_send(now=timezone.now())
+
+
+@db_periodic_task(crontab(minute="5"))  # type: ignore[untyped-decorator]
+@single_instance(JOURNEY_LOCK)
+def refresh_journey_snapshots() -> int:
+    """Every hour: the preset journey periods of the large workspaces."""
+    return snapshots.snapshots_refresh(now=timezone.now())
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def compute_journey_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
+    """One journey snapshot asked for by the page or the API (params: the filters' query form).
+    A workspace deleted meanwhile is skipped."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    filters = parse_filters(params, workspace=workspace)
+    snapshots.snapshot_compute(workspace=workspace, filters=filters)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
-from ascolto.analytics.journey import selectors
+from ascolto.analytics.journey import selectors, snapshots
 from ascolto.core.api import api_auth, require
 from ascolto.core.errors import DomainError, ValidationFailed
 from ascolto.core.models import Workspace
@@ -67,10 +67,18 @@ class PeriodOut(Schema):
 
 class JourneyOut(Schema):
     period: PeriodOut
+    computed_at: str | None = Field(
+        None, description="When the stored snapshot was computed; null when computed now"
+    )
     customers: int
     unhappy: int
     stages: list[StageOut]
     pain_points: list[PainPointOut]
+
+
+class PendingOut(Schema):
+    period: PeriodOut
+    status: str = Field(description="computing: ask again in a few seconds")
 
 
 class DrillOut(Schema):
@@ -93,23 +101,33 @@ def _parse(workspace: Workspace, params: JourneyParams) -> DashboardFilters:
         raise BadJourneyQuery(exc.message, field_errors=exc.field_errors) from None
 
 
-@router.get("/analytics/journey", response=JourneyOut, tags=TAGS)
-def get_analytics_journey(request: HttpRequest, params: Query[JourneyParams]) -> dict[str, Any]:
+@router.get("/analytics/journey", response={200: JourneyOut, 202: PendingOut}, tags=TAGS)
+def get_analytics_journey(request: HttpRequest, params: Query[JourneyParams]) -> Status[Any]:
     """Touches per journey stage with volume, negative share and effect on NPS and churn risk,
-    and every cause ranked as a pain point (score = customers x impact). docs/metrics.md."""
+    and every cause ranked as a pain point (score = customers x impact). docs/metrics.md.
+    Read from a snapshot at most an hour old when there is one; a large workspace without one
+    gets 202 `computing` while a worker computes it."""
     ctx = require(request, "read")
     filters = _parse(ctx.workspace, params)
-    journey = selectors.journey(workspace=ctx.workspace, filters=filters)
-    return {
-        "period": {
-            "first_day": filters.period.first_day.isoformat(),
-            "last_day": filters.period.last_day.isoformat(),
-        },
-        "customers": journey.customers,
-        "unhappy": journey.unhappy,
-        "stages": journey.stages,
-        "pain_points": journey.pain_points,
+    read = snapshots.journey_for_page(workspace=ctx.workspace, filters=filters)
+    period = {
+        "first_day": filters.period.first_day.isoformat(),
+        "last_day": filters.period.last_day.isoformat(),
     }
+    journey = read.journey
+    if journey is None:
+        return Status(202, {"period": period, "status": "computing"})
+    return Status(
+        200,
+        {
+            "period": period,
+            "computed_at": read.computed_at.isoformat() if read.computed_at else None,
+            "customers": journey.customers,
+            "unhappy": journey.unhappy,
+            "stages": journey.stages,
+            "pain_points": journey.pain_points,
+        },
+    )
 
 
 @router.get("/analytics/journey/drill", response=DrillOut, tags=TAGS)

@@ -31,6 +31,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet
@@ -73,8 +74,10 @@ THEME_CACHE_SECONDS = 24 * 3600
 CAUSE_KINDS = ("intent", "tag", "order", "theme")
 
 
-@dataclass(frozen=True)
-class Touch:
+class Touch(NamedTuple):
+    """A tuple: hundreds of thousands are built per read (three times cheaper than a frozen
+    dataclass)."""
+
     kind: str  # conversation, answer or order
     ref_id: int
     customer_id: int
@@ -164,11 +167,19 @@ def _conversation_touches(
             intent[cid] = name
         if sentiment == NEGATIVE:
             negative.add(cid)
+    # Few distinct (intent, tags) pairs: their causes and stages are worked out once each.
+    known: dict[tuple[str | None, tuple[str, ...]], tuple[tuple[str, ...], list[str]]] = {}
     for cid, customer_id in rows:
-        causes = tuple(sorted({f"tag:{t}" for t in tags[cid]}))
-        if cid in intent:
-            causes = (f"intent:{intent[cid]}", *causes)
-        for stage in sorted(mapping.for_conversation(intent.get(cid, ""), tags[cid])):
+        key = (intent.get(cid), tuple(tags[cid]))
+        found = known.get(key)
+        if found is None:
+            causes = tuple(sorted({f"tag:{t}" for t in tags[cid]}))
+            if cid in intent:
+                causes = (f"intent:{intent[cid]}", *causes)
+            stages = sorted(mapping.for_conversation(intent.get(cid, ""), tags[cid]))
+            found = known[key] = (causes, stages)
+        causes, stages = found
+        for stage in stages:
             yield Touch(CONVERSATION, cid, customer_id, stage, cid in negative, causes)
 
 
@@ -348,9 +359,12 @@ def journey(
     answers = _nps_answers(workspace, filters)
     risk = churn_risks(workspace=workspace, customer_ids=population, period=filters.period)
 
+    by_stage: dict[str, list[Touch]] = defaultdict(list)
+    for t in touches:
+        by_stage[t.stage].append(t)
     stages = []
     for stage in STAGES:
-        in_stage = [t for t in touches if t.stage == stage]
+        in_stage = by_stage[stage]
         touched = {t.customer_id for t in in_stage}
         negatives = sum(t.negative for t in in_stage)
         nps_in, nps_out, nps_effect = _split_nps(answers, touched)

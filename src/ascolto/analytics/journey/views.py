@@ -6,17 +6,21 @@ and render. Every read is scoped by the current workspace.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.utils.translation import get_language_bidi
+from django.utils import timezone
+from django.utils.translation import get_language_bidi, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from ascolto.analytics.dashboards.charts import Chart, bars
 from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
-from ascolto.analytics.journey import selectors
+from ascolto.analytics.journey import selectors, snapshots
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.views import bad_request, current_workspace, render_in_workspace
@@ -87,9 +91,23 @@ def _pain_row(p: selectors.PainPoint) -> dict[str, Any]:
     }
 
 
-def _base_context(filters: DashboardFilters, **extra: Any) -> dict[str, Any]:
+def _presets(filters: DashboardFilters, workspace: Workspace) -> list[tuple[str, str]]:
+    """Links to the periods kept as snapshots: the last 7, 28 and 90 days up to today."""
+    today = timezone.now().astimezone(ZoneInfo(workspace.timezone)).date()
+    found = []
+    for days in snapshots.PRESET_DAYS:
+        first = today - dt.timedelta(days=days - 1)
+        params = {"from": first.isoformat(), "to": today.isoformat(), "tier": filters.tier}
+        query = urlencode(params)
+        label = ngettext("Last %(days)s day", "Last %(days)s days", days) % {"days": days}
+        found.append((label, query))
+    return found
+
+
+def _base_context(filters: DashboardFilters, workspace: Workspace, **extra: Any) -> dict[str, Any]:
     tier_labels = dict(ValueTier.choices)
     return {
+        "presets": _presets(filters, workspace),
         "section": "analytics",
         "filters": filters,
         "query": filters.query(),
@@ -105,13 +123,20 @@ def journey_page(request: HttpRequest) -> HttpResponse:
     filters = _filters(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
-    journey = selectors.journey(workspace=workspace, filters=filters)
+    read = snapshots.journey_for_page(workspace=workspace, filters=filters)
+    journey = read.journey
+    if journey is None:  # a large workspace: queued, the page polls until it is stored
+        return render_in_workspace(
+            request, "analytics/journey.html", _base_context(filters, workspace, pending=True)
+        )
     return render_in_workspace(
         request,
         "analytics/journey.html",
         _base_context(
             filters,
+            workspace,
             journey=journey,
+            computed_at=read.computed_at,
             charts=_charts(journey, get_language_bidi()),
             stage_rows=[_stage_row(s) for s in journey.stages],
             pain_rows=[_pain_row(p) for p in journey.pain_points[:PAGE_PAIN_POINTS]],
@@ -138,5 +163,5 @@ def journey_drill(request: HttpRequest) -> HttpResponse:
     return render_in_workspace(
         request,
         "analytics/journey_drill.html",
-        _base_context(filters, drill=drill, limit=selectors.DRILL_LIMIT),
+        _base_context(filters, workspace, drill=drill, limit=selectors.DRILL_LIMIT),
     )

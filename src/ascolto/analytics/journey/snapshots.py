@@ -1,0 +1,186 @@
+"""Journey snapshots: the journey of a period and filters computed once and stored, so the page
+and the API read one row.
+
+Reading (`journey_for_page`): a snapshot computed within FRESH_FOR is used as it is; otherwise a
+small workspace (fewer than DIRECT_ROWS conversations, orders and survey answers in the period)
+is computed directly, and a large one gets the computation queued (once per REQUEUE_AFTER) and
+answers "being computed" until the worker has stored it. Every hour a job refreshes the preset
+periods (PRESET_DAYS, all tiers and each tier) of the large workspaces. The stored figures are
+exactly the direct computation's (labels are translated on reading).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
+from ascolto.analytics.journey import selectors
+from ascolto.analytics.journey.stages import STAGE_LABELS
+from ascolto.analytics.models import JourneySnapshot
+from ascolto.core.models import Workspace
+from ascolto.customers.models import Order
+from ascolto.inbox.models import Conversation
+from ascolto.surveys.models import Response
+
+FRESH_FOR = dt.timedelta(hours=1)
+REQUEUE_AFTER = dt.timedelta(minutes=10)
+DIRECT_ROWS = 5_000
+PRESET_DAYS = (7, 28, 90)
+
+
+@dataclass(frozen=True)
+class JourneyRead:
+    """What the page shows: the journey (None while being computed) and when it was computed
+    (None when computed for this request)."""
+
+    journey: selectors.Journey | None
+    computed_at: dt.datetime | None
+
+    @property
+    def pending(self) -> bool:
+        return self.journey is None
+
+
+def filters_key(filters: DashboardFilters) -> str:
+    """The filters other than the period, in their query-string form."""
+    params = filters.params()
+    params.pop("from", None)
+    params.pop("to", None)
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()))
+
+
+def to_data(journey: selectors.Journey) -> dict[str, Any]:
+    return {
+        "customers": journey.customers,
+        "unhappy": journey.unhappy,
+        "stages": [dataclasses.asdict(s) for s in journey.stages],
+        "pain_points": [dataclasses.asdict(p) for p in journey.pain_points],
+    }
+
+
+def from_data(data: dict[str, Any]) -> selectors.Journey:
+    """The stored journey, with labels in the current language (touches and risks are not
+    stored: the page and the API do not show them)."""
+    stages = [
+        selectors.StageFigures(**{**s, "label": str(STAGE_LABELS[s["stage"]])})
+        for s in data["stages"]
+    ]
+    points = [
+        selectors.PainPoint(**{**p, "label": selectors.cause_label(p["key"])})
+        for p in data["pain_points"]
+    ]
+    return selectors.Journey([], stages, points, data["customers"], data["unhappy"])
+
+
+def _lookup(workspace: Workspace, filters: DashboardFilters) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "first_day": filters.period.first_day,
+        "last_day": filters.period.last_day,
+        "filters_key": filters_key(filters),
+    }
+
+
+def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
+    """Whether the period holds DIRECT_ROWS or more conversations, orders and survey answers
+    (each count stops at the limit)."""
+    start, end = filters.period.start, filters.period.end
+    rows = 0
+    for queryset in (
+        Conversation.objects.filter(workspace=workspace, created_at__gte=start, created_at__lt=end),
+        Order.objects.filter(workspace=workspace, placed_at__gte=start, placed_at__lt=end),
+        Response.objects.filter(workspace=workspace, created_at__gte=start, created_at__lt=end),
+    ):
+        rows += queryset.values("pk")[: DIRECT_ROWS - rows].count()
+        if rows >= DIRECT_ROWS:
+            return True
+    return False
+
+
+def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> JourneySnapshot:
+    """Compute the journey of the period and filters and store it as the snapshot."""
+    journey = selectors.journey(workspace=workspace, filters=filters)
+    now = timezone.now()
+    snapshot, _created = JourneySnapshot.objects.update_or_create(
+        **_lookup(workspace, filters),
+        defaults={"data": to_data(journey), "computed_at": now, "requested_at": None},
+    )
+    return snapshot
+
+
+def _request(workspace: Workspace, filters: DashboardFilters, now: dt.datetime) -> None:
+    """Queue the computation unless one was queued within REQUEUE_AFTER."""
+    from ascolto.analytics import tasks
+
+    lookup = _lookup(workspace, filters)
+    try:
+        with transaction.atomic():
+            JourneySnapshot.objects.get_or_create(**lookup)
+    except IntegrityError:  # created by a concurrent request
+        pass
+    queued = (
+        JourneySnapshot.objects.filter(**lookup)
+        .exclude(requested_at__gt=now - REQUEUE_AFTER)
+        .update(requested_at=now)
+    )
+    if queued:
+        params = filters.params()
+        transaction.on_commit(lambda: tasks.compute_journey_snapshot(workspace.pk, params))
+
+
+def journey_for_page(
+    *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime | None = None
+) -> JourneyRead:
+    """The journey of the period and filters: from a fresh snapshot, computed now for a small
+    workspace, or queued for a large one (journey None)."""
+    now = now or timezone.now()
+    snapshot = (
+        JourneySnapshot.objects.filter(
+            **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR
+        )
+        .only("data", "computed_at")
+        .first()
+    )
+    if snapshot is not None and snapshot.computed_at is not None:
+        try:
+            return JourneyRead(from_data(snapshot.data), snapshot.computed_at)
+        except (KeyError, TypeError):  # written by an older version: computed again below
+            pass
+    if not is_large(workspace, filters):
+        return JourneyRead(selectors.journey(workspace=workspace, filters=filters), None)
+    _request(workspace, filters, now)
+    return JourneyRead(None, None)
+
+
+def preset_filters(workspace: Workspace, today: dt.date) -> list[DashboardFilters]:
+    """The periods the page offers (the last PRESET_DAYS days), for all tiers and each tier."""
+    found = []
+    for days in PRESET_DAYS:
+        first = today - dt.timedelta(days=days - 1)
+        for tier in ("", *TIERS):
+            params = {"from": first.isoformat(), "to": today.isoformat(), "tier": tier}
+            found.append(parse_filters(params, workspace=workspace, today=today))
+    return found
+
+
+def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
+    """Recompute the preset snapshots of every large workspace. Returns how many were stored."""
+    from zoneinfo import ZoneInfo
+
+    now = now or timezone.now()
+    stored = 0
+    for workspace in Workspace.objects.order_by("pk"):
+        today = now.astimezone(ZoneInfo(workspace.timezone)).date()
+        presets = preset_filters(workspace, today)
+        if not is_large(workspace, presets[-len(TIERS) - 1]):  # the longest period, all tiers
+            continue
+        for filters in presets:
+            snapshot_compute(workspace=workspace, filters=filters)
+            stored += 1
+    return stored
