@@ -1,4 +1,4 @@
-"""Django admin: every model of core, accounts and customers is there and its pages load; the
+"""Django admin: every model of every Ascolto app is there and its pages load; the
 audit log cannot be touched; edits that matter go through the services (and reach the audit)."""
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from tests.ui.conftest import build_rich_customer, login
 
 pytestmark = pytest.mark.django_db
 
-APPS = ("core", "accounts", "customers")
-
-
 def _models() -> list[type]:
-    return [model for label in APPS for model in apps.get_app_config(label).get_models()]
+    return [
+        model
+        for config in apps.get_app_configs()
+        if config.name.startswith("ascolto.")
+        for model in config.get_models()
+    ]
 
 
 @pytest.fixture

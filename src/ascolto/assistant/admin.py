@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from ascolto.assistant.models import AssistantSettings, TriageRule
+from ascolto.assistant.models import (
+    AssistantSettings,
+    BotSession,
+    DeflectionOffer,
+    MessageTriage,
+    TriageRule,
+)
+from ascolto.core.admin import register_read_only
 
 
 @admin.register(AssistantSettings)
@@ -14,3 +21,6 @@ class AssistantSettingsAdmin(admin.ModelAdmin[AssistantSettings]):
 class TriageRuleAdmin(admin.ModelAdmin[TriageRule]):
     list_display = ("workspace", "intent", "min_confidence", "team", "priority", "is_active")
     list_filter = ("is_active",)
+
+
+register_read_only(BotSession, MessageTriage, DeflectionOffer)

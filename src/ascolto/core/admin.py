@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from ascolto.core.models import AuditLogEntry, Job, OutboxDelivery, OutboxEvent, Workspace
@@ -22,6 +23,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def register_read_only(*models: type[Model]) -> None:
+    """Show product-written rows (rollups, snapshots, intake rows, model state) in the admin for
+    diagnosis: a list of their first fields, filtered by workspace where they have one, and
+    nothing editable."""
+    for model in models:
+        names = [f.name for f in model._meta.fields]
+        display = tuple(n for n in names if n not in {"data", "answers", "payload"})[:7]
+        attrs: dict[str, Any] = {"list_display": display}
+        if "workspace" in names:
+            attrs["list_filter"] = ("workspace",)
+        admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyAdmin,), attrs))
 
 
 @admin.register(Workspace)

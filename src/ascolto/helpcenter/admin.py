@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from ascolto.core.admin import register_read_only
 from ascolto.helpcenter.models import (
     Article,
     ArticleTranslation,
     Category,
     Feedback,
+    IndexVersion,
     Revision,
     SearchQuery,
 )
@@ -52,3 +54,6 @@ class RevisionAdmin(admin.ModelAdmin[Revision]):
 class SearchQueryAdmin(admin.ModelAdmin[SearchQuery]):
     list_display = ["query", "language", "result_count", "top_score", "created_at"]
     list_filter = ["workspace", "language"]
+
+
+register_read_only(ArticleTranslation, IndexVersion)

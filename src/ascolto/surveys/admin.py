@@ -9,13 +9,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from ascolto.core.admin import ReadOnlyAdmin
+from ascolto.core.admin import ReadOnlyAdmin, register_read_only
 from ascolto.surveys.models import (
+    DailyRollup,
     FollowUp,
     InterceptAnswer,
     Invitation,
     Question,
     Response,
+    RollupState,
+    Submission,
     Survey,
     SurveySettings,
 )
@@ -92,3 +95,6 @@ class FollowUpAdmin(ReadOnlyAdmin):
 class InterceptAnswerAdmin(ReadOnlyAdmin):
     list_display = ("survey", "score", "language", "page", "created_at", "workspace")
     list_filter = ("language",)
+
+
+register_read_only(Question, DailyRollup, RollupState, Submission)

@@ -1,0 +1,28 @@
+"""Admin for analytics, for diagnosis: targets, experiments and their assignments are managed on
+the analytics pages (the services validate and audit); rollups and snapshots are written by the
+jobs."""
+
+from __future__ import annotations
+
+from ascolto.analytics.models import (
+    ConversationRollup,
+    ConversationRollupState,
+    DigestSent,
+    Experiment,
+    ExperimentAssignment,
+    JourneySnapshot,
+    MetricAlert,
+    MetricTarget,
+)
+from ascolto.core.admin import register_read_only
+
+register_read_only(
+    MetricTarget,
+    MetricAlert,
+    DigestSent,
+    Experiment,
+    ExperimentAssignment,
+    ConversationRollup,
+    ConversationRollupState,
+    JourneySnapshot,
+)
