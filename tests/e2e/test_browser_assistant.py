@@ -90,10 +90,11 @@ def _shop() -> dict[str, Any]:
 
 
 def test_the_assistant_answers_then_hands_off_and_the_agent_reads_the_summary(
-    browser: Browser, server: ConsoleServer, models: None
+    browser: Browser, server: ConsoleServer, models: None, settings: Any
 ) -> None:
     from playwright.sync_api import expect
 
+    settings.ASCOLTO_PUBLIC_URL = server.url  # answers link the article on the public address
     shop = server.db(_shop)
     visitor_context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     visitor_context.set_default_timeout(20_000)
@@ -113,7 +114,7 @@ def test_the_assistant_answers_then_hands_off_and_the_agent_reads_the_summary(
     # The assistant answers live: the passage quoted, the article's address, the question.
     expect(log).to_contain_text("Did this solve it? Reply yes or no.", timeout=WAIT)
     expect(log).to_contain_text(PASSAGE)
-    expect(log).to_contain_text(f"Reset your password: {shop['url']}")
+    expect(log).to_contain_text(f"Reset your password: {server.url}{shop['url']}")
     expect(log.get_by_text("Did this solve it?")).to_have_count(1)
     session = _wait_for(
         server,

@@ -19,6 +19,7 @@ from tests.ui.conftest import build_rich_customer, login
 
 pytestmark = pytest.mark.django_db
 
+
 def _models() -> list[type]:
     return [
         model

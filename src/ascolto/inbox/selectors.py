@@ -186,29 +186,24 @@ def _searched(
 
 
 def _window_match_ids(workspace: Workspace, term: str, window: list[tuple[int, int]]) -> set[int]:
-    """Which of the window's (conversation id, customer id) pairs match the term: a few narrow
-    queries bounded by the window, each through the conversation or customer keys."""
+    """Which of the window's (conversation id, customer id) pairs match the term: one query,
+    bounded by the window, through the conversation and customer keys."""
     if not window:
         return set()
-    conversation_ids = [pk for pk, _customer in window]
-    customer_ids = {customer for _pk, customer in window}
-    matched = set(
-        Message.objects.filter(
-            workspace=workspace, conversation_id__in=conversation_ids, text__icontains=term
-        ).values_list("conversation_id", flat=True)
-    )
-    matched.update(
-        Conversation.objects.filter(workspace=workspace, pk__in=conversation_ids)
-        .filter(Q(subject__icontains=term) | Q(customer__name__icontains=term))
+    ids = [pk for pk, _customer in window]
+    by_message = Message.objects.filter(
+        workspace=workspace, conversation_id__in=ids, text__icontains=term
+    ).values_list("conversation_id", flat=True)
+    by_conversation = (
+        Conversation.objects.filter(workspace=workspace, pk__in=ids)
+        .filter(
+            Q(subject__icontains=term)
+            | Q(customer__name__icontains=term)
+            | Q(customer__identities__value__icontains=term.lower())
+        )
         .values_list("pk", flat=True)
     )
-    customers = set(
-        Identity.objects.filter(
-            workspace=workspace, customer_id__in=customer_ids, value__icontains=term.lower()
-        ).values_list("customer_id", flat=True)
-    )
-    matched.update(pk for pk, customer in window if customer in customers)
-    return matched
+    return set(by_message.union(by_conversation))
 
 
 def _matches(workspace: Workspace, term: str) -> Q:

@@ -23,7 +23,8 @@ BUDGET = {
     "conversations?view=my_teams&status=active": 4,
     "conversations?view=mentions": 4,
     "conversations?view=sla_due&status=any": 4,
-    "conversations?search=example.com&status=any": 4,
+    # + the newest conversations of the view, the matches among them (one UNION), the page
+    "conversations?search=example.com&status=any": 7,
     "conversations?tag=refund&priority=high": 4,
     "conversations/{conversation}": 5,  # + conversation + tags + identities
     "conversations/{conversation}/events": 4,  # + conversation + events (actors joined)
