@@ -2,7 +2,7 @@
 
     python bench/analytics_rollups_bench.py [--conversations 1000000] [--messages 10]
         [--days 365] [--responses 1000000] [--runs 20] [--changed 1000]
-        [--database-url URL] [--keep]
+        [--database-url URL] [--keep] [--reuse]
 
 Fills PostgreSQL with set-based SQL (INSERT ... SELECT generate_series): `--conversations`
 spread evenly over the last `--days` days (8 teams, 40 agents, 5 channels, 3 languages, 5 value
@@ -15,6 +15,7 @@ directly, one run); and ending today (today so far from the rollups, what starte
 last refresh directly) with no filter and one filter. `--runs` runs each; prints p50 / p95
 wall and CPU milliseconds (goal: p95 <= 200 ms).
 Last, the refresh with nothing changed and after `--changed` conversations were resolved.
+With `--reuse` (a database left by `--keep`), only the dashboards are timed again.
 """
 
 from __future__ import annotations
@@ -136,15 +137,25 @@ def main() -> None:
         action="store_true",
         help="Also time one combined filter (computed directly: minutes at scale).",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Time the dashboards again on a database left by --keep (no fill, no refresh).",
+    )
     add_database_argument(parser)
     args = parser.parse_args()
 
-    with bench_database(args.database_url, keep=args.keep):
+    with bench_database(args.database_url, keep=args.keep or args.reuse, reuse=args.reuse):
         from django.db import connection
 
         if connection.vendor != "postgresql":
             raise SystemExit("This bench fills the tables with PostgreSQL SQL; use PostgreSQL.")
         print(machine())
+        if args.reuse:
+            workspace, people = _existing()
+            _dashboards(workspace, people, args.runs, direct=args.direct)
+            print(machine())
+            return
         now = dt.datetime.now(dt.UTC)
         workspace, people = _fill(args, now)
         _rollup(workspace)
@@ -225,6 +236,17 @@ def _fill(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, dict[str, An
     _timed(f"filled {args.conversations * args.messages:,} messages", messages)
     if args.responses:
         _timed(f"filled {args.responses:,} survey responses", lambda: _responses(args, params))
+    return workspace, {"agents": agents, "teams": teams}
+
+
+def _existing() -> tuple[Any, dict[str, Any]]:
+    """The workspace, agents and teams a run with --keep left."""
+    from ascolto.accounts.models import Team, User
+    from ascolto.core.models import Workspace
+
+    workspace = Workspace.objects.get(slug="bench")
+    agents = list(User.objects.filter(memberships__workspace=workspace).order_by("pk"))
+    teams = list(Team.objects.filter(workspace=workspace).order_by("pk"))
     return workspace, {"agents": agents, "teams": teams}
 
 
