@@ -153,6 +153,8 @@ def main() -> None:
         print(machine())
         if args.reuse:
             workspace, people = _existing()
+            if not _rolled_up(workspace):  # a migration asked for the rollups to be rebuilt
+                _rollup(workspace)
             _dashboards(workspace, people, args.runs, direct=args.direct)
             print(machine())
             return
@@ -248,6 +250,12 @@ def _existing() -> tuple[Any, dict[str, Any]]:
     agents = list(User.objects.filter(memberships__workspace=workspace).order_by("pk"))
     teams = list(Team.objects.filter(workspace=workspace).order_by("pk"))
     return workspace, {"agents": agents, "teams": teams}
+
+
+def _rolled_up(workspace: Any) -> bool:
+    from ascolto.analytics.models import ConversationRollupState
+
+    return ConversationRollupState.objects.filter(workspace=workspace).exists()
 
 
 def _responses(args: argparse.Namespace, params: dict[str, Any]) -> None:

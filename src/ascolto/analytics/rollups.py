@@ -43,7 +43,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters, Period, perio
 from ascolto.analytics.models import ConversationRollup, ConversationRollupState
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.analytics.service_metrics import FCR_WINDOW
-from ascolto.analytics.tally import COUNTS, FCR, FR, RES, Tally, micros
+from ascolto.analytics.tally import COUNTS, FCR, FR, RES, Tally, micros, unpack
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval
 
@@ -384,15 +384,22 @@ def _add_rows(
     rows = ConversationRollup.objects.filter(
         workspace=workspace, dimension=dimension, key=key, day__gte=first, day__lte=last
     )
+    histograms = ("frt", "resolution", *(("nrt",) if out.with_messages else ()))
     total = Tally()
-    for day, handle_seconds, *counts in (
-        rows.filter(agent="").values_list("day", "handle_seconds", *COUNTS).order_by()
+    blobs: dict[str, list[bytes | memoryview]] = {name: [] for name in histograms}
+    for day, handle_seconds, *rest in (
+        rows.filter(agent="").values_list("day", "handle_seconds", *histograms, *COUNTS).order_by()
     ):
+        for name, blob in zip(histograms, rest, strict=False):
+            blobs[name].append(blob)
+        counts = rest[len(histograms) :]
         for name, value in zip(COUNTS, counts, strict=True):
             setattr(total, name, getattr(total, name) + value)
         total.handle_seconds += handle_seconds
         if counts[0]:
             total.days[day] += counts[0]
+    for name in histograms:
+        setattr(total, name, unpack(blobs[name]))
     agents: dict[str, Tally] = {}
     if per_agent:
         sums = {name: Sum(name) for name in (*COUNTS, "handle_seconds")}
@@ -401,17 +408,16 @@ def _add_rows(
             rows.exclude(agent="").values("agent").annotate(**sums).values_list(*names).order_by()
         ):
             agents[agent] = Tally(**dict(zip(sums, values, strict=True)))
+        agent_blobs: dict[str, list[bytes | memoryview]] = defaultdict(list)
+        for agent, blob in rows.exclude(agent="").values_list("agent", "frt").order_by():
+            agent_blobs[agent].append(blob)
+        for agent, tally in agents.items():
+            tally.frt = unpack(agent_blobs[agent])
     where = (workspace.pk, dimension, key, first, last)
-    merged = [("", name) for name in ("frt", "resolution")]
-    merged += [("", "nrt")] if out.with_messages else []
-    merged += [("", "channels"), ("", "heat")] if charts else []
-    merged += [("agent", "frt")] if per_agent else []
-    for column, agent, bucket_key, count in _merged_counts(merged, where):
-        tally = agents.get(agent) if agent else total
-        if tally is None:
-            continue
-        counter: Counter[Any] = getattr(tally, column)
-        counter[bucket_key if column in ("channels", "heat") else int(bucket_key)] += int(count)
+    if charts:
+        for column, bucket_key, count in _merged_counts(("channels", "heat"), where):
+            counter: Counter[str] = getattr(total, column)
+            counter[bucket_key] += int(count)
     judged = {FR: ("sla_fr_judged", "sla_fr_met"), RES: ("sla_res_judged", "sla_res_met")}
     judged[FCR] = ("fcr_judged", "fcr_first")
     for kind, ok, count in _pending_due(where, micros(now)):
@@ -426,24 +432,19 @@ def _add_rows(
 _WHERE = "r.workspace_id = %s AND r.dimension = %s AND r.key = %s AND r.day >= %s AND r.day <= %s"
 
 
-def _merged_counts(
-    merged: list[tuple[str, str]], where: tuple[Any, ...]
-) -> list[tuple[str, str, str, Any]]:
-    """(column, agent, bucket, summed count) of the JSON counters of the rows: of the rows of
-    all agents together (`("", column)`) or of each agent's rows (`("agent", column)`). The
-    counters are expanded and summed by the database, so no row is decoded here."""
+def _merged_counts(columns: tuple[str, ...], where: tuple[Any, ...]) -> list[tuple[str, str, Any]]:
+    """(column, key, summed count) of the JSON counters (channels, heat) of the rows of all
+    agents together, expanded and summed by the database."""
     table = ConversationRollup._meta.db_table
     postgres = connection.vendor == "postgresql"
     parts: list[str] = []
     params: list[Any] = []
-    for by, column in merged:
-        each = f"jsonb_each_text(r.{column})" if postgres else f"json_each(r.{column})"
-        agent = "r.agent" if by else "''"
-        rows = "r.agent <> ''" if by else "r.agent = ''"
+    for column in columns:
+        each = f"LATERAL jsonb_each_text(r.{column})" if postgres else f"json_each(r.{column})"
         parts.append(
-            f"SELECT '{column}', {agent}, h.key, SUM(CAST(h.value AS bigint)) "  # noqa: S608
-            f"FROM {table} AS r CROSS JOIN {'LATERAL ' if postgres else ''}{each} AS h "
-            f"WHERE {_WHERE} AND {rows} GROUP BY {agent if by else '1'}, h.key"
+            f"SELECT '{column}', h.key, SUM(CAST(h.value AS bigint)) "  # noqa: S608
+            f"FROM {table} AS r CROSS JOIN {each} AS h "
+            f"WHERE {_WHERE} AND r.agent = '' GROUP BY 1, h.key"
         )
         params.extend(where)
     with connection.cursor() as cursor:
