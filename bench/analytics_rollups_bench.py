@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import sys
 import time
@@ -142,6 +143,12 @@ def main() -> None:
         action="store_true",
         help="Time the dashboards again on a database left by --keep (no fill, no refresh).",
     )
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="Freeze what is loaded before the dashboards are timed, as the servers do "
+        "(config/asgi.py).",
+    )
     add_database_argument(parser)
     args = parser.parse_args()
 
@@ -155,13 +162,13 @@ def main() -> None:
             workspace, people = _existing()
             if not _rolled_up(workspace):  # a migration asked for the rollups to be rebuilt
                 _rollup(workspace)
-            _dashboards(workspace, people, args.runs, direct=args.direct)
+            _dashboards(workspace, people, args.runs, direct=args.direct, freeze=args.gc_freeze)
             print(machine())
             return
         now = dt.datetime.now(dt.UTC)
         workspace, people = _fill(args, now)
         _rollup(workspace)
-        _dashboards(workspace, people, args.runs, direct=args.direct)
+        _dashboards(workspace, people, args.runs, direct=args.direct, freeze=args.gc_freeze)
         _refreshes(workspace, args.changed)
         print(machine())
 
@@ -304,7 +311,9 @@ def _rollup(workspace: Any) -> None:
     print(f"  {days} days, {rows:,} rollup rows")
 
 
-def _dashboards(workspace: Any, people: dict[str, Any], runs: int, *, direct: bool) -> None:
+def _dashboards(
+    workspace: Any, people: dict[str, Any], runs: int, *, direct: bool, freeze: bool
+) -> None:
     from django.utils import timezone
 
     from ascolto.analytics.dashboards import operations, overview, team
@@ -320,8 +329,14 @@ def _dashboards(workspace: Any, people: dict[str, Any], runs: int, *, direct: bo
         "tier": {"tier": "gold"},
         "channel+team (direct)": {"channel": "email", "team": str(people["teams"][2].pk)},
     }
+    if freeze:
+        gc.collect()
+        gc.freeze()
     print()
-    print(f"Dashboards, 90 days with the previous 90 days, {runs} runs each:")
+    print(
+        f"Dashboards, 90 days with the previous 90 days, {runs} runs each"
+        f"{' (gc.freeze)' if freeze else ''}:"
+    )
     print("| dashboard | period | filter | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
     print("|---|---|---|---:|---:|---:|---:|")
     cases = [
