@@ -233,27 +233,6 @@ class Tally:
         fields["pending"] = [list(p) for p in self.pending]
         return fields
 
-    @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Tally:
-        """A tally from a rollup row read with `.values()` (which includes `day`); columns
-        left out of the read (what a dashboard does not show) stay empty."""
-        t = cls()
-        for name in COUNTS:
-            setattr(t, name, int(row[name]))
-        t.handle_seconds = float(row["handle_seconds"])
-        for name in HISTOGRAMS:
-            if row.get(name):
-                getattr(t, name).update(unpack([row[name]]))
-        if row.get("channels"):
-            t.channels.update({str(k): int(v) for k, v in row["channels"].items()})
-        if row.get("heat"):
-            t.heat.update({str(k): int(v) for k, v in row["heat"].items()})
-        if row.get("pending"):
-            t.pending = [(int(at), int(kind), int(ok)) for at, kind, ok in row["pending"]]
-        if t.conversations:
-            t.days[row["day"]] += t.conversations
-        return t
-
     # --- reading ---------------------------------------------------------------------------
 
     def values(self, *, now: dt.datetime, with_messages: bool = True) -> dict[str, float | None]:
