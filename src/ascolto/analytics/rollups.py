@@ -316,7 +316,8 @@ def selection(
     not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
     response time nor automation rate, and a much cheaper read of today). None when the
     rollups cannot answer (combined filters, never refreshed). Per-agent tallies hold only
-    what the team view shows; volume by channel and the heatmap are read with `charts`."""
+    what the team view shows; volume by channel and the heatmap are read with `charts`. The
+    rows' pending judgements are counted as of `now`: read the figures at that moment."""
     wanted = filter_key(filters)
     if wanted is None:
         return None
