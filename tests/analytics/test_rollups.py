@@ -19,7 +19,7 @@ from ascolto.analytics.dashboards import operations, overview, team
 from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, period_of
 from ascolto.analytics.dashboards.metrics import metric_values
 from ascolto.analytics.models import ConversationRollup, ConversationRollupState
-from ascolto.analytics.tally import Tally, bucket, bucket_value, histogram_median
+from ascolto.analytics.tally import Tally, bucket, bucket_value, histogram_median, pack, unpack
 from ascolto.analytics.tally import median_tolerance as tolerance
 from ascolto.inbox.models import Conversation, HandlingInterval, Message
 from tests.accounts.factories import MembershipFactory, TeamFactory, UserFactory
@@ -478,3 +478,53 @@ def test_team_view_csat_per_agent_comes_from_the_survey_rollups(workspace, rolle
 
         assert csat[str(anna)] == "50.0%"
         assert csat.get(str(bruno)) == (None if pick else "100.0%")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.integers(min_value=0, max_value=900), st.integers(min_value=0, max_value=10**6)
+        ),
+        max_size=6,
+    )
+)
+def test_stored_histograms_merge_to_the_sum_of_their_counts(histograms):
+    expected: dict[int, int] = {}
+    for hist in histograms:
+        for index, count in hist.items():
+            if count:
+                expected[index] = expected.get(index, 0) + count
+
+    merged = unpack([pack(hist) for hist in histograms])
+
+    assert dict(merged) == expected
+    assert histogram_median(merged) == histogram_median(expected)
+
+
+@pytest.mark.parametrize("pick", ["", "language=it", "channel=email"])
+def test_team_view_per_agent_figures_from_rollups_equal_the_direct_ones(workspace, rolled_up, pick):
+    data, _ = rolled_up
+    filters = _filters(workspace, data, first=DAYS, length=DAYS - 1, pick=pick)
+
+    chosen = rollups.selection(
+        workspace=workspace, filters=filters, now=NOW, per_agent=True, with_messages=False
+    )
+    _, _, direct = _direct(workspace, lambda: team._direct(workspace, filters, NOW))
+
+    assert chosen is not None
+    rolled = chosen.agent_values(now=NOW)
+    assert rolled.keys() == direct.keys()
+    assert len(rolled) >= 2
+    for agent_id, values in rolled.items():
+        exact = direct[agent_id]
+        assert values["conversations"] == exact["conversations"]
+        assert values["resolved"] == exact["resolved"]
+        assert (values["aht_mean"] is None) == (exact["aht_mean"] is None)
+        if exact["aht_mean"] is not None:
+            assert values["aht_mean"] == pytest.approx(exact["aht_mean"], rel=1e-9)
+        assert (values["frt_median"] is None) == (exact["frt_median"] is None)
+        if exact["frt_median"] is not None:
+            assert abs((values["frt_median"] or 0) - exact["frt_median"]) <= tolerance(
+                exact["frt_median"]
+            )

@@ -191,9 +191,10 @@ class ConversationRollup(models.Model):
     fcr_first = models.PositiveIntegerField(default=0)
     auto_resolved = models.PositiveIntegerField(default=0)
     bot_resolved = models.PositiveIntegerField(default=0)
-    frt = models.JSONField(default=dict)
-    nrt = models.JSONField(default=dict)
-    resolution = models.JSONField(default=dict)
+    # Histograms packed as (bucket, count) pairs (analytics.tally.pack), cheap to merge.
+    frt = models.BinaryField(default=b"")
+    nrt = models.BinaryField(default=b"")
+    resolution = models.BinaryField(default=b"")
     channels = models.JSONField(default=dict)
     heat = models.JSONField(default=dict)
     pending = models.JSONField(default=list)

@@ -27,13 +27,14 @@ customer's tier at the time of the rollup).
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters, Period, perio
 from ascolto.analytics.models import ConversationRollup, ConversationRollupState
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.analytics.service_metrics import FCR_WINDOW
-from ascolto.analytics.tally import COUNTS, Tally
+from ascolto.analytics.tally import COUNTS, FCR, FR, RES, Tally, micros, unpack
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Conversation, HandlingInterval
 
@@ -315,7 +316,8 @@ def selection(
     not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
     response time nor automation rate, and a much cheaper read of today). None when the
     rollups cannot answer (combined filters, never refreshed). Per-agent tallies hold only
-    what the team view shows; volume by channel and the heatmap are read with `charts`."""
+    what the team view shows; volume by channel and the heatmap are read with `charts`. The
+    rows' pending judgements are counted as of `now`: read the figures at that moment."""
     wanted = filter_key(filters)
     if wanted is None:
         return None
@@ -324,7 +326,6 @@ def selection(
         return None
     covered: dt.date = state.covered_until
     partial_until = state.partial_until
-    dimension, key = wanted
     period = filters.period
     zone = _zone(workspace)
     out = Selection(with_messages=with_messages)
@@ -337,19 +338,16 @@ def selection(
             period.first_day + dt.timedelta(days=n)
             for n in range((rows_last - period.first_day).days + 1)
         }
-        rows = ConversationRollup.objects.filter(
+        _add_rows(
+            out,
             workspace=workspace,
-            dimension=dimension,
-            key=key,
-            day__gte=period.first_day,
-            day__lte=rows_last,
+            wanted=wanted,
+            first=period.first_day,
+            last=rows_last,
+            now=now,
+            per_agent=per_agent,
+            charts=charts,
         )
-        fields = _row_fields(with_messages=with_messages, charts=charts)
-        for row in rows.filter(agent="").values(*fields).order_by():
-            out.total.add(Tally.from_row(row))
-        if per_agent:
-            for row in rows.exclude(agent="").values(*AGENT_FIELDS).order_by():
-                out.agent(int(row["agent"])).add(Tally.from_row(row))
     out.rolled_days = len(rolled)
     missing = [
         day
@@ -368,15 +366,110 @@ def selection(
     return out
 
 
-BASE_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt", "resolution", "pending")
-# What the team view shows per agent: conversations, resolved, FRT median, handle time.
-AGENT_FIELDS = ("day", "agent", *COUNTS, "handle_seconds", "frt")
-
-
-def _row_fields(*, with_messages: bool, charts: bool) -> tuple[str, ...]:
-    return (
-        BASE_FIELDS + (("nrt",) if with_messages else ()) + (("channels", "heat") if charts else ())
+def _add_rows(
+    out: Selection,
+    *,
+    workspace: Workspace,
+    wanted: tuple[str, str],
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+    per_agent: bool,
+    charts: bool,
+) -> None:
+    """Add the rollup rows of the days [first, last] of the (dimension, key) to the selection,
+    summed in the database: counts per day (the overview's series), per agent summed by agent,
+    histograms and chart counters merged per bucket, pending judgements counted at `now`. Only
+    what the page shows is read (`with_messages`, `charts`, `per_agent`)."""
+    dimension, key = wanted
+    rows = ConversationRollup.objects.filter(
+        workspace=workspace, dimension=dimension, key=key, day__gte=first, day__lte=last
     )
+    histograms = ("frt", "resolution", *(("nrt",) if out.with_messages else ()))
+    total = Tally()
+    blobs: dict[str, list[bytes | memoryview]] = {name: [] for name in histograms}
+    for day, handle_seconds, *rest in (
+        rows.filter(agent="").values_list("day", "handle_seconds", *histograms, *COUNTS).order_by()
+    ):
+        for name, blob in zip(histograms, rest, strict=False):
+            blobs[name].append(blob)
+        counts = rest[len(histograms) :]
+        for name, value in zip(COUNTS, counts, strict=True):
+            setattr(total, name, getattr(total, name) + value)
+        total.handle_seconds += handle_seconds
+        if counts[0]:
+            total.days[day] += counts[0]
+    for name in histograms:
+        setattr(total, name, unpack(blobs[name]))
+    agents: dict[str, Tally] = {}
+    if per_agent:
+        sums = {name: Sum(name) for name in (*COUNTS, "handle_seconds")}
+        names = ("agent", *sums)
+        for agent, *values in (
+            rows.exclude(agent="").values("agent").annotate(**sums).values_list(*names).order_by()
+        ):
+            agents[agent] = Tally(**dict(zip(sums, values, strict=True)))
+        agent_blobs: dict[str, list[bytes | memoryview]] = defaultdict(list)
+        for agent, blob in rows.exclude(agent="").values_list("agent", "frt").order_by():
+            agent_blobs[agent].append(blob)
+        for agent, tally in agents.items():
+            tally.frt = unpack(agent_blobs[agent])
+    where = (workspace.pk, dimension, key, first, last)
+    if charts:
+        for column, bucket_key, count in _merged_counts(("channels", "heat"), where):
+            counter: Counter[str] = getattr(total, column)
+            counter[bucket_key] += int(count)
+    judged = {FR: ("sla_fr_judged", "sla_fr_met"), RES: ("sla_res_judged", "sla_res_met")}
+    judged[FCR] = ("fcr_judged", "fcr_first")
+    for kind, ok, count in _pending_due(where, micros(now)):
+        judged_name, met_name = judged[int(kind)]
+        setattr(total, judged_name, getattr(total, judged_name) + int(count))
+        setattr(total, met_name, getattr(total, met_name) + int(count) * int(ok))
+    out.total.add(total)
+    for agent, tally in agents.items():
+        out.agent(int(agent)).add(tally)
+
+
+_WHERE = "r.workspace_id = %s AND r.dimension = %s AND r.key = %s AND r.day >= %s AND r.day <= %s"
+
+
+def _merged_counts(columns: tuple[str, ...], where: tuple[Any, ...]) -> list[tuple[str, str, Any]]:
+    """(column, key, summed count) of the JSON counters (channels, heat) of the rows of all
+    agents together, expanded and summed by the database."""
+    table = ConversationRollup._meta.db_table
+    postgres = connection.vendor == "postgresql"
+    parts: list[str] = []
+    params: list[Any] = []
+    for column in columns:
+        each = f"LATERAL jsonb_each_text(r.{column})" if postgres else f"json_each(r.{column})"
+        parts.append(
+            f"SELECT '{column}', h.key, SUM(CAST(h.value AS bigint)) "  # noqa: S608
+            f"FROM {table} AS r CROSS JOIN {each} AS h "
+            f"WHERE {_WHERE} AND r.agent = '' GROUP BY 1, h.key"
+        )
+        params.extend(where)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return list(cursor.fetchall())
+
+
+def _pending_due(where: tuple[Any, ...], moment: int) -> list[tuple[Any, Any, Any]]:
+    """(kind, met, count) of the rows' pending judgements whose moment has come by `moment`
+    (micros): counted by the database instead of decoding the lists."""
+    table = ConversationRollup._meta.db_table
+    if connection.vendor == "postgresql":
+        item = "CAST(p.value ->> {} AS bigint)"
+        each = "CROSS JOIN LATERAL jsonb_array_elements(r.pending) AS p(value)"
+    else:
+        item, each = "json_extract(p.value, '$[{}]')", "CROSS JOIN json_each(r.pending) AS p"
+    at, kind, ok = (item.format(n) for n in range(3))
+    sql = (
+        f"SELECT {kind}, {ok}, COUNT(*) FROM {table} AS r {each} "  # noqa: S608
+        f"WHERE {_WHERE} AND r.agent = '' AND {at} <= %s GROUP BY {kind}, {ok}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*where, moment])
+        return list(cursor.fetchall())
 
 
 def _add_direct(
