@@ -15,7 +15,7 @@ def forget_rollups(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_conversation_rollups'),
+        ('analytics', '0004_journey_snapshot'),
     ]
 
     operations = [
