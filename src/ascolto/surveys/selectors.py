@@ -8,7 +8,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Count, F, Max, QuerySet
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 MAX_PAGE = 200
 BREAKDOWNS = agg.BREAKDOWNS
 LANGUAGE_NAMES = {"en": "English", "it": "Italiano", "he": "עברית"}
+
+
+_Answer = TypeVar("_Answer", Response, InterceptAnswer)
 
 
 @dataclass
@@ -161,18 +164,23 @@ class ResponseFilter:
     customer_id: int | None = None
 
 
-def _responses(workspace: Workspace, f: ResponseFilter) -> QuerySet[Response]:
-    if f.since is not None and f.until is not None and f.since >= f.until:
-        raise ValidationFailed(
-            "`since` must be before `until`.", field_errors={"since": ["Must be before `until`."]}
-        )
-    qs = Response.objects.filter(workspace=workspace)
+def _survey_and_period(qs: QuerySet[_Answer], f: ResponseFilter) -> QuerySet[_Answer]:
+    """`qs` narrowed to the filter's survey and [since, until) creation period."""
     if f.survey_id is not None:
         qs = qs.filter(survey_id=f.survey_id)
     if f.since is not None:
         qs = qs.filter(created_at__gte=f.since)
     if f.until is not None:
         qs = qs.filter(created_at__lt=f.until)
+    return qs
+
+
+def _responses(workspace: Workspace, f: ResponseFilter) -> QuerySet[Response]:
+    if f.since is not None and f.until is not None and f.since >= f.until:
+        raise ValidationFailed(
+            "`since` must be before `until`.", field_errors={"since": ["Must be before `until`."]}
+        )
+    qs = _survey_and_period(Response.objects.filter(workspace=workspace), f)
     if f.completed is not None:
         qs = qs.filter(completed=f.completed)
     if f.customer_id is not None:
@@ -370,14 +378,7 @@ def intercepts_of(workspace: Workspace, f: ResponseFilter) -> QuerySet[Intercept
     customer: they are anonymous; unfinished responses: they are complete)."""
     if f.customer_id is not None or f.completed is False:
         return None
-    qs = InterceptAnswer.objects.filter(workspace=workspace)
-    if f.survey_id is not None:
-        qs = qs.filter(survey_id=f.survey_id)
-    if f.since is not None:
-        qs = qs.filter(created_at__gte=f.since)
-    if f.until is not None:
-        qs = qs.filter(created_at__lt=f.until)
-    return qs
+    return _survey_and_period(InterceptAnswer.objects.filter(workspace=workspace), f)
 
 
 def _add_intercepts(rows: Counts, workspace: Workspace, f: ResponseFilter, by: str | None) -> None:
