@@ -40,7 +40,7 @@ DASHBOARDS: dict[str, Builder] = {
 }
 
 
-def _filters(request: HttpRequest, workspace: Workspace) -> DashboardFilters | HttpResponse:
+def filters_or_400(request: HttpRequest, workspace: Workspace) -> DashboardFilters | HttpResponse:
     try:
         return parse_filters(request.GET, workspace=workspace)
     except ValidationFailed as exc:
@@ -77,7 +77,7 @@ def _context(workspace: Workspace, filters: DashboardFilters, **extra: Any) -> d
 @require_GET
 def dashboard(request: HttpRequest, key: str) -> HttpResponse:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     board = DASHBOARDS[key](
@@ -100,7 +100,7 @@ def dashboard(request: HttpRequest, key: str) -> HttpResponse:
 @require_GET
 def drill_conversations(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     try:
@@ -123,7 +123,7 @@ def drill_conversations(request: HttpRequest) -> HttpResponse:
 @require_GET
 def drill_customers(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     try:
@@ -161,7 +161,7 @@ def _stream(lines: Any, filename: str) -> StreamingHttpResponse:
 @require_GET
 def export_conversations_csv(request: HttpRequest) -> HttpResponseBase:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     rows = export.conversation_rows(workspace=workspace, filters=filters, now=timezone.now())
@@ -172,7 +172,7 @@ def export_conversations_csv(request: HttpRequest) -> HttpResponseBase:
 @require_GET
 def export_customers_csv(request: HttpRequest) -> HttpResponseBase:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     rows = export.customer_rows(workspace=workspace, filters=filters)
@@ -188,7 +188,7 @@ def export_parquet(request: HttpRequest, kind: str) -> HttpResponse:
         return bad_request(
             request, _("Parquet export needs the optional pyarrow package; use CSV instead.")
         )
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     if kind == "conversations":

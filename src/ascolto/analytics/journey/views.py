@@ -19,21 +19,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from ascolto.analytics.dashboards.charts import Chart, bars
-from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
+from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters
 from ascolto.analytics.journey import selectors, snapshots
+from ascolto.analytics.views import filters_or_400
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.views import bad_request, current_workspace, render_in_workspace
 from ascolto.customers.models import ValueTier
 
 PAGE_PAIN_POINTS = 15
-
-
-def _filters(request: HttpRequest, workspace: Workspace) -> DashboardFilters | HttpResponse:
-    try:
-        return parse_filters(request.GET, workspace=workspace)
-    except ValidationFailed as exc:
-        return bad_request(request, exc.message)
 
 
 def _percent(value: float | None) -> float | None:
@@ -120,7 +114,7 @@ def _base_context(filters: DashboardFilters, workspace: Workspace, **extra: Any)
 @require_GET
 def journey_page(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     read = snapshots.journey_for_page(workspace=workspace, filters=filters)
@@ -148,7 +142,7 @@ def journey_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def journey_drill(request: HttpRequest) -> HttpResponse:
     workspace = current_workspace(request)
-    filters = _filters(request, workspace)
+    filters = filters_or_400(request, workspace)
     if isinstance(filters, HttpResponse):
         return filters
     try:
