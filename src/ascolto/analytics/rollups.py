@@ -7,16 +7,17 @@ hundred rows instead of reading every conversation and message.
   or a status change touches, and new handling intervals, with an overlap for transactions that
   were still open) and the days that ended since; then it moves `covered_until` to today,
   and rolls up today so far (the conversations started before the refresh, `partial_until`).
-- `selection` adds the rows of the whole covered days for no filter or one filter (channel,
-  team, agent, language, value tier), and counts the rest directly from the facts: what
-  started since the last refresh and days not refreshed yet. The rows are computed from the
+- `selection` adds the rows of the whole covered days for no filter, one filter (channel,
+  team, agent, language, value tier) or two of them together ("channel+team" rows keyed
+  "email|3"), and counts the rest directly from the facts: what started since the last refresh
+  and days not refreshed yet. The rows are computed from the
   same facts (`selectors.conversation_facts`) by the same `Tally.of`, so counts, sums and rates are
   exactly the direct ones; medians are within the histograms' resolution (tally.py,
   docs/metrics.md). What time alone changes (an SLA target running out, the 7-day FCR window
   closing) is kept as pending judgements the reader counts once their moment passed, so a row
   stays right without being recomputed. tests/analytics/test_rollups.py checks all this on
   random data.
-- Combined filters (two or more at once) are computed directly, as before rollups.
+- Three filters or more at once are computed directly, from the matching conversations only.
 
 What a rollup does not see until the next full rebuild (`ascolto analytics rollups --full`):
 rows changed by bulk updates that do not touch `updated_at`, deleted conversations, and a
@@ -27,6 +28,7 @@ customer's tier at the time of the rollup).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -52,6 +54,8 @@ from ascolto.inbox.models import Conversation, HandlingInterval
 OVERLAP = dt.timedelta(minutes=10)
 DAYS_PER_BATCH = 7
 DIMENSIONS = ("channel", "team", "agent", "language", "tier")
+# Two filters together have rows of their own, named "channel+team" and keyed "email|3".
+PAIRS = tuple(itertools.combinations(DIMENSIONS, 2))
 _ONE = dt.timedelta(days=1)
 
 RowKey = tuple[dt.date, str, str, str]  # day, dimension, key, agent
@@ -234,17 +238,30 @@ def _dims(workspace: Workspace, ids: list[int]) -> dict[int, Dims]:
 
 
 def _row_keys(day: dt.date, d: Dims) -> list[RowKey]:
-    """The rows a conversation counts in: all, each filter value it has, and the same per its
-    assignee. Empty team, agent or language values are not rows: no filter selects them."""
+    """The rows a conversation counts in: all, each filter value it has, each pair of them,
+    and the same per its assignee (except where the agent is one of the filters: that row is
+    the agent's already). Empty team, agent or language values are not rows: no filter selects
+    them."""
+    values = {
+        dimension: getattr(d, dimension)
+        for dimension in DIMENSIONS
+        if getattr(d, dimension) or dimension == "tier"
+    }
     filters = [("", "")]
-    for dimension in DIMENSIONS:
-        value = getattr(d, dimension)
-        if value or dimension == "tier":
-            filters.append((dimension, value))
+    filters += list(values.items())
+    filters += [
+        pair_key((a, values[a]), (b, values[b])) for a, b in PAIRS if a in values and b in values
+    ]
     keys = [(day, dimension, key, "") for dimension, key in filters]
     if d.agent:
-        keys += [(day, dim, key, d.agent) for dim, key in filters if dim != "agent"]
+        keys += [(day, dim, key, d.agent) for dim, key in filters if "agent" not in dim.split("+")]
     return keys
+
+
+def pair_key(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, str]:
+    """The (dimension, key) of the rows of two filters, in `DIMENSIONS` order."""
+    (a, va), (b, vb) = sorted((first, second), key=lambda item: DIMENSIONS.index(item[0]))
+    return f"{a}+{b}", f"{va}|{vb}"
 
 
 def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -286,7 +303,8 @@ class Selection:
 
 def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
     """The (dimension, key) of the rollup rows of the filters: ("", "") without a filter,
-    None when several filters are combined (the dashboards then compute directly)."""
+    ("channel", "email") for one, ("channel+team", "email|3") for two, None for three or more
+    (the dashboards then compute directly)."""
     chosen = [
         (name, value)
         for name, value in (
@@ -298,8 +316,10 @@ def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
         )
         if value or (name == "tier" and filters.tier)
     ]
-    if len(chosen) > 1:
+    if len(chosen) > 2:
         return None
+    if len(chosen) == 2:
+        return pair_key(chosen[0], chosen[1])
     return chosen[0] if chosen else ("", "")
 
 
@@ -315,7 +335,7 @@ def selection(
     """The figures of the selection from the rollups plus direct counts of the days they do
     not cover (today, days not refreshed yet), read `with_messages` or not (without: no next
     response time nor automation rate, and a much cheaper read of today). None when the
-    rollups cannot answer (combined filters, never refreshed). Per-agent tallies hold only
+    rollups cannot answer (three filters or more, never refreshed). Per-agent tallies hold only
     what the team view shows; volume by channel and the heatmap are read with `charts`. The
     rows' pending judgements are counted as of `now`: read the figures at that moment."""
     wanted = filter_key(filters)
