@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from ascolto.analytics.service_metrics import FCR_WINDOW, ConversationFacts, MessageFact
 from ascolto.core.models import Workspace
@@ -19,6 +19,7 @@ def conversation_facts(
     end: dt.datetime,
     with_messages: bool = True,
     touched_since: dt.datetime | None = None,
+    among: QuerySet[Conversation] | None = None,
 ) -> list[ConversationFacts]:
     """Facts of the conversations that started (first customer message, else creation) in
     [start, end). Three queries, plus one per thousands of resolved conversations' customers to
@@ -26,8 +27,10 @@ def conversation_facts(
 
     `touched_since` narrows the read to conversations with a message since then (an index
     lookup): pass the period's start for a recent period. A conversation's last message is
-    never before its start, so the result is the same."""
-    conversations = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True)
+    never before its start, so the result is the same. `among` narrows it to those
+    conversations (a queryset of this workspace's, filtered by the database)."""
+    base = Conversation.objects.all() if among is None else among
+    conversations = base.filter(workspace=workspace, merged_into__isnull=True)
     if touched_since is not None:
         conversations = conversations.filter(last_message_at__gte=touched_since)
     rows = list(

@@ -1,7 +1,10 @@
 """Conversation facts behind the dashboards, filtered, and the named subsets a number counts.
 
-A dashboard number and its drill-down use the same `SUBSETS` predicate over the same facts, so
-the list behind a number holds exactly the conversations it counts.
+Each named subset has its rule twice: as a predicate over the facts (`SUBSETS`, what the
+numbers count) and as a database condition (`SUBSET_QUERIES`, what a drill-down lists, a page
+of it read however many conversations match). tests/analytics/dashboards/test_drill_queries.py
+checks on random conversations that the two select the same conversations, so the list behind
+a number holds exactly the conversations it counts.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +20,7 @@ from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.core.models import Workspace
-from ascolto.inbox.models import Conversation
+from ascolto.inbox.models import Conversation, HandlingInterval, Message
 
 Facts = list[m.ConversationFacts]
 
@@ -55,19 +58,17 @@ def filtered_facts(
     """The metric facts of the filtered conversations, in id order. Without messages (much
     less to read) next response times and the assistant's resolutions cannot be computed.
     `touched_since`: see `selectors.conversation_facts`."""
+    among = None
+    if filters.channel or filters.team_id or filters.agent_id or filters.language or filters.tier:
+        among = conversation_queryset(workspace=workspace, filters=filters)
     facts = conversation_facts(
         workspace=workspace,
         start=filters.period.start,
         end=filters.period.end,
         with_messages=with_messages,
         touched_since=touched_since,
+        among=among,
     )
-    if filters.channel or filters.team_id or filters.agent_id or filters.language or filters.tier:
-        matching = conversation_queryset(workspace=workspace, filters=filters)
-        if touched_since is not None:
-            matching = matching.filter(last_message_at__gte=touched_since)
-        wanted = set(matching.values_list("id", flat=True))
-        facts = [f for f in facts if f.id in wanted]
     return sorted(facts, key=lambda f: f.id)
 
 
@@ -111,3 +112,44 @@ def subset(facts: Facts, name: str, *, now: dt.datetime | None = None) -> Facts:
     predicate = SUBSETS[name][1]
     moment = now or timezone.now()
     return [c for c in facts if predicate(c, moment)]
+
+
+def _exists(model: type[HandlingInterval] | type[Message], **where: object) -> Exists:
+    return Exists(model.objects.filter(conversation_id=OuterRef("pk"), **where))
+
+
+def _sla_missed_q(due: str, done: str, now: dt.datetime) -> Q:
+    return Q(**{f"{due}__isnull": False}) & (
+        Q(**{f"{done}__isnull": True, f"{due}__lte": now})
+        | Q(**{f"{done}__isnull": False, f"{done}__gt": F(due)})
+    )
+
+
+RESOLVED_STATUSES = ("resolved", "closed")
+SUBSET_QUERIES: dict[str, Callable[[dt.datetime], Q]] = {
+    "all": lambda now: Q(),
+    "answered": lambda now: Q(
+        first_customer_message_at__isnull=False, first_response_at__isnull=False
+    ),
+    "resolved": lambda now: Q(resolved_at__isnull=False, status__in=RESOLVED_STATUSES),
+    "reopened": lambda now: Q(reopen_count__gt=0),
+    "handled": lambda now: Q(_exists(HandlingInterval)),
+    "transferred": lambda now: Q(transfer_count__gt=0),
+    "active": lambda now: Q(status__in=("open", "pending", "snoozed")),
+    "bot_resolved": lambda now: (
+        Q(resolved_at__isnull=False)
+        & Q(_exists(Message, kind=Message.Kind.BOT))
+        & ~Q(_exists(Message, kind=Message.Kind.OUTBOUND))
+    ),
+    "frt_missed": lambda now: _sla_missed_q("first_response_due_at", "first_response_at", now),
+    "resolution_missed": lambda now: _sla_missed_q("resolution_due_at", "resolved_at", now),
+}
+
+
+def subset_queryset(
+    *, workspace: Workspace, filters: DashboardFilters, name: str, now: dt.datetime
+) -> QuerySet[Conversation]:
+    """The filtered conversations a named number counts, as one query. Raises KeyError for an
+    unknown name."""
+    condition = SUBSET_QUERIES[name](now)
+    return conversation_queryset(workspace=workspace, filters=filters).filter(condition)

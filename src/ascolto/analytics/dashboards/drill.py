@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ascolto.analytics.dashboards.conversations import SUBSETS, filtered_facts, subset
+from ascolto.analytics.dashboards.conversations import SUBSETS, subset_queryset
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import response_queryset
 from ascolto.analytics.dashboards.value import revenue_by_customer, revenue_orders
@@ -54,18 +54,13 @@ def _unknown(name: str) -> ValidationFailed:
 def drill_conversations(
     *, workspace: Workspace, filters: DashboardFilters, name: str, now: dt.datetime
 ) -> tuple[str, int, QuerySet[Conversation]]:
-    """The label, the count and (at most DRILL_LIMIT of) the conversations a number counts."""
+    """The label, the count and (at most DRILL_LIMIT of, oldest first) the conversations a
+    number counts."""
     if name not in SUBSETS:
         raise _unknown(name)
-    ids = [
-        c.id for c in subset(filtered_facts(workspace=workspace, filters=filters), name, now=now)
-    ]
-    rows = (
-        Conversation.objects.filter(workspace=workspace, pk__in=ids[:DRILL_LIMIT])
-        .select_related("customer", "assignee")
-        .order_by("pk")
-    )
-    return str(SUBSETS[name][0]), len(ids), rows
+    matching = subset_queryset(workspace=workspace, filters=filters, name=name, now=now)
+    rows = matching.select_related("customer", "assignee").order_by("pk")[:DRILL_LIMIT]
+    return str(SUBSETS[name][0]), matching.count(), rows
 
 
 def customer_ids(*, workspace: Workspace, filters: DashboardFilters, name: str) -> list[int]:
