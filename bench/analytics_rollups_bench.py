@@ -9,11 +9,12 @@ spread evenly over the last `--days` days (8 teams, 40 agents, 5 channels, 3 lan
 tiers; answered, resolved, reopened, transferred, SLA targets, handling spans on a third),
 `--messages` messages each, and `--responses` survey responses (their rollups are built too).
 Runs the full conversation rollup (timed), then builds each dashboard as its view does
-(overview, operations, team) for 90 days with the previous 90 days: ending yesterday (whole
-days) with no filter, each single filter and, with `--direct`, one combined filter (computed
-directly, one run); and ending today (today so far from the rollups, what started since the
-last refresh directly) with no filter and one filter. `--runs` runs each; prints p50 / p95
-wall and CPU milliseconds (goal: p95 <= 200 ms).
+(overview, operations, team, voice of the customer) for 90 days with the previous 90 days:
+ending yesterday (whole days) with no filter, each single filter, two filters together (their
+own rollup rows) and three (computed directly from the matching conversations); and ending
+today (today so far from the rollups, what started since the last refresh directly) with no
+filter and one filter. Then the drill-down lists behind four numbers (count and first page).
+`--runs` runs each; prints p50 / p95 wall and CPU milliseconds (goal: p95 <= 200 ms).
 Last, the refresh with nothing changed and after `--changed` conversations were resolved.
 With `--reuse` (a database left by `--keep`), only the dashboards are timed again.
 """
@@ -134,11 +135,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument(
-        "--direct",
-        action="store_true",
-        help="Also time one combined filter (computed directly: minutes at scale).",
-    )
-    parser.add_argument(
         "--reuse",
         action="store_true",
         help="Time the dashboards again on a database left by --keep (no fill, no refresh).",
@@ -162,13 +158,13 @@ def main() -> None:
             workspace, people = _existing()
             if not _rolled_up(workspace):  # a migration asked for the rollups to be rebuilt
                 _rollup(workspace)
-            _dashboards(workspace, people, args.runs, direct=args.direct, freeze=args.gc_freeze)
+            _dashboards(workspace, people, args.runs, freeze=args.gc_freeze)
             print(machine())
             return
         now = dt.datetime.now(dt.UTC)
         workspace, people = _fill(args, now)
         _rollup(workspace)
-        _dashboards(workspace, people, args.runs, direct=args.direct, freeze=args.gc_freeze)
+        _dashboards(workspace, people, args.runs, freeze=args.gc_freeze)
         _refreshes(workspace, args.changed)
         print(machine())
 
@@ -311,12 +307,27 @@ def _rollup(workspace: Any) -> None:
     print(f"  {days} days, {rows:,} rollup rows")
 
 
-def _dashboards(
-    workspace: Any, people: dict[str, Any], runs: int, *, direct: bool, freeze: bool
-) -> None:
+def _timings(runs: int, work: Any) -> str:
+    """p50 / p95 wall and CPU milliseconds of `runs` runs after one warm-up, as table cells."""
+    work()
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        walls.append((time.perf_counter() - wall) * 1000)
+        cpus.append((time.process_time() - cpu) * 1000)
+    walls.sort()
+    cpus.sort()
+    return (
+        f"{percentile(walls, 50):.0f} | {percentile(walls, 95):.0f} "
+        f"| {percentile(cpus, 50):.0f} | {percentile(cpus, 95):.0f}"
+    )
+
+
+def _dashboards(workspace: Any, people: dict[str, Any], runs: int, *, freeze: bool) -> None:
     from django.utils import timezone
 
-    from ascolto.analytics.dashboards import operations, overview, team
+    from ascolto.analytics.dashboards import drill, operations, overview, team, voice
     from ascolto.analytics.dashboards.filters import parse_filters
 
     today = timezone.now().astimezone(ZoneInfo(workspace.timezone)).date()
@@ -327,7 +338,13 @@ def _dashboards(
         "agent": {"agent": str(people["agents"][5].pk)},
         "language": {"language": "it"},
         "tier": {"tier": "gold"},
-        "channel+team (direct)": {"channel": "email", "team": str(people["teams"][2].pk)},
+        "channel+team": {"channel": "email", "team": str(people["teams"][2].pk)},
+        "language+tier": {"language": "it", "tier": "gold"},
+        "channel+team+language (direct)": {
+            "channel": "email",
+            "team": str(people["teams"][2].pk),
+            "language": "he",
+        },
     }
     if freeze:
         gc.collect()
@@ -339,33 +356,40 @@ def _dashboards(
     )
     print("| dashboard | period | filter | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
     print("|---|---|---|---:|---:|---:|---:|")
-    cases = [
-        ("to yesterday", label, extra)
-        for label, extra in selections.items()
-        if direct or "direct" not in label
-    ]
+    cases = [("to yesterday", label, extra) for label, extra in selections.items()]
     cases += [("to today", label, selections[label]) for label in ("none", "channel")]
-    for name, module in (("overview", overview), ("operations", operations), ("team", team)):
+
+    def filters_of(until: str, extra: dict[str, str]) -> Any:
+        to = today - dt.timedelta(days=1) if until == "to yesterday" else today
+        period = {"from": (to - dt.timedelta(days=89)).isoformat(), "to": to.isoformat()}
+        return parse_filters({**period, **extra}, workspace=workspace)
+
+    dashboards = (("overview", overview), ("operations", operations), ("team", team))
+    for name, module in (*dashboards, ("voice", voice)):
         for until, label, extra in cases:
-            to = today - dt.timedelta(days=1) if until == "to yesterday" else today
-            period = {"from": (to - dt.timedelta(days=89)).isoformat(), "to": to.isoformat()}
-            filters = parse_filters({**period, **extra}, workspace=workspace)
-            count = runs if "direct" not in label else 1
-            if "direct" not in label:
-                module.build(workspace=workspace, filters=filters, now=timezone.now())  # warm-up
-            walls, cpus = [], []
-            for _ in range(count):
-                wall, cpu = time.perf_counter(), time.process_time()
-                module.build(workspace=workspace, filters=filters, now=timezone.now())
-                walls.append((time.perf_counter() - wall) * 1000)
-                cpus.append((time.process_time() - cpu) * 1000)
-            walls.sort()
-            cpus.sort()
-            print(
-                f"| {name} | {until} | {label} | {percentile(walls, 50):.0f} "
-                f"| {percentile(walls, 95):.0f} "
-                f"| {percentile(cpus, 50):.0f} | {percentile(cpus, 95):.0f} |"
+            filters = filters_of(until, extra)
+            cells = _timings(
+                runs,
+                lambda module=module, filters=filters: module.build(
+                    workspace=workspace, filters=filters, now=timezone.now()
+                ),
             )
+            print(f"| {name} | {until} | {label} | {cells} |")
+    print()
+    print("Drill-down lists (count and the first page), same periods:")
+    print("| list | period | filter | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for subset in ("all", "frt_missed", "handled", "bot_resolved"):
+        for label in ("none", "channel+team"):
+            filters = filters_of("to yesterday", selections[label])
+
+            def listed(subset: str = subset, filters: Any = filters) -> None:
+                _, _, rows = drill.drill_conversations(
+                    workspace=workspace, filters=filters, name=subset, now=timezone.now()
+                )
+                list(rows)
+
+            print(f"| {subset} | to yesterday | {label} | {_timings(runs, listed)} |")
 
 
 def _refreshes(workspace: Any, changed: int) -> None:
