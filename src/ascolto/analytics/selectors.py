@@ -6,10 +6,11 @@ import datetime as dt
 from collections import defaultdict
 
 from django.db.models import Q, QuerySet
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 from ascolto.analytics.service_metrics import FCR_WINDOW, ConversationFacts, MessageFact
 from ascolto.core.models import Workspace
-from ascolto.inbox.models import Conversation, HandlingInterval, Message
+from ascolto.inbox.models import STARTED, Conversation, HandlingInterval, Message, started_between
 
 
 def conversation_facts(
@@ -34,10 +35,7 @@ def conversation_facts(
     if touched_since is not None:
         conversations = conversations.filter(last_message_at__gte=touched_since)
     rows = list(
-        conversations.filter(
-            Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
-            | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
-        ).values(
+        conversations.filter(started_between(start, end)).values(
             "id",
             "customer_id",
             "channel",
@@ -100,12 +98,7 @@ def _mark_recontacts(workspace: Workspace, resolved: list[ConversationFacts]) ->
                 workspace=workspace, merged_into__isnull=True, customer_id__in=chunk
             )
             .filter(
-                Q(first_customer_message_at__gt=earliest)
-                | Q(first_customer_message_at__isnull=True, created_at__gt=earliest)
-            )
-            .filter(
-                Q(first_customer_message_at__lte=latest + FCR_WINDOW)
-                | Q(first_customer_message_at__isnull=True, created_at__lte=latest + FCR_WINDOW)
+                Q(GreaterThan(STARTED, earliest)), Q(LessThanOrEqual(STARTED, latest + FCR_WINDOW))
             )
             .values_list("customer_id", "first_customer_message_at", "created_at")
         ):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +67,16 @@ class Tag(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# A conversation starts with the customer's first message, or at its creation when we wrote first
+# (a proactive message). Indexed with the workspace (conv_ws_started_idx).
+STARTED = Coalesce(F("first_customer_message_at"), F("created_at"))
+
+
+def started_between(start: object, end: object) -> Q:
+    """Conversations that started in [start, end), as one indexed condition."""
+    return Q(GreaterThanOrEqual(STARTED, start)) & Q(LessThan(STARTED, end))
 
 
 class Conversation(WorkspaceScopedModel):
@@ -154,6 +167,8 @@ class Conversation(WorkspaceScopedModel):
                 fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent_idx"
             ),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
+            # When it started (`STARTED`): the dashboards' periods and drill-down lists.
+            models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.core.models import Workspace
-from ascolto.inbox.models import Conversation, HandlingInterval, Message
+from ascolto.inbox.models import Conversation, HandlingInterval, Message, started_between
 
 Facts = list[m.ConversationFacts]
 
@@ -30,10 +30,8 @@ def conversation_queryset(
 ) -> QuerySet[Conversation]:
     """Conversations started in the period that match the filters (same start rule as
     `conversation_facts`: first customer message, else creation)."""
-    start, end = filters.period.start, filters.period.end
     qs = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True).filter(
-        Q(first_customer_message_at__gte=start, first_customer_message_at__lt=end)
-        | Q(first_customer_message_at__isnull=True, created_at__gte=start, created_at__lt=end)
+        started_between(filters.period.start, filters.period.end)
     )
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
