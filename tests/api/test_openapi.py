@@ -68,6 +68,8 @@ OPERATIONS = {
     ("get", "/api/v1/analytics/export/customers"),
     ("get", "/api/v1/analytics/journey"),
     ("get", "/api/v1/analytics/journey/drill"),
+    ("get", "/api/v1/analytics/enps"),
+    ("post", "/api/v1/analytics/enps/answer"),
     ("get", "/api/v1/analytics/metrics"),
     ("get", "/api/v1/analytics/targets"),
     ("put", "/api/v1/analytics/targets/{metric}"),

@@ -1,9 +1,10 @@
 """Admin for analytics, for diagnosis: targets, experiments and their assignments are managed on
 the analytics pages (the services validate and audit); rollups and snapshots are written by the
-jobs."""
+jobs; employee NPS pulses are opened by a job and answered by agents, anonymously."""
 
 from __future__ import annotations
 
+from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule
 from ascolto.analytics.models import (
     ConversationRollup,
     ConversationRollupState,
@@ -25,4 +26,7 @@ register_read_only(
     ConversationRollup,
     ConversationRollupState,
     JourneySnapshot,
+    Pulse,
+    PulseAnswer,
+    PulseSchedule,
 )

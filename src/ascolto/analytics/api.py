@@ -19,6 +19,7 @@ from ascolto.accounts.models import User
 from ascolto.analytics import export, targets
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
 from ascolto.analytics.dashboards.metrics import CATALOGUE, delta, metric_values
+from ascolto.analytics.enps.api import router as enps_router
 from ascolto.analytics.journey.api import router as journey_router
 from ascolto.analytics.models import MetricTarget
 from ascolto.core.api import api_auth, require
@@ -27,6 +28,7 @@ from ascolto.core.models import Workspace
 
 router = Router(auth=api_auth)
 router.add_router("", journey_router)
+router.add_router("", enps_router)
 ANALYTICS = "analytics"
 EXPORT_FORMATS = ("csv", "parquet")
 PARQUET_TYPE = "application/vnd.apache.parquet"

@@ -252,3 +252,8 @@ class JourneySnapshot(WorkspaceScopedModel):
                 name="journey_snapshot_once",
             )
         ]
+
+
+# Employee NPS keeps its tables beside its code (analytics/enps/); imported here so Django
+# finds them as analytics models.
+from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule  # noqa: E402, F401

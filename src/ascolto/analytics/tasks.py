@@ -15,6 +15,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.analytics import rollups, targets
 from ascolto.analytics.dashboards.filters import parse_filters
+from ascolto.analytics.enps import services as enps_services
 from ascolto.analytics.journey import snapshots
 from ascolto.analytics.models import MetricTarget
 from ascolto.core.models import Workspace
@@ -81,3 +82,18 @@ def compute_journey_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
         return
     filters = parse_filters(params, workspace=workspace)
     snapshots.snapshot_compute(workspace=workspace, filters=filters)
+
+
+ENPS_LOCK = "analytics-enps-pulses"
+
+
+@db_periodic_task(crontab(minute="20"))  # type: ignore[untyped-decorator]
+@single_instance(ENPS_LOCK)
+def open_enps_pulses() -> int:
+    """Every hour: open each workspace's employee NPS pulse when its period has none (the
+    unique constraint per period keeps a second run from opening another), and forget who
+    answered the pulses that closed. Returns how many pulses were opened."""
+    now = timezone.now()
+    opened = enps_services.pulses_open_due(now=now)
+    enps_services.pulses_forget_respondents(now=now)
+    return len(opened)

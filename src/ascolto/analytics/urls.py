@@ -1,6 +1,7 @@
 from django.urls import path
 
 from ascolto.analytics import targets_views, views
+from ascolto.analytics.enps import views as enps_views
 from ascolto.analytics.experiments import views as experiment_views
 from ascolto.analytics.journey import views as journey_views
 
@@ -31,6 +32,10 @@ urlpatterns = [
         {"action": "stop"},
         name="experiment_stop",
     ),
+    path("enps/", enps_views.enps_page, name="enps"),
+    path("enps/prompt/", enps_views.enps_prompt, name="enps_prompt"),
+    path("enps/prompt/dismiss/", enps_views.enps_dismiss, name="enps_dismiss"),
+    path("enps/<int:pk>/answer/", enps_views.enps_answer, name="enps_answer"),
     path("alerts/<int:pk>/read/", views.alert_read, name="alert_read"),
     path("export/conversations.csv", views.export_conversations_csv, name="export_conversations"),
     path("export/customers.csv", views.export_customers_csv, name="export_customers"),

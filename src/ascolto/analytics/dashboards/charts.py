@@ -75,14 +75,16 @@ def trend_line(
     previous_label: str,
     rtl: bool = False,
 ) -> Chart:
-    """Two lines over the same day positions: this period and the previous one (dashed)."""
+    """Two lines over the same day positions: this period and the previous one (dashed). The
+    vertical axis starts at zero, or lower when a value is negative (an NPS below zero)."""
     values = [v for v in [*current, *previous] if v is not None]
-    top = max(values, default=0) or 1
+    bottom = min([0.0, *values])
+    top = (max(values, default=0) - bottom) or 1
     n = max(len(labels) - 1, 1)
     parts = []
     for series, css in ((previous, "series-previous"), (current, "series-current")):
         points = [
-            (_x(i / n, rtl), _y(v, top), labels[i], v)
+            (_x(i / n, rtl), _y(v - bottom, top), labels[i], v)
             for i, v in enumerate(series)
             if v is not None and i < len(labels)
         ]

@@ -54,6 +54,7 @@ CATALOGUE: dict[str, MetricDef] = {
         MetricDef("csat", _("CSAT"), "percent", True),
         MetricDef("ces", _("CES"), "score", True),
         MetricDef("survey_responses", _("Survey responses"), "count", True),
+        MetricDef("enps", _("Employee NPS (latest pulse)"), "score", True),
     ]
 }
 

@@ -15,9 +15,10 @@ from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
-from ascolto.analytics.dashboards.figures import conversation_drill, figures, format_value
+from ascolto.analytics.dashboards.figures import Figure, conversation_drill, figures, format_value
 from ascolto.analytics.dashboards.filters import DashboardFilters
-from ascolto.analytics.dashboards.metrics import conversation_values, response_queryset
+from ascolto.analytics.dashboards.metrics import CATALOGUE, conversation_values, response_queryset
+from ascolto.analytics.enps import selectors as enps_selectors
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
 from ascolto.surveys import selectors as survey_selectors
@@ -73,8 +74,14 @@ def build(
     return Dashboard(
         key="team",
         title=_("Team and agents"),
-        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
-        charts=[charts.bars(_("Conversations per agent"), volume, rtl=rtl)],
+        figures=[
+            *figures(KEYS, current, previous, filters, targets_of(workspace)),
+            *_enps_figure(workspace, now),
+        ],
+        charts=[
+            charts.bars(_("Conversations per agent"), volume, rtl=rtl),
+            *_enps_trend(workspace, now, rtl=rtl),
+        ],
         table_headers=[
             _("Agent"),
             _("Conversations"),
@@ -88,6 +95,44 @@ def build(
 
 
 Values = dict[str, float | None]
+ENPS_TREND_PULSES = 6
+
+
+def _enps_figure(workspace: Workspace, now: dt.datetime) -> list[Figure]:
+    """Employee NPS of the latest closed pulse against the pulse before; the dashboard's
+    filters do not apply (answers are anonymous: no team, agent or channel on them)."""
+    latest = enps_selectors.latest_closed(workspace=workspace, now=now, count=2)
+    d = CATALOGUE["enps"]
+    return [
+        Figure(
+            key=d.key,
+            label=d.label,
+            value=latest[0].score if latest else None,
+            previous=latest[1].score if len(latest) > 1 else None,
+            unit=d.unit,
+            higher_is_better=d.higher_is_better,
+            target=targets_of(workspace).get(d.key),
+        )
+    ]
+
+
+def _enps_trend(workspace: Workspace, now: dt.datetime, *, rtl: bool) -> list[charts.Chart]:
+    """eNPS of the last closed pulses, oldest first; none before the first pulse closes."""
+    pulses = enps_selectors.latest_closed(workspace=workspace, now=now, count=ENPS_TREND_PULSES)
+    if not pulses:
+        return []
+    pulses.reverse()
+    return [
+        charts.trend_line(
+            _("Employee NPS per pulse"),
+            [f"{r.pulse.period_start:%Y-%m}" for r in pulses],
+            [r.score for r in pulses],
+            [],
+            current_label=_("Employee NPS"),
+            previous_label="",
+            rtl=rtl,
+        )
+    ]
 
 
 def _direct(
