@@ -343,3 +343,27 @@ def test_results_are_scoped_by_workspace(workspace: Any, other_workspace: Any) -
 
     assert selectors.pulse_results(workspace=workspace, now=timezone.now()) == []
     assert selectors.pulse_of(workspace=workspace, pk=theirs.pk) is None
+
+
+def test_the_metric_figures_carry_the_latest_pulse_closed_by_the_period_s_end(
+    workspace: Any,
+) -> None:
+    from ascolto.analytics.dashboards.filters import DashboardFilters, period_of
+    from ascolto.analytics.dashboards.metrics import metric_values
+
+    closed = pulse(workspace, months_ago=1, scores=(10, 9, 2, 7))  # 2 promoters, 1 detractor
+    now = timezone.now()
+    zone = dt.UTC
+    today = now.date()
+    last_week = DashboardFilters(period=period_of(today - dt.timedelta(days=6), today, zone))
+    before_it_closed = DashboardFilters(
+        period=period_of(
+            closed.closes_at.date() - dt.timedelta(days=10),
+            closed.closes_at.date() - dt.timedelta(days=3),
+            zone,
+        )
+    )
+
+    # What the targets check, the digest and GET /api/v1/analytics/metrics read.
+    assert metric_values(workspace=workspace, filters=last_week, now=now)["enps"] == 25.0
+    assert metric_values(workspace=workspace, filters=before_it_closed, now=now)["enps"] is None

@@ -19,6 +19,7 @@ from ascolto.analytics import rollups
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards.conversations import Facts, filtered_facts, subset
 from ascolto.analytics.dashboards.filters import DashboardFilters
+from ascolto.analytics.enps import selectors as enps_selectors
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
 from ascolto.surveys import selectors as survey_selectors
@@ -192,19 +193,33 @@ def metric_values(
     are the selection's (read `with_messages` or not); otherwise the conversation figures come
     from the rollups when they can (`rollups.selection`), else from the facts."""
     moment = now or timezone.now()
-    values: dict[str, float | None]
+    values: dict[str, float | None] | None = None
     if facts is None:
         chosen = rollups.selection(
             workspace=workspace, filters=filters, now=moment, with_messages=with_messages
         )
         if chosen is not None:
             values = chosen.values(now=moment)
-            values.update(survey_figures(workspace=workspace, filters=filters))
-            return values
-        facts = filtered_facts(workspace=workspace, filters=filters, with_messages=with_messages)
-    values = conversation_values(facts, now=moment, with_messages=with_messages)
+        else:
+            facts = filtered_facts(
+                workspace=workspace, filters=filters, with_messages=with_messages
+            )
+    if values is None:
+        values = conversation_values(facts or [], now=moment, with_messages=with_messages)
     values.update(survey_figures(workspace=workspace, filters=filters))
+    values["enps"] = enps_value(workspace=workspace, filters=filters, now=moment)
     return values
+
+
+def enps_value(
+    *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime
+) -> float | None:
+    """Employee NPS as of the period's end: the latest pulse closed by then (pulses are
+    periodic and anonymous, so the dashboard's filters do not apply)."""
+    latest = enps_selectors.latest_closed(
+        workspace=workspace, now=min(now, filters.period.end), count=1
+    )
+    return latest[0].score if latest else None
 
 
 def delta(current: float | None, previous: float | None) -> float | None:
