@@ -46,9 +46,7 @@ def served(workspace: Any) -> dict[str, Any]:
         )
     }
 
-    def conversation(
-        who: str, days_ago: int, handled_minutes: float = 0, inbox: Any = chat
-    ) -> None:
+    def conversation(who: str, days_ago: int, minutes: float = 0, inbox: Any = chat) -> None:
         began = NOW - days_ago * DAY
         c = Conversation.objects.create(
             workspace=workspace,
