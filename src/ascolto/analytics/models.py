@@ -251,3 +251,24 @@ class JourneySnapshot(WorkspaceScopedModel):
                 name="journey_snapshot_once",
             )
         ]
+
+
+class ValueSnapshot(WorkspaceScopedModel):
+    """The customer-value figures of one period and filters (buyers, revenue, Pareto share and
+    curve, revenue by tier, the cut of the top customers), stored for a large workspace so that
+    the dashboard reads one row instead of summing every order of the period. `data` holds what
+    `dashboards.value.to_data` writes."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    filters_key = models.CharField(max_length=300, blank=True, default="")
+    computed_at = models.DateTimeField()
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "first_day", "last_day", "filters_key"],
+                name="value_snapshot_once",
+            )
+        ]

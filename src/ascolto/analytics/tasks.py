@@ -1,8 +1,8 @@
 """Analytics jobs: refresh the conversation rollups, check metric targets daily, send the weekly
-digest and refresh the journey snapshots hourly. Each holds a lock so that several workers never
-run them twice at once (docs/decisions/0006-periodic-job-locks.md); the digest is also idempotent
-per week. A journey snapshot is also computed on demand (the page of a large workspace queues
-it)."""
+digest and refresh the journey and customer-value snapshots hourly. Each holds a lock so that
+several workers never run them twice at once (docs/decisions/0006-periodic-job-locks.md); the
+digest is also idempotent per week. A journey snapshot is also computed on demand (the page of a
+large workspace queues it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.analytics import rollups, targets
+from ascolto.analytics.dashboards import value
 from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.analytics.journey import snapshots
 from ascolto.analytics.models import MetricTarget
@@ -45,6 +46,7 @@ def refresh_rollups() -> int:
 
 
 JOURNEY_LOCK = "analytics-journey-snapshots"
+VALUE_LOCK = "analytics-value-snapshots"
 
 
 @db_periodic_task(crontab(minute="15", hour="6"))  # type: ignore[untyped-decorator]
@@ -70,6 +72,13 @@ def send_weekly_digests() -> int:
 def refresh_journey_snapshots() -> int:
     """Every hour: the preset journey periods of the large workspaces."""
     return snapshots.snapshots_refresh(now=timezone.now())
+
+
+@db_periodic_task(crontab(minute="35"))  # type: ignore[untyped-decorator]
+@single_instance(VALUE_LOCK)
+def refresh_value_snapshots() -> int:
+    """Every hour: the preset customer-value periods of the large workspaces."""
+    return value.snapshots_refresh(now=timezone.now())
 
 
 @db_task()  # type: ignore[untyped-decorator]
