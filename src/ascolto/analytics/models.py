@@ -257,12 +257,14 @@ class ValueSnapshot(WorkspaceScopedModel):
     """The customer-value figures of one period and filters (buyers, revenue, Pareto share and
     curve, revenue by tier, the cut of the top customers), stored for a large workspace so that
     the dashboard reads one row instead of summing every order of the period. `data` holds what
-    `dashboards.value.to_data` writes."""
+    `dashboards.value.to_data` writes; `requested_at` marks a computation queued and not yet
+    done."""
 
     first_day = models.DateField()
     last_day = models.DateField()
     filters_key = models.CharField(max_length=300, blank=True, default="")
     computed_at = models.DateTimeField()
+    requested_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict)
 
     class Meta:

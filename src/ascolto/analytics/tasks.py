@@ -1,8 +1,8 @@
 """Analytics jobs: refresh the conversation rollups, check metric targets daily, send the weekly
 digest and refresh the journey and customer-value snapshots hourly. Each holds a lock so that
 several workers never run them twice at once (docs/decisions/0006-periodic-job-locks.md); the
-digest is also idempotent per week. A journey snapshot is also computed on demand (the page of a
-large workspace queues it)."""
+digest is also idempotent per week. Journey and value snapshots are also computed on demand (the
+page of a large workspace queues them)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,14 @@ def compute_journey_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
         return
     filters = parse_filters(params, workspace=workspace)
     snapshots.snapshot_compute(workspace=workspace, filters=filters)
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def compute_value_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
+    """One customer-value snapshot the dashboard of a large workspace found stale (params: the
+    filters' query form). A workspace deleted meanwhile is skipped."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    filters = parse_filters(params, workspace=workspace)
+    value.snapshot_compute(workspace=workspace, filters=filters)

@@ -9,8 +9,10 @@ PostgreSQL they come from one statement (window functions over the per-customer 
 the running totals at the curve's points, not a row per customer); elsewhere from those sums in
 Python. Summing a large workspace's period still takes seconds, so a period with DIRECT_ORDERS
 or more orders is stored as a `ValueSnapshot` and read from it while it is younger than
-FRESH_FOR: the first view of a period computes and stores it, and an hourly job
-(`snapshots_refresh`) keeps the default periods of large workspaces fresh.
+FRESH_FOR. An older one (up to STALE_FOR) is still shown while a worker computes the period
+again; the first view of a period computes and stores it; an hourly job (`snapshots_refresh`)
+keeps the default periods of large workspaces fresh. The drill-downs read the same figures, so
+the customers listed are those the dashboard counted.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,8 +42,11 @@ DRILLS = {"buyers": "buyers", "revenue": "buyers", "share_for_80": "top80"}
 CURVE_POINTS = 21
 TOP_SHARE = Decimal("0.8")
 FRESH_FOR = dt.timedelta(hours=1)
+STALE_FOR = dt.timedelta(days=1)
+REQUEUE_AFTER = dt.timedelta(minutes=10)
 DIRECT_ORDERS = 5_000
 PRESET_DAYS = (28, 90)
+DRILL_ROWS = 500  # drill.DRILL_LIMIT (drill imports this module)
 
 
 def revenue_orders(*, workspace: Workspace, filters: DashboardFilters) -> QuerySet[Order]:
@@ -89,7 +94,8 @@ class PeriodValue:
     """The value figures of one period and filters. `share_for_80` is a fraction (None without
     revenue); the curve is `pareto.pareto_curve` with CURVE_POINTS points; `by_tier` is (tier,
     revenue) in tier order; the top customers (the `top80` drill-down) are the first
-    `top80_count` by revenue then id, the last of them being `top80_cut` (revenue, id)."""
+    `top80_count` by revenue then id. `buyer_ids` and `top80_ids` are the first DRILL_ROWS of
+    each list by id (what the drill-downs show)."""
 
     buyers: int
     revenue: float
@@ -98,7 +104,8 @@ class PeriodValue:
     curve_y: list[float]
     by_tier: list[tuple[str, float]]
     top80_count: int
-    top80_cut: tuple[Decimal, int] | None
+    buyer_ids: list[int]
+    top80_ids: list[int]
 
 
 def _by_tier(workspace: Workspace, filters: DashboardFilters) -> list[tuple[str, float]]:
@@ -126,15 +133,16 @@ def period_in_python(*, workspace: Workspace, filters: DashboardFilters) -> Peri
         curve_y=[float(y) for y in ys],
         by_tier=_by_tier(workspace, filters),
         top80_count=len(top),
-        top80_cut=(revenue[top[-1]], top[-1]) if top else None,
+        buyer_ids=sorted(revenue)[:DRILL_ROWS],
+        top80_ids=sorted(top)[:DRILL_ROWS],
     )
 
 
 # `per` is each buyer's revenue and tier; `ranked` numbers them largest first (ties by id) with
 # the running total of their revenue, negatives counting as zero as in value.pareto. One row
 # comes back: the buyers, the total, the rank reaching 80% exactly (the drill-down, as
-# top_customers) and with pareto's tolerance (the figure), the customer at that rank, the
-# running totals at the ranks the curve needs, and revenue by tier.
+# top_customers) and with pareto's tolerance (the figure), the running totals at the ranks the
+# curve needs, revenue by tier, and the first ids of the buyers and of the top customers.
 PARETO_SQL = """
 WITH per (customer_id, tier, revenue) AS ({per_customer}),
 ranked AS (
@@ -154,14 +162,19 @@ wanted AS (
         LATERAL (VALUES (floor(i::numeric * t.n / %s)), (ceil(i::numeric * t.n / %s))) AS v (p)
     UNION SELECT g FROM totals AS t CROSS JOIN generate_series(1, t.n) AS g WHERE t.n < %s
 )
-SELECT t.n, t.total, reach.exact, reach.tolerant, cut.revenue, cut.customer_id,
+SELECT t.n, t.total, reach.exact, reach.tolerant,
     (SELECT array_agg(r.k ORDER BY r.k) FROM ranked AS r WHERE r.k IN (SELECT p FROM wanted)),
     (SELECT array_agg(r.running ORDER BY r.k) FROM ranked AS r
      WHERE r.k IN (SELECT p FROM wanted)),
     (SELECT array_agg(tier ORDER BY tier) FROM (SELECT DISTINCT tier FROM per) AS d),
     (SELECT array_agg(s ORDER BY tier)
-     FROM (SELECT tier, SUM(revenue) AS s FROM per GROUP BY tier) AS g)
-FROM totals AS t CROSS JOIN reach LEFT JOIN ranked AS cut ON cut.k = reach.exact
+     FROM (SELECT tier, SUM(revenue) AS s FROM per GROUP BY tier) AS g),
+    (SELECT array_agg(customer_id ORDER BY customer_id)
+     FROM (SELECT customer_id FROM per ORDER BY customer_id LIMIT %s) AS b),
+    (SELECT array_agg(customer_id ORDER BY customer_id)
+     FROM (SELECT customer_id FROM ranked WHERE k <= reach.exact
+           ORDER BY customer_id LIMIT %s) AS c)
+FROM totals AS t CROSS JOIN reach
 """
 
 
@@ -176,17 +189,16 @@ def period_in_sql(*, workspace: Workspace, filters: DashboardFilters) -> PeriodV
     )
     steps = CURVE_POINTS - 1
     tolerant_share = TOP_SHARE * (1 - Decimal(repr(TOLERANCE)))
+    shape: list[Decimal | int] = [TOP_SHARE, tolerant_share, steps, steps, steps, CURVE_POINTS]
+    shape += [DRILL_ROWS, DRILL_ROWS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            PARETO_SQL.format(per_customer=per_customer),
-            [*params, TOP_SHARE, tolerant_share, steps, steps, steps, CURVE_POINTS],
-        )
-        n, total, exact, tolerant, cut_revenue, cut_id, ranks, running, tiers, sums = (
+        cursor.execute(PARETO_SQL.format(per_customer=per_customer), [*params, *shape])
+        n, total, exact, tolerant, ranks, running, tiers, sums, buyer_ids, top_ids = (
             cursor.fetchone()
         )
     by_tier = [(tier, float(s)) for tier, s in zip(tiers or [], sums or [], strict=True)]
     if n == 0 or total <= 0:
-        return PeriodValue(n, float(total), None, [], [], by_tier, 0, None)
+        return PeriodValue(n, float(total), None, [], [], by_tier, 0, buyer_ids or [], [])
     at = {0: Decimal(0), **dict(zip(ranks, running, strict=True))}
     counts = curve_counts(n, CURVE_POINTS)
     return PeriodValue(
@@ -197,7 +209,8 @@ def period_in_sql(*, workspace: Workspace, filters: DashboardFilters) -> PeriodV
         curve_y=[min(float(at[int(c)]) / float(total), 1.0) for c in counts],
         by_tier=by_tier,
         top80_count=exact,
-        top80_cut=(cut_revenue, cut_id),
+        buyer_ids=buyer_ids,
+        top80_ids=top_ids,
     )
 
 
@@ -208,7 +221,6 @@ def period_compute(*, workspace: Workspace, filters: DashboardFilters) -> Period
 
 
 def to_data(figures: PeriodValue) -> dict[str, Any]:
-    cut = figures.top80_cut
     return {
         "buyers": figures.buyers,
         "revenue": figures.revenue,
@@ -217,12 +229,12 @@ def to_data(figures: PeriodValue) -> dict[str, Any]:
         "curve_y": figures.curve_y,
         "by_tier": [list(pair) for pair in figures.by_tier],
         "top80_count": figures.top80_count,
-        "top80_cut": None if cut is None else [str(cut[0]), cut[1]],
+        "buyer_ids": figures.buyer_ids,
+        "top80_ids": figures.top80_ids,
     }
 
 
 def from_data(data: dict[str, Any]) -> PeriodValue:
-    cut = data["top80_cut"]
     return PeriodValue(
         buyers=data["buyers"],
         revenue=data["revenue"],
@@ -231,7 +243,8 @@ def from_data(data: dict[str, Any]) -> PeriodValue:
         curve_y=data["curve_y"],
         by_tier=[(tier, revenue) for tier, revenue in data["by_tier"]],
         top80_count=data["top80_count"],
-        top80_cut=None if cut is None else (Decimal(cut[0]), cut[1]),
+        buyer_ids=data["buyer_ids"],
+        top80_ids=data["top80_ids"],
     )
 
 
@@ -264,7 +277,7 @@ def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> Peri
     """Compute the period's figures and store them as its snapshot."""
     figures = period_compute(workspace=workspace, filters=filters)
     lookup = _lookup(workspace, filters)
-    values = {"data": to_data(figures), "computed_at": timezone.now()}
+    values = {"data": to_data(figures), "computed_at": timezone.now(), "requested_at": None}
     try:
         with transaction.atomic():
             ValueSnapshot.objects.update_or_create(**lookup, defaults=values)
@@ -273,27 +286,53 @@ def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> Peri
     return figures
 
 
+def _request(snapshot: ValueSnapshot, filters: DashboardFilters, now: dt.datetime) -> None:
+    """Queue the snapshot's computation unless one was queued within REQUEUE_AFTER."""
+    from ascolto.analytics import tasks
+
+    queued = (
+        ValueSnapshot.objects.filter(pk=snapshot.pk)
+        .exclude(requested_at__gt=now - REQUEUE_AFTER)
+        .update(requested_at=now)
+    )
+    if queued:
+        workspace_id, params = snapshot.workspace_id, filters.params()
+        transaction.on_commit(lambda: tasks.compute_value_snapshot(workspace_id, params))
+
+
 def period_value(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime | None = None
 ) -> PeriodValue:
-    """The figures of the period: from a snapshot younger than FRESH_FOR, else computed (and
-    stored when the period is large)."""
+    """The figures of the period: from a snapshot younger than FRESH_FOR; computed now for a
+    small workspace; for a large one, from a snapshot younger than STALE_FOR while a worker
+    computes it again, else computed now and stored."""
     now = now or timezone.now()
     snapshot = (
         ValueSnapshot.objects.filter(
-            **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR
+            **_lookup(workspace, filters), computed_at__gte=now - STALE_FOR
         )
-        .only("data")
+        .only("workspace_id", "data", "computed_at", "requested_at")
         .first()
     )
-    if snapshot is not None:
-        try:
-            return from_data(snapshot.data)
-        except (KeyError, TypeError, ValueError):  # written by an older version
-            pass
+    stored = _stored(snapshot)
+    if snapshot is not None and stored is not None and snapshot.computed_at >= now - FRESH_FOR:
+        return stored
     if not is_large(workspace, filters):
         return period_compute(workspace=workspace, filters=filters)
+    if snapshot is not None and stored is not None:
+        _request(snapshot, filters, now)
+        return stored
     return snapshot_compute(workspace=workspace, filters=filters)
+
+
+def _stored(snapshot: ValueSnapshot | None) -> PeriodValue | None:
+    """The snapshot's figures; None without one or when an older version wrote it."""
+    if snapshot is None:
+        return None
+    try:
+        return from_data(snapshot.data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def preset_filters(workspace: Workspace, today: dt.date) -> list[DashboardFilters]:
@@ -323,49 +362,20 @@ def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
     return stored
 
 
-def _customers(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Customer]:
-    qs = Customer.objects.filter(workspace=workspace)
-    if filters.tier_value is not None:
-        qs = qs.filter(value_tier=filters.tier_value)
-    if filters.language:
-        qs = qs.filter(locale=filters.language)
-    return qs
-
-
-def _orders_of_outer_customer(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Order]:
-    return Order.objects.filter(
-        workspace=workspace,
-        customer=OuterRef("pk"),
-        currency=workspace.default_currency,
-        placed_at__gte=filters.period.start,
-        placed_at__lt=filters.period.end,
-    ).exclude(status__in=EXCLUDED)
-
-
 def value_drill(
     *, workspace: Workspace, filters: DashboardFilters, name: str, limit: int
 ) -> tuple[int, QuerySet[Customer]]:
     """The customers behind a value figure (`buyers` or `top80`): how many, and the first
-    `limit` by id. On PostgreSQL the count is the period's figure and the rows are found by
-    walking customers in id order, so no request sums every order of the period."""
-    if connection.vendor != "postgresql":
-        revenue = revenue_by_customer(workspace=workspace, filters=filters)
-        ids = sorted(revenue if name == "buyers" else top_customers(revenue))
-        rows = Customer.objects.filter(workspace=workspace, pk__in=ids[:limit]).order_by("pk")
-        return len(ids), rows
+    `limit` (at most DRILL_ROWS) by id, as the period's figures have them (a large workspace's
+    from its snapshot, so the list matches the number on the dashboard)."""
     figures = period_value(workspace=workspace, filters=filters)
-    orders = _orders_of_outer_customer(workspace, filters)
-    customers = _customers(workspace, filters).order_by("pk")
-    if name == "buyers":
-        return figures.buyers, customers.filter(Exists(orders))[:limit]
-    if figures.top80_cut is None:
-        return 0, customers.none()
-    cut_revenue, cut_id = figures.top80_cut
-    sums = orders.values("customer").annotate(period_total=Sum("total")).values("period_total")
-    top = customers.annotate(period_revenue=Subquery(sums)).filter(
-        Q(period_revenue__gt=cut_revenue) | Q(period_revenue=cut_revenue, pk__lte=cut_id)
+    count, ids = (
+        (figures.buyers, figures.buyer_ids)
+        if name == "buyers"
+        else (figures.top80_count, figures.top80_ids)
     )
-    return figures.top80_count, top[:limit]
+    rows = Customer.objects.filter(workspace=workspace, pk__in=ids[:limit]).order_by("pk")
+    return count, rows
 
 
 def _figures(period: PeriodValue) -> dict[str, float | None]:
