@@ -45,7 +45,7 @@ FRESH_FOR = dt.timedelta(hours=1)
 STALE_FOR = dt.timedelta(days=1)
 REQUEUE_AFTER = dt.timedelta(minutes=10)
 DIRECT_ORDERS = 5_000
-PRESET_DAYS = (28, 90)
+PRESET_DAYS = (28,)  # the period the dashboards open with
 DRILL_ROWS = 500  # drill.DRILL_LIMIT (drill imports this module)
 
 
