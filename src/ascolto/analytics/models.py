@@ -254,6 +254,29 @@ class JourneySnapshot(WorkspaceScopedModel):
         ]
 
 
+class ValueSnapshot(WorkspaceScopedModel):
+    """The customer-value figures of one period and filters (buyers, revenue, Pareto share and
+    curve, revenue by tier, the cut of the top customers), stored for a large workspace so that
+    the dashboard reads one row instead of summing every order of the period. `data` holds what
+    `dashboards.value.to_data` writes; `requested_at` marks a computation queued and not yet
+    done."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    filters_key = models.CharField(max_length=300, blank=True, default="")
+    computed_at = models.DateTimeField()
+    requested_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "first_day", "last_day", "filters_key"],
+                name="value_snapshot_once",
+            )
+        ]
+
+
 # Employee NPS keeps its tables beside its code (analytics/enps/); imported here so Django
 # finds them as analytics models.
 from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule  # noqa: E402, F401

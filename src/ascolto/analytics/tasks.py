@@ -1,8 +1,8 @@
 """Analytics jobs: refresh the conversation rollups, check metric targets daily, send the weekly
-digest and refresh the journey snapshots hourly. Each holds a lock so that several workers never
-run them twice at once (docs/decisions/0006-periodic-job-locks.md); the digest is also idempotent
-per week. A journey snapshot is also computed on demand (the page of a large workspace queues
-it)."""
+digest and refresh the journey and customer-value snapshots hourly. Each holds a lock so that
+several workers never run them twice at once (docs/decisions/0006-periodic-job-locks.md); the
+digest is also idempotent per week. Journey and value snapshots are also computed on demand (the
+page of a large workspace queues them)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from ascolto.analytics import rollups, targets
+from ascolto.analytics.dashboards import value
 from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.analytics.enps import services as enps_services
 from ascolto.analytics.journey import snapshots
@@ -46,6 +47,7 @@ def refresh_rollups() -> int:
 
 
 JOURNEY_LOCK = "analytics-journey-snapshots"
+VALUE_LOCK = "analytics-value-snapshots"
 
 
 @db_periodic_task(crontab(minute="15", hour="6"))  # type: ignore[untyped-decorator]
@@ -73,6 +75,13 @@ def refresh_journey_snapshots() -> int:
     return snapshots.snapshots_refresh(now=timezone.now())
 
 
+@db_periodic_task(crontab(minute="35"))  # type: ignore[untyped-decorator]
+@single_instance(VALUE_LOCK)
+def refresh_value_snapshots() -> int:
+    """Every hour: the preset customer-value periods of the large workspaces."""
+    return value.snapshots_refresh(now=timezone.now())
+
+
 @db_task()  # type: ignore[untyped-decorator]
 def compute_journey_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
     """One journey snapshot asked for by the page or the API (params: the filters' query form).
@@ -97,3 +106,14 @@ def open_enps_pulses() -> int:
     opened = enps_services.pulses_open_due(now=now)
     enps_services.pulses_forget_respondents(now=now)
     return len(opened)
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def compute_value_snapshot(workspace_id: int, params: dict[str, Any]) -> None:
+    """One customer-value snapshot the dashboard of a large workspace found stale (params: the
+    filters' query form). A workspace deleted meanwhile is skipped."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    filters = parse_filters(params, workspace=workspace)
+    value.snapshot_compute(workspace=workspace, filters=filters)

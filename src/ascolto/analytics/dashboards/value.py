@@ -3,26 +3,50 @@
 Revenue is the total of the orders placed in the period in the workspace's default currency,
 cancelled and refunded orders left out. The channel, team and agent filters do not apply to
 orders; the language filter applies to the customer's language, the tier filter to their tier.
+
+The figures of one period (`PeriodValue`) follow `value.pareto` on the revenue of each buyer. On
+PostgreSQL they come from one statement (window functions over the per-customer sums, returning
+the running totals at the curve's points, not a row per customer); elsewhere from those sums in
+Python. Summing a large workspace's period still takes seconds, so a period with DIRECT_ORDERS
+or more orders is stored as a `ValueSnapshot` and read from it while it is younger than
+FRESH_FOR. An older one (up to STALE_FOR) is still shown while a worker computes the period
+again; the first view of a period computes and stores it; an hourly job (`snapshots_refresh`)
+keeps the default periods of large workspaces fresh. The drill-downs read the same figures, so
+the customers listed are those the dashboard counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.figures import Figure, customer_drill
-from ascolto.analytics.dashboards.filters import DashboardFilters
-from ascolto.analytics.value.pareto import pareto_curve, pareto_summary
+from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
+from ascolto.analytics.models import ValueSnapshot
+from ascolto.analytics.value.pareto import TOLERANCE, curve_counts, pareto_curve, pareto_summary
 from ascolto.core.models import Workspace
-from ascolto.customers.models import Order, ValueTier
+from ascolto.customers.models import Customer, Order, ValueTier
 
 EXCLUDED = [Order.Status.CANCELLED, Order.Status.REFUNDED]
 DRILLS = {"buyers": "buyers", "revenue": "buyers", "share_for_80": "top80"}
+CURVE_POINTS = 21
+TOP_SHARE = Decimal("0.8")
+FRESH_FOR = dt.timedelta(hours=1)
+STALE_FOR = dt.timedelta(days=1)
+REQUEUE_AFTER = dt.timedelta(minutes=10)
+DIRECT_ORDERS = 5_000
+PRESET_DAYS = (28,)  # the period the dashboards open with
+DRILL_ROWS = 500  # drill.DRILL_LIMIT (drill imports this module)
 
 
 def revenue_orders(*, workspace: Workspace, filters: DashboardFilters) -> QuerySet[Order]:
@@ -49,21 +73,330 @@ def revenue_by_customer(*, workspace: Workspace, filters: DashboardFilters) -> d
     }
 
 
-def _figures(revenue: dict[int, Decimal]) -> dict[str, float | None]:
-    summary = pareto_summary([float(v) for v in revenue.values()])
+def top_customers(revenue: dict[int, Decimal], share: Decimal = TOP_SHARE) -> list[int]:
+    """The fewest customers, largest first, whose revenue reaches `share` of the total (the
+    customers behind `pareto.share_of_customers_for`); ties by id."""
+    total = sum((max(v, Decimal(0)) for v in revenue.values()), Decimal(0))
+    if total <= 0:
+        return []
+    chosen: list[int] = []
+    running = Decimal(0)
+    for customer_id, amount in sorted(revenue.items(), key=lambda kv: (-kv[1], kv[0])):
+        if running >= total * share:
+            break
+        chosen.append(customer_id)
+        running += max(amount, Decimal(0))
+    return chosen
+
+
+@dataclass(frozen=True)
+class PeriodValue:
+    """The value figures of one period and filters. `share_for_80` is a fraction (None without
+    revenue); the curve is `pareto.pareto_curve` with CURVE_POINTS points; `by_tier` is (tier,
+    revenue) in tier order; the top customers (the `top80` drill-down) are the first
+    `top80_count` by revenue then id. `buyer_ids` and `top80_ids` are the first DRILL_ROWS of
+    each list by id (what the drill-downs show)."""
+
+    buyers: int
+    revenue: float
+    share_for_80: float | None
+    curve_x: list[float]
+    curve_y: list[float]
+    by_tier: list[tuple[str, float]]
+    top80_count: int
+    buyer_ids: list[int]
+    top80_ids: list[int]
+
+
+def _by_tier(workspace: Workspace, filters: DashboardFilters) -> list[tuple[str, float]]:
+    rows = (
+        revenue_orders(workspace=workspace, filters=filters)
+        .values("customer__value_tier")
+        .annotate(revenue=Sum("total"))
+        .order_by("customer__value_tier")
+    )
+    return [(r["customer__value_tier"], float(r["revenue"])) for r in rows]
+
+
+def period_in_python(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
+    """The definition: every buyer's revenue pulled into Python and handed to `value.pareto`."""
+    revenue = revenue_by_customer(workspace=workspace, filters=filters)
+    values = [float(v) for v in revenue.values()]
+    summary = pareto_summary(values)
+    xs, ys = pareto_curve(values, points=CURVE_POINTS)
+    top = top_customers(revenue)
+    return PeriodValue(
+        buyers=summary.customers,
+        revenue=summary.total,
+        share_for_80=summary.share_for_80,
+        curve_x=[float(x) for x in xs],
+        curve_y=[float(y) for y in ys],
+        by_tier=_by_tier(workspace, filters),
+        top80_count=len(top),
+        buyer_ids=sorted(revenue)[:DRILL_ROWS],
+        top80_ids=sorted(top)[:DRILL_ROWS],
+    )
+
+
+# `per` is each buyer's revenue and tier; `ranked` numbers them largest first (ties by id) with
+# the running total of their revenue, negatives counting as zero as in value.pareto. One row
+# comes back: the buyers, the total, the rank reaching 80% exactly (the drill-down, as
+# top_customers) and with pareto's tolerance (the figure), the running totals at the ranks the
+# curve needs, revenue by tier, and the first ids of the buyers and of the top customers.
+PARETO_SQL = """
+WITH per (customer_id, tier, revenue) AS ({per_customer}),
+ranked AS (
+    SELECT customer_id, revenue, ROW_NUMBER() OVER w AS k,
+           SUM(GREATEST(revenue, 0)) OVER w AS running
+    FROM per
+    WINDOW w AS (ORDER BY GREATEST(revenue, 0) DESC, customer_id ROWS UNBOUNDED PRECEDING)
+),
+totals AS (SELECT COUNT(*) AS n, COALESCE(MAX(running), 0) AS total FROM ranked),
+reach AS (
+    SELECT MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS exact,
+           MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS tolerant
+    FROM ranked AS r CROSS JOIN totals AS t
+),
+wanted AS (
+    SELECT p FROM totals AS t CROSS JOIN generate_series(0, %s) AS i,
+        LATERAL (VALUES (floor(i::numeric * t.n / %s)), (ceil(i::numeric * t.n / %s))) AS v (p)
+    UNION SELECT g FROM totals AS t CROSS JOIN generate_series(1, t.n) AS g WHERE t.n < %s
+)
+SELECT t.n, t.total, reach.exact, reach.tolerant, curve.ks, curve.running, tiers.names,
+    tiers.sums,
+    (SELECT array_agg(customer_id ORDER BY customer_id)
+     FROM (SELECT customer_id FROM per ORDER BY customer_id LIMIT %s) AS b),
+    (SELECT array_agg(customer_id ORDER BY customer_id)
+     FROM (SELECT customer_id FROM ranked WHERE k <= reach.exact
+           ORDER BY customer_id LIMIT %s) AS c)
+FROM totals AS t CROSS JOIN reach
+CROSS JOIN LATERAL (
+    SELECT array_agg(r.k ORDER BY r.k) AS ks, array_agg(r.running ORDER BY r.k) AS running
+    FROM ranked AS r WHERE r.k IN (SELECT p FROM wanted)
+) AS curve
+CROSS JOIN LATERAL (
+    SELECT array_agg(g.tier ORDER BY g.tier) AS names, array_agg(g.s ORDER BY g.tier) AS sums
+    FROM (SELECT tier, SUM(revenue) AS s FROM per GROUP BY tier) AS g
+) AS tiers
+"""
+
+
+def period_in_sql(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
+    """The same figures as `period_in_python`, computed by PostgreSQL."""
+    per_customer, params = (
+        revenue_orders(workspace=workspace, filters=filters)
+        .values("customer_id", "customer__value_tier")
+        .annotate(revenue=Sum("total"))
+        .order_by()
+        .query.sql_with_params()
+    )
+    steps = CURVE_POINTS - 1
+    tolerant_share = TOP_SHARE * (1 - Decimal(repr(TOLERANCE)))
+    shape: list[Decimal | int] = [TOP_SHARE, tolerant_share, steps, steps, steps, CURVE_POINTS]
+    shape += [DRILL_ROWS, DRILL_ROWS]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")  # compiling the statement costs more than it saves
+        cursor.execute(PARETO_SQL.format(per_customer=per_customer), [*params, *shape])
+        n, total, exact, tolerant, ranks, running, tiers, sums, buyer_ids, top_ids = (
+            cursor.fetchone()
+        )
+    by_tier = [(tier, float(s)) for tier, s in zip(tiers or [], sums or [], strict=True)]
+    if n == 0 or total <= 0:
+        return PeriodValue(n, float(total), None, [], [], by_tier, 0, buyer_ids or [], [])
+    at = {0: Decimal(0), **dict(zip(ranks, running, strict=True))}
+    counts = curve_counts(n, CURVE_POINTS)
+    return PeriodValue(
+        buyers=n,
+        revenue=float(total),
+        share_for_80=min(tolerant or n, n) / n,
+        curve_x=[float(x) for x in counts / n],
+        curve_y=[min(float(at[int(c)]) / float(total), 1.0) for c in counts],
+        by_tier=by_tier,
+        top80_count=exact,
+        buyer_ids=buyer_ids,
+        top80_ids=top_ids,
+    )
+
+
+def period_compute(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
+    if connection.vendor == "postgresql":
+        return period_in_sql(workspace=workspace, filters=filters)
+    return period_in_python(workspace=workspace, filters=filters)
+
+
+def to_data(figures: PeriodValue) -> dict[str, Any]:
     return {
-        "buyers": float(summary.customers),
-        "revenue": summary.total,
-        "share_for_80": None if summary.share_for_80 is None else 100 * summary.share_for_80,
+        "buyers": figures.buyers,
+        "revenue": figures.revenue,
+        "share_for_80": figures.share_for_80,
+        "curve_x": figures.curve_x,
+        "curve_y": figures.curve_y,
+        "by_tier": [list(pair) for pair in figures.by_tier],
+        "top80_count": figures.top80_count,
+        "buyer_ids": figures.buyer_ids,
+        "top80_ids": figures.top80_ids,
+    }
+
+
+def from_data(data: dict[str, Any]) -> PeriodValue:
+    return PeriodValue(
+        buyers=data["buyers"],
+        revenue=data["revenue"],
+        share_for_80=data["share_for_80"],
+        curve_x=data["curve_x"],
+        curve_y=data["curve_y"],
+        by_tier=[(tier, revenue) for tier, revenue in data["by_tier"]],
+        top80_count=data["top80_count"],
+        buyer_ids=data["buyer_ids"],
+        top80_ids=data["top80_ids"],
+    )
+
+
+def filters_key(filters: DashboardFilters) -> str:
+    """The filters that apply to orders (tier and language), in their query-string form."""
+    pairs = (("language", filters.language), ("tier", filters.tier))
+    return "&".join(f"{key}={v}" for key, v in pairs if v)
+
+
+def _lookup(workspace: Workspace, filters: DashboardFilters) -> dict[str, Any]:
+    return {
+        "workspace": workspace,
+        "first_day": filters.period.first_day,
+        "last_day": filters.period.last_day,
+        "filters_key": filters_key(filters),
+    }
+
+
+def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
+    """Whether the period holds DIRECT_ORDERS or more orders (the count stops there)."""
+    orders = Order.objects.filter(
+        workspace=workspace,
+        placed_at__gte=filters.period.start,
+        placed_at__lt=filters.period.end,
+    )
+    return orders.values("pk")[:DIRECT_ORDERS].count() >= DIRECT_ORDERS
+
+
+def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
+    """Compute the period's figures and store them as its snapshot."""
+    figures = period_compute(workspace=workspace, filters=filters)
+    lookup = _lookup(workspace, filters)
+    values = {"data": to_data(figures), "computed_at": timezone.now(), "requested_at": None}
+    try:
+        with transaction.atomic():
+            ValueSnapshot.objects.update_or_create(**lookup, defaults=values)
+    except IntegrityError:  # stored by a concurrent request meanwhile
+        ValueSnapshot.objects.filter(**lookup).update(**values)
+    return figures
+
+
+def _request(snapshot: ValueSnapshot, filters: DashboardFilters, now: dt.datetime) -> None:
+    """Queue the snapshot's computation unless one was queued within REQUEUE_AFTER."""
+    from ascolto.analytics import tasks
+
+    queued = (
+        ValueSnapshot.objects.filter(pk=snapshot.pk)
+        .exclude(requested_at__gt=now - REQUEUE_AFTER)
+        .update(requested_at=now)
+    )
+    if queued:
+        workspace_id, params = snapshot.workspace_id, filters.params()
+        transaction.on_commit(lambda: tasks.compute_value_snapshot(workspace_id, params))
+
+
+def period_value(
+    *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime | None = None
+) -> PeriodValue:
+    """The figures of the period: from a snapshot younger than FRESH_FOR; computed now for a
+    small workspace; for a large one, from a snapshot younger than STALE_FOR while a worker
+    computes it again, else computed now and stored."""
+    now = now or timezone.now()
+    snapshot = (
+        ValueSnapshot.objects.filter(
+            **_lookup(workspace, filters), computed_at__gte=now - STALE_FOR
+        )
+        .only("workspace_id", "data", "computed_at", "requested_at")
+        .first()
+    )
+    stored = _stored(snapshot)
+    if snapshot is not None and stored is not None and snapshot.computed_at >= now - FRESH_FOR:
+        return stored
+    if not is_large(workspace, filters):
+        return period_compute(workspace=workspace, filters=filters)
+    if snapshot is not None and stored is not None:
+        _request(snapshot, filters, now)
+        return stored
+    return snapshot_compute(workspace=workspace, filters=filters)
+
+
+def _stored(snapshot: ValueSnapshot | None) -> PeriodValue | None:
+    """The snapshot's figures; None without one or when an older version wrote it."""
+    if snapshot is None:
+        return None
+    try:
+        return from_data(snapshot.data)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def preset_filters(workspace: Workspace, today: dt.date) -> list[DashboardFilters]:
+    """The last PRESET_DAYS days and the periods before them, all tiers and each tier."""
+    found = []
+    for days in PRESET_DAYS:
+        first = today - dt.timedelta(days=days - 1)
+        for tier in ("", *TIERS):
+            params = {"from": first.isoformat(), "to": today.isoformat(), "tier": tier}
+            filters = parse_filters(params, workspace=workspace, today=today)
+            found += [filters, filters.previous()]
+    return found
+
+
+def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
+    """Recompute the preset snapshots of every large workspace. Returns how many were stored."""
+    now = now or timezone.now()
+    stored = 0
+    for workspace in Workspace.objects.order_by("pk"):
+        today = now.astimezone(ZoneInfo(workspace.timezone)).date()
+        presets = preset_filters(workspace, today)
+        if not is_large(workspace, presets[0]):  # the shortest period, all tiers
+            continue
+        for filters in presets:
+            snapshot_compute(workspace=workspace, filters=filters)
+            stored += 1
+    return stored
+
+
+def value_drill(
+    *, workspace: Workspace, filters: DashboardFilters, name: str, limit: int
+) -> tuple[int, QuerySet[Customer]]:
+    """The customers behind a value figure (`buyers` or `top80`): how many, and the first
+    `limit` (at most DRILL_ROWS) by id, as the period's figures have them (a large workspace's
+    from its snapshot, so the list matches the number on the dashboard)."""
+    figures = period_value(workspace=workspace, filters=filters)
+    count, ids = (
+        (figures.buyers, figures.buyer_ids)
+        if name == "buyers"
+        else (figures.top80_count, figures.top80_ids)
+    )
+    rows = Customer.objects.filter(workspace=workspace, pk__in=ids[:limit]).order_by("pk")
+    return count, rows
+
+
+def _figures(period: PeriodValue) -> dict[str, float | None]:
+    share = period.share_for_80
+    return {
+        "buyers": float(period.buyers),
+        "revenue": period.revenue,
+        "share_for_80": None if share is None else 100 * share,
     }
 
 
 def build(
     *, workspace: Workspace, filters: DashboardFilters, now: dt.datetime, rtl: bool = False
 ) -> Dashboard:
-    revenue = revenue_by_customer(workspace=workspace, filters=filters)
-    previous = _figures(revenue_by_customer(workspace=workspace, filters=filters.previous()))
-    current = _figures(revenue)
+    period = period_value(workspace=workspace, filters=filters, now=now)
+    previous = _figures(period_value(workspace=workspace, filters=filters.previous(), now=now))
+    current = _figures(period)
     targets = targets_of(workspace)
     labels = {
         "buyers": (_("Customers who bought"), "count", True),
@@ -87,14 +420,7 @@ def build(
         )
         for key, (label, unit, better) in labels.items()
     ]
-    by_tier = (
-        revenue_orders(workspace=workspace, filters=filters)
-        .values("customer__value_tier")
-        .annotate(revenue=Sum("total"))
-        .order_by("customer__value_tier")
-    )
     tier_labels = dict(ValueTier.choices)
-    xs, ys = pareto_curve([float(v) for v in revenue.values()], points=21)
     return Dashboard(
         key="value",
         title=_("Customer value"),
@@ -102,16 +428,13 @@ def build(
         charts=[
             charts.bars(
                 _("Revenue by value tier"),
-                [
-                    (str(tier_labels.get(r["customer__value_tier"], "")), float(r["revenue"]))
-                    for r in by_tier
-                ],
+                [(str(tier_labels.get(tier, "")), revenue) for tier, revenue in period.by_tier],
                 rtl=rtl,
             ),
             charts.pareto_curve(
                 _("Revenue concentration"),
-                [float(x) for x in xs],
-                [float(y) for y in ys],
+                period.curve_x,
+                period.curve_y,
                 x_label=_("of customers"),
                 y_label=_("of revenue"),
                 rtl=rtl,

@@ -14,11 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ascolto.analytics.value._arrays import FloatArray, InvalidInput, as_float_array, same_length
+from ascolto.analytics.value._arrays import (
+    FloatArray,
+    IntArray,
+    InvalidInput,
+    as_float_array,
+    same_length,
+)
 
 # Relative slack when comparing a running total with a target share, so that four customers who
 # spend 1.0 each reach exactly 50% with two of them despite binary floating point.
-_TOLERANCE = 1e-12
+TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def share_of_customers_for(values: Iterable[float] | FloatArray, share: float) -
     if len(ordered) == 0 or total <= 0.0:
         return None
     running = np.cumsum(ordered)
-    needed = int(np.searchsorted(running, share * total * (1 - _TOLERANCE), side="left")) + 1
+    needed = int(np.searchsorted(running, share * total * (1 - TOLERANCE), side="left")) + 1
     return min(needed, len(ordered)) / len(ordered) if share > 0 else 0.0
 
 
@@ -81,11 +87,25 @@ def pareto_curve(
     n = len(ordered)
     if n == 0 or total <= 0.0:
         return np.zeros(0), np.zeros(0)
-    counts = np.unique(np.round(np.linspace(0, n, min(points, n + 1))).astype(np.int64))
+    counts = curve_counts(n, points)
     running = np.concatenate(([0.0], np.cumsum(ordered)))
     customer_share: FloatArray = counts / n
     value_share: FloatArray = np.minimum(running[counts] / total, 1.0)
     return customer_share, value_share
+
+
+def curve_counts(customers: int, points: int) -> IntArray:
+    """How many of the largest customers each point of `pareto_curve` takes (0 first, all last).
+
+    Every count is the floor or the ceiling of i * customers / (points - 1) for some i, or any
+    count when there are fewer customers than points: a database that sums customers can be
+    asked for just those running totals.
+    """
+    if points < 2:
+        raise InvalidInput("a curve needs at least two points")
+    spread = np.linspace(0, customers, min(points, customers + 1))
+    counts: IntArray = np.unique(np.round(spread).astype(np.int64))
+    return counts
 
 
 def gini(values: Iterable[float] | FloatArray) -> float | None:
