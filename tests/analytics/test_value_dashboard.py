@@ -101,6 +101,7 @@ def test_the_sql_figures_equal_the_python_definition(
         assert in_sql.buyers == in_python.buyers
         assert in_sql.revenue == pytest.approx(in_python.revenue, rel=1e-12)
         assert in_sql.share_for_80 == in_python.share_for_80
+        assert in_sql.share_for_50 == in_python.share_for_50
         assert in_sql.curve_x == in_python.curve_x
         assert in_sql.curve_y == pytest.approx(in_python.curve_y, rel=1e-12)
         assert [t for t, _ in in_sql.by_tier] == [t for t, _ in in_python.by_tier]
@@ -192,8 +193,15 @@ def test_a_large_workspace_reads_its_periods_from_snapshots(
     assert value.from_data(current.data) == value.period_compute(
         workspace=utc_workspace, filters=filters
     )
-    assert figures_of(first) == {"buyers": 4.0, "revenue": 100.0, "share_for_80": 75.0}
-    assert [f.previous for f in first.figures] == [4.0, 28.0, 100.0]
+    # 40 and 30 of the 100 make half of it; no conversations: no contacts share.
+    assert figures_of(first) == {
+        "buyers": 4.0,
+        "revenue": 100.0,
+        "share_for_80": 75.0,
+        "share_for_50": 50.0,
+        "contacts_for_50": None,
+    }
+    assert [f.previous for f in first.figures] == [4.0, 28.0, 100.0, 50.0, None]
 
     buy(customers[0], 5, "500.00")
     fresh = value.build(workspace=utc_workspace, filters=filters, now=timezone.now())

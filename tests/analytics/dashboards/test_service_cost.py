@@ -150,3 +150,35 @@ def test_another_workspace_s_contacts_are_not_counted(
         cost_to_serve(workspace=other_workspace, filters=_filters(), revenue_by_tier={}, now=NOW)
         == []
     )
+
+
+def test_the_value_dashboard_shows_the_shares_and_the_cost_to_serve(
+    workspace: Any, served: Any
+) -> None:
+    from ascolto.analytics.dashboards import value
+    from tests.customers.factories import OrderFactory
+
+    workspace.timezone = "UTC"
+    workspace.save()
+    for who, total in (("A", "100.00"), ("B", "250.00"), ("C", "50.00")):
+        OrderFactory(
+            workspace=workspace,
+            customer=served[who],
+            total=total,
+            currency=workspace.default_currency,
+            placed_at=NOW - 3 * DAY,
+        )
+
+    board = value.build(workspace=workspace, filters=_filters(), now=NOW)
+
+    figures = {f.key: f.value for f in board.figures}
+    assert figures["share_for_50"] == pytest.approx(100 / 3)  # B alone: 250 of 400
+    assert figures["contacts_for_50"] == pytest.approx(40.0)  # A and one more of five
+    tiers = [row[0][0] for row in board.table_rows]
+    assert tiers == ["Gold", "Silver", "Unranked"]
+    gold = board.table_rows[0]
+    assert gold[1][0] == "4 (57%)"  # conversations, share of 7
+    assert gold[2][0] == "1.1 (69%)"  # 66 of 96 agent minutes
+    assert gold[3][0] == "100 (25%)"
+    assert gold[4][0] == "91"  # revenue per agent hour
+    assert "tier=gold" in gold[1][1]

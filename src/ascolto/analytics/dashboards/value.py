@@ -18,7 +18,7 @@ the customers listed are those the dashboard counted.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,8 +30,13 @@ from django.utils.translation import gettext as _
 
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
-from ascolto.analytics.dashboards.figures import Figure, customer_drill
+from ascolto.analytics.dashboards.figures import Figure, conversation_drill, customer_drill
 from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
+from ascolto.analytics.dashboards.service_cost import (
+    contact_share_for,
+    contacts_per_customer,
+    cost_to_serve,
+)
 from ascolto.analytics.models import ValueSnapshot
 from ascolto.analytics.value.pareto import TOLERANCE, curve_counts, pareto_curve, pareto_summary
 from ascolto.core.models import Workspace
@@ -106,6 +111,9 @@ class PeriodValue:
     top80_count: int
     buyer_ids: list[int]
     top80_ids: list[int]
+    share_for_50: float | None = None
+    # How many customers had how many conversations in the period: {contacts: customers}.
+    contacts: dict[int, int] = field(default_factory=dict)
 
 
 def _by_tier(workspace: Workspace, filters: DashboardFilters) -> list[tuple[str, float]]:
@@ -135,6 +143,7 @@ def period_in_python(*, workspace: Workspace, filters: DashboardFilters) -> Peri
         top80_count=len(top),
         buyer_ids=sorted(revenue)[:DRILL_ROWS],
         top80_ids=sorted(top)[:DRILL_ROWS],
+        share_for_50=summary.share_for_50,
     )
 
 
@@ -154,7 +163,8 @@ ranked AS (
 totals AS (SELECT COUNT(*) AS n, COALESCE(MAX(running), 0) AS total FROM ranked),
 reach AS (
     SELECT MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS exact,
-           MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS tolerant
+           MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS tolerant,
+           MIN(r.k) FILTER (WHERE r.running >= t.total * %s) AS half
     FROM ranked AS r CROSS JOIN totals AS t
 ),
 wanted AS (
@@ -162,7 +172,7 @@ wanted AS (
         LATERAL (VALUES (floor(i::numeric * t.n / %s)), (ceil(i::numeric * t.n / %s))) AS v (p)
     UNION SELECT g FROM totals AS t CROSS JOIN generate_series(1, t.n) AS g WHERE t.n < %s
 )
-SELECT t.n, t.total, reach.exact, reach.tolerant, curve.ks, curve.running, tiers.names,
+SELECT t.n, t.total, reach.exact, reach.tolerant, reach.half, curve.ks, curve.running, tiers.names,
     tiers.sums,
     (SELECT array_agg(customer_id ORDER BY customer_id)
      FROM (SELECT customer_id FROM per ORDER BY customer_id LIMIT %s) AS b),
@@ -191,13 +201,15 @@ def period_in_sql(*, workspace: Workspace, filters: DashboardFilters) -> PeriodV
         .query.sql_with_params()
     )
     steps = CURVE_POINTS - 1
-    tolerant_share = TOP_SHARE * (1 - Decimal(repr(TOLERANCE)))
-    shape: list[Decimal | int] = [TOP_SHARE, tolerant_share, steps, steps, steps, CURVE_POINTS]
+    slack = 1 - Decimal(repr(TOLERANCE))
+    tolerant_share, half_share = TOP_SHARE * slack, Decimal("0.5") * slack
+    shape: list[Decimal | int] = [TOP_SHARE, tolerant_share, half_share]
+    shape += [steps, steps, steps, CURVE_POINTS]
     shape += [DRILL_ROWS, DRILL_ROWS]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")  # compiling the statement costs more than it saves
         cursor.execute(PARETO_SQL.format(per_customer=per_customer), [*params, *shape])
-        n, total, exact, tolerant, ranks, running, tiers, sums, buyer_ids, top_ids = (
+        n, total, exact, tolerant, half, ranks, running, tiers, sums, buyer_ids, top_ids = (
             cursor.fetchone()
         )
     by_tier = [(tier, float(s)) for tier, s in zip(tiers or [], sums or [], strict=True)]
@@ -215,13 +227,23 @@ def period_in_sql(*, workspace: Workspace, filters: DashboardFilters) -> PeriodV
         top80_count=exact,
         buyer_ids=buyer_ids,
         top80_ids=top_ids,
+        share_for_50=min(half or n, n) / n,
     )
 
 
 def period_compute(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
     if connection.vendor == "postgresql":
-        return period_in_sql(workspace=workspace, filters=filters)
-    return period_in_python(workspace=workspace, filters=filters)
+        figures = period_in_sql(workspace=workspace, filters=filters)
+    else:
+        figures = period_in_python(workspace=workspace, filters=filters)
+    # The customers' conversations, under the filters this page applies (tier and language).
+    contacts = contacts_per_customer(workspace=workspace, filters=page_filters(filters))
+    return replace(figures, contacts=contacts)
+
+
+def page_filters(filters: DashboardFilters) -> DashboardFilters:
+    """The filters this page applies: tier and language (the others do not apply to orders)."""
+    return replace(filters, channel="", team_id=None, agent_id=None)
 
 
 def to_data(figures: PeriodValue) -> dict[str, Any]:
@@ -235,6 +257,8 @@ def to_data(figures: PeriodValue) -> dict[str, Any]:
         "top80_count": figures.top80_count,
         "buyer_ids": figures.buyer_ids,
         "top80_ids": figures.top80_ids,
+        "share_for_50": figures.share_for_50,
+        "contacts": sorted(figures.contacts.items()),
     }
 
 
@@ -249,6 +273,8 @@ def from_data(data: dict[str, Any]) -> PeriodValue:
         top80_count=data["top80_count"],
         buyer_ids=data["buyer_ids"],
         top80_ids=data["top80_ids"],
+        share_for_50=data["share_for_50"],
+        contacts={int(n): int(customers) for n, customers in data["contacts"]},
     )
 
 
@@ -382,12 +408,17 @@ def value_drill(
     return count, rows
 
 
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100 * share
+
+
 def _figures(period: PeriodValue) -> dict[str, float | None]:
-    share = period.share_for_80
     return {
         "buyers": float(period.buyers),
         "revenue": period.revenue,
-        "share_for_80": None if share is None else 100 * share,
+        "share_for_80": _percent(period.share_for_80),
+        "share_for_50": _percent(period.share_for_50),
+        "contacts_for_50": _percent(contact_share_for(period.contacts)),
     }
 
 
@@ -406,6 +437,8 @@ def build(
             True,
         ),
         "share_for_80": (_("Customers behind 80 percent of revenue"), "percent", False),
+        "share_for_50": (_("Customers behind half of revenue"), "percent", False),
+        "contacts_for_50": (_("Customers behind half of service contacts"), "percent", False),
     }
     figs = [
         Figure(
@@ -415,7 +448,7 @@ def build(
             previous=previous[key],
             unit=unit,
             higher_is_better=better,
-            href=customer_drill(filters, DRILLS[key]),
+            href=customer_drill(filters, DRILLS[key]) if key in DRILLS else "",
             target=targets.get(key),
         )
         for key, (label, unit, better) in labels.items()
@@ -425,6 +458,14 @@ def build(
         key="value",
         title=_("Customer value"),
         figures=figs,
+        table_headers=[
+            _("Value tier"),
+            _("Conversations"),
+            _("Agent hours"),
+            _("Revenue (%(currency)s)") % {"currency": workspace.default_currency},
+            _("Revenue per agent hour"),
+        ],
+        table_rows=_cost_rows(workspace, filters, period, now),
         charts=[
             charts.bars(
                 _("Revenue by value tier"),
@@ -441,3 +482,45 @@ def build(
             ),
         ],
     )
+
+
+def _share(text: str, share: float | None) -> str:
+    return text if share is None else f"{text} ({100 * share:.0f}%)"
+
+
+def _cost_rows(
+    workspace: Workspace, filters: DashboardFilters, period: PeriodValue, now: dt.datetime
+) -> list[list[tuple[str, str]]]:
+    """Cost to serve per value tier: each tier's conversations and agent hours against the
+    revenue it brings, with its share of each (`service_cost.cost_to_serve`)."""
+    shown = page_filters(filters)
+    costs = cost_to_serve(
+        workspace=workspace,
+        filters=shown,
+        revenue_by_tier=dict(period.by_tier),
+        now=now,
+    )
+    labels = dict(ValueTier.choices)
+    rows = []
+    for cost in costs:
+        tier_filters = replace(shown, tier=cost.tier)
+        per_hour = cost.revenue_per_agent_hour
+        rows.append(
+            [
+                (str(labels.get(TIERS[cost.tier], cost.tier)), ""),
+                (
+                    _share(f"{cost.conversations}", cost.conversation_share),
+                    conversation_drill(tier_filters, "all"),
+                ),
+                (
+                    _share(f"{cost.agent_hours:.1f}", cost.hours_share),
+                    conversation_drill(tier_filters, "handled"),
+                ),
+                (
+                    _share(f"{cost.revenue:.0f}", cost.revenue_share),
+                    customer_drill(tier_filters, "buyers"),
+                ),
+                ("\u2013" if per_hour is None else f"{per_hour:.0f}", ""),
+            ]
+        )
+    return rows
