@@ -235,7 +235,8 @@ def online_and_busy_seconds(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    # Rounded to the millisecond: SQLite's julianday() leaves float noise (3599.99999 s).
     return {
-        int(agent_id): AgentTime(float(online), max(0.0, float(busy)))
+        int(agent_id): AgentTime(round(float(online), 3), max(0.0, round(float(busy), 3)))
         for agent_id, online, busy in rows
     }
