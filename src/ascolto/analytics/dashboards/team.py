@@ -14,13 +14,9 @@ from ascolto.accounts.models import User
 from ascolto.analytics import occupancy as occ
 from ascolto.analytics import rollups
 from ascolto.analytics import service_metrics as m
-from ascolto.analytics.dashboards import charts
+from ascolto.analytics.dashboards import charts, conversations
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
-from ascolto.analytics.dashboards.conversations import (
-    conversation_queryset,
-    filtered_facts,
-    subset_queryset,
-)
+from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
 from ascolto.analytics.dashboards.figures import conversation_drill, figures, format_value
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import conversation_values, response_queryset
@@ -182,7 +178,9 @@ def _workload(
     )
     open_now = {
         row["assignee_id"]: row["n"]
-        for row in subset_queryset(workspace=workspace, filters=filters, name="open_now", now=now)
+        for row in conversations.subset_queryset(
+            workspace=workspace, filters=filters, name="open_now", now=now
+        )
         .values("assignee_id")
         .annotate(n=Count("id"))
         .order_by()
