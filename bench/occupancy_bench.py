@@ -2,7 +2,7 @@
 service operations view, at scale.
 
     python bench/occupancy_bench.py [--conversations 1000000] [--days 365] [--runs 20]
-        [--old-selectors PATH] [--database-url URL] [--keep]
+        [--old-selectors PATH] [--no-dashboards] [--database-url URL] [--keep] [--reuse]
 
 Fills PostgreSQL as bench/analytics_rollups_bench.py does (`--conversations` over `--days`
 days, 40 agents, handling spans on a third; no messages, no survey answers), then adds with
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _setup import add_database_argument, bench_database, machine
-from analytics_rollups_bench import _fill, _insert_sql, _rollup, _timed, _timings
+from analytics_rollups_bench import _existing, _fill, _insert_sql, _rollup, _timed, _timings
 
 SPANS_SQL = """
 INSERT INTO inbox_availabilityspan (workspace_id, created_at, updated_at, agent_id, status,
@@ -101,16 +101,24 @@ def main() -> None:
         help="Time only the new queries (no rollups built, no dashboards: the full rollup of a "
         "large fill takes many minutes).",
     )
+    parser.add_argument(
+        "--reuse", action="store_true", help="Time again on a database left by --keep (no fill)."
+    )
     add_database_argument(parser)
     args = parser.parse_args()
     args.messages, args.responses = 0, 0
 
-    with bench_database(args.database_url, keep=args.keep):
+    with bench_database(args.database_url, keep=args.keep or args.reuse, reuse=args.reuse):
         from django.db import connection
 
         if connection.vendor != "postgresql":
             raise SystemExit("This bench fills the tables with PostgreSQL SQL; use PostgreSQL.")
         print(machine())
+        if args.reuse:
+            workspace, people = _existing()
+            _time(workspace, people, args)
+            print(machine())
+            return
         now = dt.datetime.now(dt.UTC)
         workspace, people = _fill(args, now)
         _timed(
@@ -163,6 +171,7 @@ def _load(path: Path) -> Any:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -17,8 +17,8 @@ database reads that compute them for a team at once.
   agent among those started in the period (the team view's "Conversations" column).
 
 The pure functions take spans as (start, end) pairs of aware datetimes; durations are seconds.
-`online_and_busy_seconds` computes the same figures in one SQL statement (the spans are merged
-by window functions in the database), so the team view reads one row per agent.
+`online_and_busy_seconds` computes the same figures in one SQL statement (a sweep over the span
+edges with window functions), so the team view reads one row per agent.
 """
 
 from __future__ import annotations
@@ -127,6 +127,10 @@ class AgentTime:
         return self.busy_seconds / self.online_seconds if self.online_seconds > 0 else None
 
 
+# A sweep over each agent's span edges in time order: running counts of the online spans and
+# of the handling spans open at each edge; between two edges the agent is online when the first
+# is positive and busy when both are. Unions and intersections come out of the counts, so no
+# span is joined to another (a join of handling to online spans grew with their product).
 _SQL = """
 WITH online AS (
     SELECT agent_id, s, e FROM (
@@ -149,30 +153,28 @@ handling AS (
       AND agent_id IN (SELECT agent_id FROM online)
       AND started_at >= :earliest AND started_at < :end_at AND ended_at > :start_at
 ),
-ordered AS (
-    SELECT agent_id, s, e,
-           MAX(e) OVER (PARTITION BY agent_id ORDER BY s, e
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached
-    FROM handling
+edges AS (
+    SELECT agent_id, s AS t, 1 AS da, 0 AS db FROM online
+    UNION ALL SELECT agent_id, e, -1, 0 FROM online
+    UNION ALL SELECT agent_id, s, 0, 1 FROM handling
+    UNION ALL SELECT agent_id, e, 0, -1 FROM handling
 ),
-islands AS (
-    SELECT agent_id, s, e,
-           SUM(CASE WHEN reached IS NULL OR s > reached THEN 1 ELSE 0 END)
-               OVER (PARTITION BY agent_id ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
-    FROM ordered
-),
-busy AS (
-    SELECT agent_id, MIN(s) AS s, MAX(e) AS e FROM islands GROUP BY agent_id, island
+swept AS (
+    SELECT agent_id, t,
+           LEAD(t) OVER (PARTITION BY agent_id ORDER BY t, da, db) AS next_t,
+           SUM(da) OVER (PARTITION BY agent_id ORDER BY t, da, db
+                         ROWS UNBOUNDED PRECEDING) AS a,
+           SUM(db) OVER (PARTITION BY agent_id ORDER BY t, da, db
+                         ROWS UNBOUNDED PRECEDING) AS b
+    FROM edges
 )
-SELECT o.agent_id, o.seconds, COALESCE(b.seconds, 0)
-FROM (SELECT agent_id, SUM(e - s) AS seconds FROM online GROUP BY agent_id) o
-LEFT JOIN (
-    SELECT online.agent_id,
-           SUM({least}(busy.e, online.e) - {greatest}(busy.s, online.s)) AS seconds
-    FROM busy JOIN online
-      ON busy.agent_id = online.agent_id AND busy.s < online.e AND busy.e > online.s
-    GROUP BY online.agent_id
-) b ON b.agent_id = o.agent_id
+SELECT agent_id,
+       SUM(CASE WHEN a > 0 THEN next_t - t ELSE 0 END),
+       SUM(CASE WHEN a > 0 AND b > 0 THEN next_t - t ELSE 0 END)
+FROM swept
+WHERE next_t IS NOT NULL
+GROUP BY agent_id
+HAVING SUM(CASE WHEN a > 0 THEN next_t - t ELSE 0 END) > 0
 """
 
 # Handling spans longer than this are discarded when recorded (inbox.services.handling_record),
@@ -205,8 +207,8 @@ def online_and_busy_seconds(
         functions = {
             "greatest": "GREATEST",
             "least": "LEAST",
-            "epoch_started": "EXTRACT(EPOCH FROM started_at)",
-            "epoch_ended": "EXTRACT(EPOCH FROM ended_at)",
+            "epoch_started": "date_part('epoch', started_at)",
+            "epoch_ended": "date_part('epoch', ended_at)",
         }
     else:
         functions = {
