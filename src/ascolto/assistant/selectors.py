@@ -19,6 +19,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core import signing
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from ascolto.assistant.models import (
@@ -112,33 +124,35 @@ class AssistantMetrics:
 def assistant_metrics(
     *, workspace: Workspace, start: dt.datetime, end: dt.datetime
 ) -> AssistantMetrics:
-    """Figures over bot conversations that started in [start, end)."""
-    sessions = list(
-        BotSession.objects.filter(
-            workspace=workspace,
-            conversation__created_at__gte=start,
-            conversation__created_at__lt=end,
-        ).values_list(
-            "state",
-            "handoff_reason",
-            "confirmed",
-            "conversation__status",
-            "conversation__last_agent_message_at",
-        )
+    """Figures over bot conversations that started in [start, end), counted by the database
+    (two aggregate queries, whatever the number of sessions)."""
+    sessions = BotSession.objects.filter(
+        workspace=workspace,
+        conversation__created_at__gte=start,
+        conversation__created_at__lt=end,
     )
     done = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
-    automated = sum(
-        1
-        for state, _reason, _confirmed, status, agent_at in sessions
-        if state != BotSession.State.HANDED_OFF and status in done and agent_at is None
+    handed_off = Q(state=BotSession.State.HANDED_OFF)
+    totals = sessions.aggregate(
+        conversations=Count("id"),
+        automated=Count(
+            "id",
+            filter=~handed_off
+            & Q(conversation__status__in=done, conversation__last_agent_message_at__isnull=True),
+        ),
+        confirmed=Count("id", filter=Q(confirmed=True)),
     )
-    reasons = Counter(
-        reason for state, reason, *_ in sessions if state == BotSession.State.HANDED_OFF
-    )
+    reasons = {
+        reason: n
+        for reason, n in sessions.filter(handed_off)
+        .values_list("handoff_reason")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
     return AssistantMetrics(
-        conversations=len(sessions),
-        automated=automated,
-        confirmed=sum(1 for _s, _r, confirmed, *_ in sessions if confirmed),
+        conversations=totals["conversations"],
+        automated=totals["automated"],
+        confirmed=totals["confirmed"],
         handed_off=sum(reasons.values()),
         handoffs_by_reason=dict(sorted(reasons.items())),
     )
@@ -164,52 +178,52 @@ class DeflectionReport:
     by_source: dict[str, DeflectionCounts] = field(default_factory=dict)
 
 
-def _outcome(
-    offer: DeflectionOffer, started: dict[int, list[dt.datetime]], now: dt.datetime
-) -> str:
-    if offer.confirmed_at is not None:
-        return "confirmed"
-    limit = offer.created_at + ASSUMED_WINDOW
-    times = started.get(offer.customer_id, []) if offer.customer_id is not None else []
-    # The conversation an email acknowledgement answers started before its offer: not counted.
-    if any(offer.created_at <= t <= limit for t in times):
-        return "followed_by_conversation"
-    if now < limit:
-        return "pending"
-    return "assumed"
+def _outcome(now: dt.datetime) -> Case:
+    """Each offer's outcome as a database expression (the definitions in the module docstring).
+    The conversation an email acknowledgement answers started before its offer: not counted."""
+    followed = Exists(
+        Conversation.objects.filter(
+            workspace_id=OuterRef("workspace_id"),
+            customer_id=OuterRef("customer_id"),
+            created_at__gte=OuterRef("created_at"),
+            created_at__lte=ExpressionWrapper(
+                OuterRef("created_at") + ASSUMED_WINDOW, output_field=DateTimeField()
+            ),
+        )
+    )
+    return Case(
+        When(confirmed_at__isnull=False, then=Value("confirmed")),
+        When(Q(customer_id__isnull=False) & followed, then=Value("followed_by_conversation")),
+        When(created_at__gt=now - ASSUMED_WINDOW, then=Value("pending")),
+        default=Value("assumed"),
+        output_field=CharField(),
+    )
 
 
 def deflection_report(
     *, workspace: Workspace, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
 ) -> DeflectionReport:
     """Deflection over offers made in [start, end), counted both ways (see module docstring),
-    in all and per source (web chat pre-chat, email acknowledgement)."""
+    in all and per source (web chat pre-chat, email acknowledgement), by the database in one
+    query."""
     now = now or timezone.now()
-    offers = list(
+    rows = (
         DeflectionOffer.objects.filter(
             workspace=workspace, created_at__gte=start, created_at__lt=end
         )
+        .annotate(outcome=_outcome(now))
+        .values_list("source", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
     )
-    customer_ids = {o.customer_id for o in offers if o.customer_id is not None}
-    started: dict[int, list[dt.datetime]] = {}
-    if customer_ids:
-        rows = Conversation.objects.filter(
-            workspace=workspace,
-            customer_id__in=customer_ids,
-            created_at__gte=min(o.created_at for o in offers),
-            created_at__lte=max(o.created_at for o in offers) + ASSUMED_WINDOW,
-        ).values_list("customer_id", "created_at")
-        for customer_id, created in rows:
-            started.setdefault(customer_id, []).append(created)
     totals: Counter[str] = Counter()
     per_source: dict[str, Counter[str]] = {source: Counter() for source in DeflectionOffer.Source}
-    for offer in offers:
-        outcome = _outcome(offer, started, now)
-        totals[outcome] += 1
-        per_source.setdefault(offer.source, Counter())[outcome] += 1
-        per_source[offer.source]["offers"] += 1
+    for source, outcome, n in rows:
+        totals[outcome] += n
+        per_source.setdefault(source, Counter())[outcome] += n
+        per_source[source]["offers"] += n
     return DeflectionReport(
-        offers=len(offers),
+        offers=sum(totals.values()),
         confirmed=totals["confirmed"],
         assumed=totals["assumed"],
         pending=totals["pending"],

@@ -14,6 +14,7 @@ from ascolto.inbox.business_hours import InvalidCalendar, parse_calendar
 from ascolto.inbox.models import (
     AgentProfile,
     Attachment,
+    AvailabilitySpan,
     BusinessHours,
     Conversation,
     ConversationEvent,
@@ -184,6 +185,13 @@ class MacroAdmin(ReadOnlyAdmin):
 class AgentProfileAdmin(ReadOnlyAdmin):
     list_display = ("user", "availability", "workspace")
     list_filter = ("availability",)
+
+
+@admin.register(AvailabilitySpan)
+class AvailabilitySpanAdmin(ReadOnlyAdmin):
+    list_display = ("agent", "status", "started_at", "ended_at", "workspace")
+    list_filter = ("status",)
+    raw_id_fields = ("agent",)
 
 
 @admin.register(Participant)

@@ -383,6 +383,41 @@ class AgentProfile(WorkspaceScopedModel):
         return f"{self.user} ({self.availability})"
 
 
+class AvailabilitySpan(WorkspaceScopedModel):
+    """A stretch of time an agent spent online or away (offline is the absence of a span).
+
+    Written by `routing.agent_set_availability` in the transaction that changes the profile:
+    the agent's current span (`ended_at` null) is closed and, unless the agent goes offline,
+    a new one opens. An agent has at most one open span per workspace.
+    """
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(
+        _("availability"), max_length=8, choices=AgentProfile.Availability.choices
+    )
+    started_at = models.DateTimeField(_("started"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("availability span")
+        verbose_name_plural = _("availability spans")
+        ordering = ["started_at", "id"]
+        indexes = [
+            models.Index(fields=["workspace", "started_at"], name="availability_ws_idx"),
+            models.Index(fields=["agent", "started_at"], name="availability_agent_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "agent"],
+                condition=models.Q(ended_at__isnull=True),
+                name="availability_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.status} {self.started_at:%Y-%m-%d %H:%M}"
+
+
 class BusinessHours(WorkspaceScopedModel):
     """A weekly schedule in a time zone with holidays; per team, or the workspace default."""
 

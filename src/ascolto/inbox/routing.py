@@ -57,7 +57,7 @@ from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.models import ValueTier
 from ascolto.inbox import services
-from ascolto.inbox.models import AgentProfile, Conversation, Inbox
+from ascolto.inbox.models import AgentProfile, AvailabilitySpan, Conversation, Inbox
 
 Status = Conversation.Status
 LOADED = (Status.OPEN, Status.PENDING, Status.SNOOZED)
@@ -82,6 +82,9 @@ def agent_set_availability(
 
     Going online lets routing hand the agent waiting conversations (an outbox event triggers
     a routing pass); away and offline agents keep what they have but get nothing new.
+    The change is recorded as availability spans in the same transaction (the current span
+    closes; a new one opens unless the agent goes offline): occupancy is read from them.
+    Availability is what the agent set: a closed console tab does not make them offline.
     Raises ValidationFailed for an unknown availability or a user outside the workspace.
     """
     if availability not in AgentProfile.Availability.values:
@@ -101,6 +104,7 @@ def agent_set_availability(
         return profile
     profile.availability = availability
     profile.save(update_fields=["availability", "updated_at"])
+    _record_span(workspace=workspace, user=user, availability=availability)
     outbox.emit(
         workspace=workspace,
         name="inbox.agent.availability",
@@ -117,6 +121,19 @@ def agent_set_availability(
         payload={"user_id": user.pk, "availability": availability},
     )
     return profile
+
+
+def _record_span(*, workspace: Workspace, user: User, availability: str) -> None:
+    """Close the agent's open span and open one for the new availability (none for offline).
+    The caller holds the profile's row lock, so two changes of one agent never interleave."""
+    moment = timezone.now()
+    AvailabilitySpan.objects.filter(workspace=workspace, agent=user, ended_at__isnull=True).update(
+        ended_at=moment, updated_at=moment
+    )
+    if availability != AgentProfile.Availability.OFFLINE:
+        AvailabilitySpan.objects.create(
+            workspace=workspace, agent=user, status=availability, started_at=moment
+        )
 
 
 # --- Choosing ---------------------------------------------------------------------------------

@@ -33,6 +33,11 @@ def conversation_queryset(
     qs = Conversation.objects.filter(workspace=workspace, merged_into__isnull=True).filter(
         started_between(filters.period.start, filters.period.end)
     )
+    return _narrowed(qs, filters)
+
+
+def _narrowed(qs: QuerySet[Conversation], filters: DashboardFilters) -> QuerySet[Conversation]:
+    """The conversations matching every filter but the period."""
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.team_id is not None:
@@ -144,10 +149,48 @@ SUBSET_QUERIES: dict[str, Callable[[dt.datetime], Q]] = {
 }
 
 
+# Subsets chosen by something other than their start in the period (so not among SUBSETS, whose
+# facts are the period's conversations), narrowed by the other filters the same way. The number
+# behind each is counted from this same condition.
+LiveCondition = Callable[[DashboardFilters, dt.datetime], Q]
+LIVE_SUBSETS: dict[str, tuple[object, LiveCondition]] = {
+    # Agents' workload: what is assigned to them now, whenever it started.
+    "open_now": (
+        _("Assigned and open now (any start date)"),
+        lambda filters, now: Q(
+            merged_into__isnull=True,
+            assignee__isnull=False,
+            status__in=("open", "pending", "snoozed"),
+        ),
+    ),
+    # The assistant's confirmed resolutions: its conversations created in the period
+    # (assistant.selectors.assistant_metrics) whose customer said "yes, this solved it".
+    "bot_confirmed": (
+        _("Resolutions confirmed to the assistant"),
+        lambda filters, now: Q(
+            created_at__gte=filters.period.start,
+            created_at__lt=filters.period.end,
+            bot_session__confirmed=True,
+        ),
+    ),
+}
+
+
+def subset_label(name: str) -> str:
+    """The title of a named subset's list. Raises KeyError for an unknown name."""
+    found = SUBSETS.get(name) or LIVE_SUBSETS[name]
+    return str(found[0])
+
+
 def subset_queryset(
     *, workspace: Workspace, filters: DashboardFilters, name: str, now: dt.datetime
 ) -> QuerySet[Conversation]:
     """The filtered conversations a named number counts, as one query. Raises KeyError for an
     unknown name."""
+    if name in LIVE_SUBSETS:
+        condition = LIVE_SUBSETS[name][1](filters, now)
+        return _narrowed(Conversation.objects.filter(workspace=workspace), filters).filter(
+            condition
+        )
     condition = SUBSET_QUERIES[name](now)
     return conversation_queryset(workspace=workspace, filters=filters).filter(condition)

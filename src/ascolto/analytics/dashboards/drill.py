@@ -8,7 +8,12 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ascolto.analytics.dashboards.conversations import SUBSETS, subset_queryset
+from ascolto.analytics.dashboards.conversations import (
+    LIVE_SUBSETS,
+    SUBSETS,
+    subset_label,
+    subset_queryset,
+)
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import response_queryset
 from ascolto.analytics.dashboards.value import value_drill
@@ -42,11 +47,11 @@ def drill_conversations(
 ) -> tuple[str, int, QuerySet[Conversation]]:
     """The label, the count and (at most DRILL_LIMIT of, oldest first) the conversations a
     number counts."""
-    if name not in SUBSETS:
+    if name not in SUBSETS and name not in LIVE_SUBSETS:
         raise _unknown(name)
     matching = subset_queryset(workspace=workspace, filters=filters, name=name, now=now)
     rows = matching.select_related("customer", "assignee").order_by("pk")[:DRILL_LIMIT]
-    return str(SUBSETS[name][0]), matching.count(), rows
+    return subset_label(name), matching.count(), rows
 
 
 def customer_ids(*, workspace: Workspace, filters: DashboardFilters, name: str) -> list[int]:

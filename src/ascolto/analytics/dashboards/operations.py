@@ -1,5 +1,6 @@
-"""Service operations: response and resolution times, SLA, backlog, handle time, volume by
-channel and the weekday x hour heatmap."""
+"""Service operations: response and resolution times, SLA, backlog, handle time, the assistant's
+automation rate, confirmed resolutions and deflection, volume by channel and the weekday x hour
+heatmap."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import filtered_facts
-from ascolto.analytics.dashboards.figures import figures
+from ascolto.analytics.dashboards.figures import Figure, conversation_drill, figures
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import conversation_values
+from ascolto.assistant import selectors as assistant_selectors
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Channel
 
@@ -56,7 +58,10 @@ def build(
     return Dashboard(
         key="operations",
         title=_("Service operations"),
-        figures=figures(KEYS, current, previous, filters, targets_of(workspace)),
+        figures=[
+            *figures(KEYS, current, previous, filters, targets_of(workspace)),
+            *_assistant_figures(workspace, filters, now),
+        ],
         charts=[
             charts.bars(
                 _("Conversations by channel"),
@@ -71,3 +76,58 @@ def build(
             ),
         ],
     )
+
+
+def _assistant_figures(
+    workspace: Workspace, filters: DashboardFilters, now: dt.datetime
+) -> list[Figure]:
+    """The assistant's confirmed resolutions and deflection (confirmed, assumed) for the period
+    and the one before, from assistant.selectors (docs/assistant.md, "Figures"). They are
+    workspace-wide: with any filter but the period they show no value rather than a number
+    the filter did not narrow. Deflection offers precede any conversation: no drill-down."""
+    narrowed = bool(
+        filters.channel
+        or filters.team_id is not None
+        or filters.agent_id is not None
+        or filters.language
+        or filters.tier
+    )
+    values: list[dict[str, float | None]] = []
+    for period in (filters.period, filters.period.previous()):
+        if narrowed:
+            values.append({})
+            continue
+        bot = assistant_selectors.assistant_metrics(
+            workspace=workspace, start=period.start, end=period.end
+        )
+        deflection = assistant_selectors.deflection_report(
+            workspace=workspace, start=period.start, end=period.end, now=now
+        )
+        values.append(
+            {
+                "confirmed_resolutions": float(bot.confirmed),
+                "deflection_confirmed": float(deflection.confirmed),
+                "deflection_assumed": float(deflection.assumed),
+            }
+        )
+    current, previous = values
+    return [
+        Figure(
+            key=key,
+            label=label,
+            value=current.get(key),
+            previous=previous.get(key),
+            unit="count",
+            higher_is_better=True,
+            href=href if not narrowed else "",
+        )
+        for key, label, href in [
+            (
+                "confirmed_resolutions",
+                _("Confirmed resolutions (assistant)"),
+                conversation_drill(filters, "bot_confirmed"),
+            ),
+            ("deflection_confirmed", _("Deflection, confirmed"), ""),
+            ("deflection_assumed", _("Deflection, assumed"), ""),
+        ]
+    ]

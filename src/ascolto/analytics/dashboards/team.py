@@ -1,5 +1,6 @@
 """Team and agent view: per agent, the conversations assigned to them in the period, how fast
-they answered and resolved, their handle time and their customers' CSAT."""
+they answered and resolved, their handle time, online time and occupancy, what they have open
+now against their capacity, and their customers' CSAT."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
+from ascolto.analytics import occupancy as occ
 from ascolto.analytics import rollups
 from ascolto.analytics import service_metrics as m
-from ascolto.analytics.dashboards import charts
+from ascolto.analytics.dashboards import charts, conversations
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.conversations import conversation_queryset, filtered_facts
 from ascolto.analytics.dashboards.figures import Figure, conversation_drill, figures, format_value
@@ -20,6 +22,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import CATALOGUE, conversation_values, response_queryset
 from ascolto.analytics.enps import selectors as enps_selectors
 from ascolto.core.models import Workspace
+from ascolto.inbox.models import AgentProfile
 from ascolto.surveys import metrics as survey_metrics
 from ascolto.surveys import selectors as survey_selectors
 
@@ -43,7 +46,10 @@ def build(
     else:
         current, previous, per_agent = _direct(workspace, filters, now)
     csat_by_agent = _csat_by_agent(workspace, filters)
-    agent_ids = sorted(set(per_agent) | set(csat_by_agent))
+    time_by_agent, open_by_agent, capacity_by_agent = _workload(workspace, filters, now)
+    agent_ids = sorted(
+        set(per_agent) | set(csat_by_agent) | set(time_by_agent) | set(open_by_agent)
+    )
     agents = {u.pk: u for u in User.objects.filter(pk__in=agent_ids)}
     rows = []
     volume = []
@@ -68,6 +74,12 @@ def build(
                     conversation_drill(agent_filters, "answered"),
                 ),
                 (format_value(values["aht_mean"], "seconds"), ""),
+                *_workload_cells(
+                    time_by_agent.get(agent_id),
+                    open_by_agent.get(agent_id, 0),
+                    capacity_by_agent.get(agent_id),
+                    conversation_drill(agent_filters, "open_now"),
+                ),
                 (format_value(csat_by_agent.get(agent_id), "percent"), ""),
             ]
         )
@@ -88,6 +100,9 @@ def build(
             _("Resolved"),
             _("First response time (median)"),
             _("Average handle time"),
+            _("Online time"),
+            _("Occupancy"),
+            _("Open now / capacity"),
             _("CSAT"),
         ],
         table_rows=rows,
@@ -184,3 +199,53 @@ def _csat_by_agent(workspace: Workspace, filters: DashboardFilters) -> dict[int,
         )
         .order_by()
     }
+
+
+def _workload(
+    workspace: Workspace, filters: DashboardFilters, now: dt.datetime
+) -> tuple[dict[int, occ.AgentTime], dict[int, int], dict[int, int | None]]:
+    """Per agent: online and busy time in the period (analytics.occupancy), the conversations
+    assigned and open now (the "open_now" drill-down's condition) and their capacity on the
+    channel filtered, if any. Three aggregate reads, none per conversation."""
+    agent_ids: list[int] | None = None
+    if filters.agent_id is not None:
+        agent_ids = [filters.agent_id]
+    elif filters.team_id is not None:
+        agent_ids = list(
+            User.objects.filter(teams=filters.team_id).values_list("pk", flat=True).order_by("pk")
+        )
+    times = occ.online_and_busy_seconds(
+        workspace=workspace,
+        start=filters.period.start,
+        end=filters.period.end,
+        now=now,
+        agent_ids=agent_ids,
+    )
+    open_now = {
+        row["assignee_id"]: row["n"]
+        for row in conversations.subset_queryset(
+            workspace=workspace, filters=filters, name="open_now", now=now
+        )
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    capacity = {
+        user_id: occ.capacity_limit(raw, filters.channel)
+        for user_id, raw in AgentProfile.objects.filter(
+            workspace=workspace, user_id__in=set(times) | set(open_now)
+        ).values_list("user_id", "capacity")
+    }
+    return times, open_now, capacity
+
+
+def _workload_cells(
+    time: occ.AgentTime | None, open_now: int, limit: int | None, drill: str
+) -> list[tuple[str, str]]:
+    occupancy = time.occupancy if time is not None else None
+    workload = f"{open_now} / {limit}" if limit is not None else str(open_now)
+    return [
+        (format_value(time.online_seconds if time else None, "seconds"), ""),
+        (format_value(None if occupancy is None else 100 * occupancy, "percent"), ""),
+        (workload, drill),
+    ]
