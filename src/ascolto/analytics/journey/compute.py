@@ -12,9 +12,11 @@ docs/metrics.md, Journey); the statement follows them step by step:
   of them is negative, and its mapped stage: the intent's, else the first tag's in name order
   (`tagmap` holds each mapped tag's rank in name order and stage, worked out in Python);
 - `ans`, `ord`: the period's survey answers with a mapped touchpoint (poor or not) and orders;
-- `touch`: one row per touch; `cust`: one row per customer of the period (unhappy, stages);
+- `touch`: the touches counted per customer, stage and negative flag; `cust`: one row per
+  customer of the period (unhappy, stages touched);
 - `npsc`: NPS counts per customer over the period's NPS answers; `risk`: churn risk per
   customer with a purchase (median gap between order days from window functions);
+- `istage`: each distinct first intent, numbered, with its stage;
 - `cref`/`cc`: one row per (cause, interaction) and per (cause, customer).
 
 Works on PostgreSQL and SQLite (window functions; the day of an order in the workspace's time
@@ -28,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 
@@ -132,7 +134,7 @@ def _like(word: str) -> str:
 
 
 def _intent_stage(mapping: StageMap) -> tuple[str, list[Any]]:
-    """CASE giving the stage number of `fi.intent` (first stage in STAGES order whose keyword
+    """CASE giving the stage number of `d.intent` (first stage in STAGES order whose keyword
     is a substring of the lower-case intent), NULL when none matches."""
     branches: list[str] = []
     params: list[Any] = []
@@ -140,7 +142,7 @@ def _intent_stage(mapping: StageMap) -> tuple[str, list[Any]]:
         words = mapping.keywords.get(stage, ())
         if not words:
             continue
-        test = " OR ".join("LOWER(fi.intent) LIKE %s ESCAPE '\\'" for _ in words)
+        test = " OR ".join("LOWER(d.intent) LIKE %s ESCAPE '\\'" for _ in words)
         branches.append(f"WHEN {test} THEN {stage_number(stage)}")
         params.extend(_like(w.lower()) for w in words)
     if not branches:
@@ -254,6 +256,9 @@ def _row(part: str, kind: str, name: str, k: str, *values: str) -> str:
 
 
 NUMBERS = 9
+# The statement numbers the kinds of cause (1 intent, 2 tag, 3 order, 4 comment theme); the
+# output names them by letter.
+KIND_TEXT = "CASE {kind} WHEN 1 THEN 'i' WHEN 2 THEN 't' WHEN 3 THEN 'o' ELSE 'h' END"
 STAGE_FLAGS = ", ".join(f"s{n}" for n in range(len(STAGES)))
 
 
@@ -316,11 +321,15 @@ ts(cid, code) AS (
     intent_stage, intent_params = _intent_stage(mapping)
     st.add(
         f"""
-cf(id, customer_id, intent, negative, stage) AS (
-  SELECT conv.id, conv.customer_id, fi.intent, CASE WHEN ng.cid IS NULL THEN 0 ELSE 1 END,
-         COALESCE({intent_stage}, ts.code %% {RANK_STEP})
-  FROM conv LEFT JOIN fi ON fi.cid = conv.id LEFT JOIN ng ON ng.cid = conv.id
-  LEFT JOIN ts ON ts.cid = conv.id
+istage(intent, stage, num) AS (
+  SELECT d.intent, {intent_stage}, ROW_NUMBER() OVER (ORDER BY d.intent)
+  FROM (SELECT DISTINCT intent FROM fi) AS d
+),
+cf(id, customer_id, inum, negative, stage) AS (
+  SELECT conv.id, conv.customer_id, istage.num, CASE WHEN ng.cid IS NULL THEN 0 ELSE 1 END,
+         COALESCE(istage.stage, ts.code %% {RANK_STEP})
+  FROM conv LEFT JOIN fi ON fi.cid = conv.id LEFT JOIN istage ON istage.intent = fi.intent
+  LEFT JOIN ng ON ng.cid = conv.id LEFT JOIN ts ON ts.cid = conv.id
 ),""",
         intent_params,
     )
@@ -334,14 +343,17 @@ cf(id, customer_id, intent, negative, stage) AS (
     flags = ", ".join(f"MAX(CASE WHEN stage = {n} THEN 1 ELSE 0 END)" for n in range(len(STAGES)))
     st.add(
         f"""
-touch(customer_id, stage, negative) AS (
-  SELECT customer_id, {SUPPORT_N}, negative FROM cf
-  UNION ALL SELECT customer_id, stage, negative FROM cf
-    WHERE stage IS NOT NULL AND stage <> {SUPPORT_N}
-  UNION ALL SELECT customer_id, stage, negative FROM ans
-  UNION ALL SELECT customer_id, {BUY_N}, cancelled FROM ord
-  UNION ALL SELECT customer_id, {DELIVER_N}, CASE WHEN late = 1 OR returned = 1 THEN 1 ELSE 0 END
-    FROM ord WHERE delivery = 1
+touch(customer_id, stage, negative, n) AS (
+  SELECT customer_id, {SUPPORT_N}, negative, COUNT(*) FROM cf GROUP BY customer_id, negative
+  UNION ALL SELECT customer_id, stage, negative, COUNT(*) FROM cf
+    WHERE stage IS NOT NULL AND stage <> {SUPPORT_N} GROUP BY customer_id, stage, negative
+  UNION ALL SELECT customer_id, CAST(stage AS INTEGER), negative, COUNT(*) FROM ans
+    GROUP BY customer_id, stage, negative
+  UNION ALL SELECT customer_id, {BUY_N}, cancelled, COUNT(*) FROM ord
+    GROUP BY customer_id, cancelled
+  UNION ALL SELECT customer_id, {DELIVER_N}, CASE WHEN late = 1 OR returned = 1 THEN 1 ELSE 0 END,
+    COUNT(*) FROM ord WHERE delivery = 1
+    GROUP BY customer_id, CASE WHEN late = 1 OR returned = 1 THEN 1 ELSE 0 END
 ),
 cust(customer_id, unhappy, {STAGE_FLAGS}) AS (
   SELECT customer_id, MAX(negative), {flags} FROM touch GROUP BY customer_id
@@ -389,20 +401,20 @@ risk(customer_id, r) AS (
 ),
 stages(k) AS (VALUES {", ".join(f"({n})" for n in range(len(STAGES)))}),
 theme(rid, k) AS ({_values(themes)}),
-cref(kind, name, k, ref, customer_id) AS (
-  SELECT 'i', intent, 0, id, customer_id FROM cf WHERE intent IS NOT NULL
-  UNION ALL SELECT 't', '', ct.tag_id, ct.conversation_id, cf.customer_id
+cref(kind, k, ref, customer_id) AS (
+  SELECT 1, inum, id, customer_id FROM cf WHERE inum IS NOT NULL
+  UNION ALL SELECT 2, ct.tag_id, ct.conversation_id, cf.customer_id
     FROM {through} ct JOIN cf ON cf.id = ct.conversation_id
-  UNION ALL SELECT 'o', '', 0, id, customer_id FROM ord WHERE cancelled = 1
-  UNION ALL SELECT 'o', '', 1, id, customer_id FROM ord WHERE late = 1
-  UNION ALL SELECT 'o', '', 2, id, customer_id FROM ord WHERE returned = 1
-  UNION ALL SELECT 'h', '', theme.k, ans.id, ans.customer_id
+  UNION ALL SELECT 3, 0, id, customer_id FROM ord WHERE cancelled = 1
+  UNION ALL SELECT 3, 1, id, customer_id FROM ord WHERE late = 1
+  UNION ALL SELECT 3, 2, id, customer_id FROM ord WHERE returned = 1
+  UNION ALL SELECT 4, theme.k, ans.id, ans.customer_id
     FROM ans JOIN theme ON theme.rid = ans.id
 ),
-cc(kind, name, k, customer_id, refs, unhappy) AS (
-  SELECT cref.kind, cref.name, cref.k, cref.customer_id, COUNT(*), MAX(cust.unhappy)
+cc(kind, k, customer_id, refs, unhappy) AS (
+  SELECT cref.kind, cref.k, cref.customer_id, COUNT(*), MAX(cust.unhappy)
   FROM cref JOIN cust ON cust.customer_id = cref.customer_id
-  GROUP BY cref.kind, cref.name, cref.k, cref.customer_id
+  GROUP BY cref.kind, cref.k, cref.customer_id
 ),
 byst(k, inside, unhappy, p, pa, d, r) AS (
   SELECT stages.k, CASE stages.k {" ".join(f"WHEN {n} THEN s{n}" for n in range(len(STAGES)))} END,
@@ -415,7 +427,7 @@ byst(k, inside, unhappy, p, pa, d, r) AS (
         [filters.period.last_day.isoformat()],
     )
     rows = [
-        _row("touch", "''", "''", "stage", "COUNT(*)", "SUM(negative)")
+        _row("touch", "''", "''", "stage", "SUM(n)", "SUM(n * negative)")
         + " FROM touch GROUP BY stage",
         _row(
             "stage", "''", "''", "k",
@@ -431,23 +443,24 @@ byst(k, inside, unhappy, p, pa, d, r) AS (
         )
         + " FROM cust",
         _row(
-            "cause", "cc.kind", "cc.name", "cc.k",
+            "cause", KIND_TEXT.format(kind="cc.kind"), "''", "cc.k",
             "SUM(cc.refs)", "COUNT(*)", "SUM(cc.unhappy)",
             "SUM(COALESCE(npsc.p, 0))", "SUM(COALESCE(npsc.pa, 0))", "SUM(COALESCE(npsc.d, 0))",
         )
         + " FROM cc LEFT JOIN npsc ON npsc.customer_id = cc.customer_id"
-        " GROUP BY cc.kind, cc.name, cc.k",
+        " GROUP BY cc.kind, cc.k",
+        _row("intent", "''", "intent", "num") + " FROM istage",
     ]  # fmt: skip
     if drill:
         rows += [
-            _row("ccust", "kind", "name", "k", "customer_id", "unhappy")
-            + " FROM (SELECT kind, name, k, customer_id, unhappy, ROW_NUMBER() OVER ("
-            "PARTITION BY kind, name, k ORDER BY unhappy DESC, customer_id) AS rn FROM cc) AS x"
+            _row("ccust", KIND_TEXT.format(kind="kind"), "''", "k", "customer_id", "unhappy")
+            + " FROM (SELECT kind, k, customer_id, unhappy, ROW_NUMBER() OVER ("
+            "PARTITION BY kind, k ORDER BY unhappy DESC, customer_id) AS rn FROM cc) AS x"
             f" WHERE rn <= {int(drill)}",
-            _row("cconv", "kind", "name", "k", "ref")
-            + " FROM (SELECT kind, name, k, ref, ROW_NUMBER() OVER ("
-            "PARTITION BY kind, name, k ORDER BY ref DESC) AS rn FROM cref"
-            " WHERE kind IN ('i', 't')) AS x"
+            _row("cconv", KIND_TEXT.format(kind="kind"), "''", "k", "ref")
+            + " FROM (SELECT kind, k, ref, ROW_NUMBER() OVER ("
+            "PARTITION BY kind, k ORDER BY ref DESC) AS rn FROM cref"
+            " WHERE kind IN (1, 2)) AS x"
             f" WHERE rn <= {int(drill)}",
             _row("sconvn", "''", "''", str(SUPPORT_N), "COUNT(*)") + " FROM cf",
             _row("sconvn", "''", "''", "stage", "COUNT(*)")
@@ -501,7 +514,7 @@ def journey_sums(
 
     def cause_key(kind: str, name: str, k: int) -> str:
         if kind == "i":
-            return f"intent:{name}"
+            return f"intent:{intents[k]}"
         if kind == "t":
             return f"tag:{tags.get(k, k)}"
         if kind == "o":
@@ -513,9 +526,14 @@ def journey_sums(
     pages: dict[str, DrillPage] = {}
     customers = unhappy = 0
     nps_all = (0, 0, 0)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The statement's many expressions cost PostgreSQL's JIT seconds of compilation
+            # (2 of 5 s at 20,000 conversations) for no gain: off for this transaction only.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute("".join(st.parts), st.params)
         rows = cursor.fetchall()
+    intents = {int(k): name for part, _kind, name, k, *_v in rows if part == "intent"}
     for part, kind, name, raw_k, *v in rows:
         k = int(raw_k)
         stage = (
