@@ -258,6 +258,20 @@ class Drill:
     unhappy_count: int = 0
 
 
+# What the drill-down page shows of each row (loading whole rows cost more than the query).
+DRILL_CUSTOMER_FIELDS = ("id", "workspace_id", "name", "value_tier")
+DRILL_CONVERSATION_FIELDS = (
+    "id",
+    "workspace_id",
+    "customer_id",
+    "subject",
+    "last_message_preview",
+    "status",
+    "customer__id",
+    "customer__name",
+)
+
+
 def drill_key(*, stage: str = "", cause: str = "") -> str:
     """The key of the drill-down of a stage or a cause. Raises ValidationFailed for an unknown
     stage, for a cause that is not of the form kind:name, or for both or neither."""
@@ -282,11 +296,16 @@ def drill_of_page(*, workspace: Workspace, key: str, page: DrillPage) -> Drill:
     """The drill-down of one stored page: its customers and conversations loaded by id (two
     queries of at most DRILL_LIMIT rows, scoped by the workspace)."""
     shown = [pk for pk, _unhappy in page.customers][:DRILL_LIMIT]
-    by_pk = Customer.objects.filter(workspace=workspace, pk__in=shown).in_bulk()
+    by_pk = (
+        Customer.objects.filter(workspace=workspace, pk__in=shown)
+        .only(*DRILL_CUSTOMER_FIELDS)
+        .in_bulk()
+    )
     latest = page.conversations[:DRILL_LIMIT]
     conversations = list(
         Conversation.objects.filter(workspace=workspace, pk__in=latest)
         .select_related("customer")
+        .only(*DRILL_CONVERSATION_FIELDS)
         .order_by("-id")
     )
     return Drill(
