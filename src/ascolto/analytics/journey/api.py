@@ -140,7 +140,11 @@ def get_analytics_journey_drill(request: HttpRequest, params: Query[DrillParams]
     filters = _parse(ctx.workspace, params)
     try:
         drill = snapshots.drill_for_page(
-            workspace=ctx.workspace, filters=filters, stage=params.stage, cause=params.cause
+            workspace=ctx.workspace,
+            filters=filters,
+            stage=params.stage,
+            cause=params.cause,
+            rows=False,
         )
     except ValidationFailed as exc:
         raise BadJourneyQuery(exc.message, field_errors=exc.field_errors) from None
@@ -149,7 +153,7 @@ def get_analytics_journey_drill(request: HttpRequest, params: Query[DrillParams]
         "customer_count": drill.customer_count,
         "conversation_count": drill.conversation_count,
         "unhappy_count": drill.unhappy_count,
-        "customer_ids": [c.pk for c in drill.customers],
+        "customer_ids": list(drill.customer_ids),
         "unhappy_customer_ids": sorted(drill.unhappy),
-        "conversation_ids": [c.pk for c in drill.conversations],
+        "conversation_ids": list(drill.conversation_ids),
     }

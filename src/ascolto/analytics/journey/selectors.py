@@ -256,6 +256,8 @@ class Drill:
     customer_count: int
     conversation_count: int
     unhappy_count: int = 0
+    customer_ids: tuple[int, ...] = ()  # the page's, in its order (also without rows)
+    conversation_ids: tuple[int, ...] = ()
 
 
 # What the drill-down page shows of each row (loading whole rows cost more than the query).
@@ -292,16 +294,29 @@ def drill_label(key: str) -> str:
     return str(STAGE_LABELS[name]) if kind == "stage" else cause_label(key)
 
 
-def drill_of_page(*, workspace: Workspace, key: str, page: DrillPage) -> Drill:
+def drill_of_page(*, workspace: Workspace, key: str, page: DrillPage, rows: bool = True) -> Drill:
     """The drill-down of one stored page: its customers and conversations loaded by id (two
-    queries of at most DRILL_LIMIT rows, scoped by the workspace)."""
+    queries of at most DRILL_LIMIT rows, scoped by the workspace); without `rows`, only their
+    ids (no query)."""
     shown = [pk for pk, _unhappy in page.customers][:DRILL_LIMIT]
+    latest = page.conversations[:DRILL_LIMIT]
+    if not rows:
+        return Drill(
+            label=drill_label(key),
+            customers=[],
+            unhappy={pk for pk, unhappy in page.customers[:DRILL_LIMIT] if unhappy},
+            conversations=[],
+            customer_count=page.customer_count,
+            conversation_count=page.conversation_count,
+            unhappy_count=page.unhappy_count,
+            customer_ids=tuple(shown),
+            conversation_ids=tuple(latest),
+        )
     by_pk = (
         Customer.objects.filter(workspace=workspace, pk__in=shown)
         .only(*DRILL_CUSTOMER_FIELDS)
         .in_bulk()
     )
-    latest = page.conversations[:DRILL_LIMIT]
     conversations = list(
         Conversation.objects.filter(workspace=workspace, pk__in=latest)
         .select_related("customer")
@@ -311,11 +326,13 @@ def drill_of_page(*, workspace: Workspace, key: str, page: DrillPage) -> Drill:
     return Drill(
         label=drill_label(key),
         customers=[by_pk[pk] for pk in shown if pk in by_pk],
-        unhappy={pk for pk, unhappy in page.customers if unhappy},
+        unhappy={pk for pk, unhappy in page.customers[:DRILL_LIMIT] if unhappy},
         conversations=conversations,
         customer_count=page.customer_count,
         conversation_count=page.conversation_count,
         unhappy_count=page.unhappy_count,
+        customer_ids=tuple(shown),
+        conversation_ids=tuple(latest),
     )
 
 
@@ -326,6 +343,7 @@ def journey_drill(
     stage: str = "",
     cause: str = "",
     mapping: StageMap = DEFAULT_MAP,
+    rows: bool = True,
 ) -> Drill:
     """The customers and conversations behind one stage or one cause, computed now (at most
     DRILL_LIMIT of each, unhappy customers first; conversations newest first). Raises
@@ -334,4 +352,4 @@ def journey_drill(
     key = drill_key(stage=stage, cause=cause)
     figures = journey(workspace=workspace, filters=filters, mapping=mapping, drill=True)
     page = (figures.drill or {}).get(key, DrillPage())
-    return drill_of_page(workspace=workspace, key=key, page=page)
+    return drill_of_page(workspace=workspace, key=key, page=page, rows=rows)

@@ -225,12 +225,13 @@ def drill_for_page(
     stage: str = "",
     cause: str = "",
     now: dt.datetime | None = None,
+    rows: bool = True,
 ) -> selectors.Drill:
     """The customers and conversations behind a stage or a cause: the page kept in a fresh
     snapshot (one key of one row); without one, computed directly for a small workspace, and
     for a large one the snapshot is computed now and stored (seconds at a million
     conversations) so the next drill-downs read it. Raises ValidationFailed as
-    `selectors.drill_key`."""
+    `selectors.drill_key`. Without `rows`, only the ids of the page (`selectors.drill_of_page`)."""
     key = selectors.drill_key(stage=stage, cause=cause)
     now = now or timezone.now()
     row = (
@@ -246,7 +247,7 @@ def drill_for_page(
         except (KeyError, TypeError, ValueError):  # written by an older version
             pass
         else:
-            return selectors.drill_of_page(workspace=workspace, key=key, page=page)
+            return selectors.drill_of_page(workspace=workspace, key=key, page=page, rows=rows)
     if not is_large(workspace, filters):
         return selectors.journey_drill(
             workspace=workspace, filters=filters, stage=stage, cause=cause
@@ -254,4 +255,4 @@ def drill_for_page(
     snapshot = snapshot_compute(workspace=workspace, filters=filters)
     stored = snapshot.data.get("drill", {}).get(key)
     page = DrillPage() if stored is None else _page_of(stored)
-    return selectors.drill_of_page(workspace=workspace, key=key, page=page)
+    return selectors.drill_of_page(workspace=workspace, key=key, page=page, rows=rows)
