@@ -17,8 +17,9 @@ delayed, a twentieth cancelled), N/4 customers and a survey answer for every fou
 - `--reads` reads of the page's figures from the snapshot (`snapshots.journey_for_page`) and
   of the whole page (signed-in member);
 - `--reads` drill-downs read from the snapshot (`snapshots.drill_for_page`) of the top pain
-  point, of an intent, of a tag and of the support stage (every conversation), p50/p95 wall
-  and CPU; and one drill-down computed directly without a snapshot (`selectors.journey_drill`).
+  point, of an intent, of a tag and of the support stage (every conversation), of the ids
+  only (the API), and of the whole drill-down page, p50/p95 wall and CPU; and one drill-down
+  computed directly without a snapshot (`selectors.journey_drill`).
 
 Checks first that the snapshot's figures equal the direct computation. `--cold` also times the
 figures on tables never analysed (before ANALYZE).
@@ -446,6 +447,13 @@ def reads(workspace: Any, filters: Any, count: int) -> None:
                 workspace=workspace, filters=filters, **params
             ),
         )
+    measure(
+        "drill-down ids only (as the API reads it)",
+        count,
+        lambda: snapshots.drill_for_page(
+            workspace=workspace, filters=filters, cause=top, rows=False
+        ),
+    )
     measure("whole drill-down page (snapshot)", count, lambda: client.get(drill_url))
     drill = timed(
         f"\ndrill-down of {top} computed directly",
