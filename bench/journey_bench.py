@@ -12,8 +12,8 @@ delayed, a twentieth cancelled), N/4 customers and a survey answer for every fou
 
 - the journey's figures (`selectors.journey`) with the comment themes computed, then cached;
 - the worker's snapshot computation (`snapshots.snapshot_compute`, figures and drill-down
-  pages): wall, CPU, the process's peak RSS, and in a second run the peak of Python
-  allocations (tracemalloc, which slows that run);
+  pages): wall, CPU of this process and of its PostgreSQL backend, the process's peak RSS,
+  and in a second run the peak of Python allocations (tracemalloc, which slows that run);
 - `--reads` reads of the page's figures from the snapshot (`snapshots.journey_for_page`) and
   of the whole page (signed-in member);
 - `--reads` drill-downs read from the snapshot (`snapshots.drill_for_page`) of the top pain
@@ -175,11 +175,30 @@ RESPONSE_VALUES = {
 }
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend (where the journey's
+    statement runs), when /proc shows it (a local server)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(label: str, call: Any) -> Any:
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, db = time.perf_counter(), time.process_time(), backend_cpu()
     result = call()
-    took, used = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{label:<44} {took:8.2f} s wall {used:8.2f} s CPU  (load {os.getloadavg()[0]:.1f})")
+    took, used, db_after = time.perf_counter() - wall, time.process_time() - cpu, backend_cpu()
+    db_used = "" if db is None or db_after is None else f" {db_after - db:7.2f} s database CPU"
+    print(
+        f"{label:<44} {took:8.2f} s wall {used:8.2f} s CPU{db_used}"
+        f"  (load {os.getloadavg()[0]:.1f})"
+    )
     return result
 
 
