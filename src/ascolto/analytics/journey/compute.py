@@ -533,6 +533,8 @@ def journey_sums(
             cursor.execute("SET LOCAL jit = off")
         cursor.execute("".join(st.parts), st.params)
         rows = cursor.fetchall()
+        if connection.vendor == "postgresql":  # inside a caller's transaction: back as it was
+            cursor.execute("SET LOCAL jit TO DEFAULT")
     intents = {int(k): name for part, _kind, name, k, *_v in rows if part == "intent"}
     for part, kind, name, raw_k, *v in rows:
         k = int(raw_k)
