@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
 from ascolto.analytics.dashboards.filters import DashboardFilters, parse_filters
-from ascolto.analytics.journey import selectors, snapshots
+from ascolto.analytics.journey import snapshots
 from ascolto.core.api import api_auth, require
 from ascolto.core.errors import DomainError, ValidationFailed
 from ascolto.core.models import Workspace
@@ -85,9 +85,10 @@ class DrillOut(Schema):
     label: str
     customer_count: int
     conversation_count: int
-    customer_ids: list[int]
-    unhappy_customer_ids: list[int]
-    conversation_ids: list[int]
+    unhappy_count: int = Field(description="Unhappy customers among all of customer_count")
+    customer_ids: list[int] = Field(description="The first 200, unhappy first, then by id")
+    unhappy_customer_ids: list[int] = Field(description="The unhappy ones among customer_ids")
+    conversation_ids: list[int] = Field(description="The newest 200")
 
 
 class BadJourneyQuery(DomainError):
@@ -133,12 +134,17 @@ def get_analytics_journey(request: HttpRequest, params: Query[JourneyParams]) ->
 @router.get("/analytics/journey/drill", response=DrillOut, tags=TAGS)
 def get_analytics_journey_drill(request: HttpRequest, params: Query[DrillParams]) -> dict[str, Any]:
     """The customers (unhappy first) and conversations behind one stage or one cause, at most
-    200 of each. Give exactly one of `stage` and `cause`."""
+    200 of each, with the counts of all of them. Give exactly one of `stage` and `cause`. Read
+    from the journey's snapshot when there is a fresh one."""
     ctx = require(request, "read")
     filters = _parse(ctx.workspace, params)
     try:
-        drill = selectors.journey_drill(
-            workspace=ctx.workspace, filters=filters, stage=params.stage, cause=params.cause
+        drill = snapshots.drill_for_page(
+            workspace=ctx.workspace,
+            filters=filters,
+            stage=params.stage,
+            cause=params.cause,
+            rows=False,
         )
     except ValidationFailed as exc:
         raise BadJourneyQuery(exc.message, field_errors=exc.field_errors) from None
@@ -146,7 +152,8 @@ def get_analytics_journey_drill(request: HttpRequest, params: Query[DrillParams]
         "label": drill.label,
         "customer_count": drill.customer_count,
         "conversation_count": drill.conversation_count,
-        "customer_ids": [c.pk for c in drill.customers],
+        "unhappy_count": drill.unhappy_count,
+        "customer_ids": list(drill.customer_ids),
         "unhappy_customer_ids": sorted(drill.unhappy),
-        "conversation_ids": [c.pk for c in drill.conversations],
+        "conversation_ids": list(drill.conversation_ids),
     }

@@ -7,6 +7,10 @@ is computed directly, and a large one gets the computation queued (once per REQU
 answers "being computed" until the worker has stored it. Every hour a job refreshes the preset
 periods (PRESET_DAYS, all tiers and each tier) of the large workspaces. The stored figures are
 exactly the direct computation's (labels are translated on reading).
+
+A snapshot also keeps the first page (DRILL_LIMIT customers, unhappy first, and conversations)
+behind each stage and cause with their counts, so a drill-down (`drill_for_page`) reads one key
+of one row at any volume. The page reads only the figures' keys of the row, not those pages.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
 from ascolto.analytics.journey import selectors
+from ascolto.analytics.journey.compute import DrillPage
 from ascolto.analytics.journey.stages import STAGE_LABELS
 from ascolto.analytics.models import JourneySnapshot
 from ascolto.core.models import Workspace
@@ -55,18 +61,41 @@ def filters_key(filters: DashboardFilters) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
-def to_data(journey: selectors.Journey) -> dict[str, Any]:
+def _page_data(page: DrillPage) -> dict[str, Any]:
     return {
+        "customers": [[pk, int(unhappy)] for pk, unhappy in page.customers],
+        "conversations": page.conversations,
+        "customer_count": page.customer_count,
+        "conversation_count": page.conversation_count,
+        "unhappy_count": page.unhappy_count,
+    }
+
+
+def _page_of(data: dict[str, Any]) -> DrillPage:
+    return DrillPage(
+        customers=[(int(pk), bool(unhappy)) for pk, unhappy in data["customers"]],
+        conversations=[int(pk) for pk in data["conversations"]],
+        customer_count=int(data["customer_count"]),
+        conversation_count=int(data["conversation_count"]),
+        unhappy_count=int(data["unhappy_count"]),
+    )
+
+
+def to_data(journey: selectors.Journey) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "customers": journey.customers,
         "unhappy": journey.unhappy,
         "stages": [dataclasses.asdict(s) for s in journey.stages],
         "pain_points": [dataclasses.asdict(p) for p in journey.pain_points],
     }
+    if journey.drill is not None:
+        data["drill"] = {key: _page_data(page) for key, page in journey.drill.items()}
+    return data
 
 
 def from_data(data: dict[str, Any]) -> selectors.Journey:
-    """The stored journey, with labels in the current language (touches and risks are not
-    stored: the page and the API do not show them)."""
+    """The stored figures, with labels in the current language (the drill-down pages are read
+    one at a time by `drill_for_page`)."""
     stages = [
         selectors.StageFigures(**{**s, "label": str(STAGE_LABELS[s["stage"]])})
         for s in data["stages"]
@@ -75,7 +104,10 @@ def from_data(data: dict[str, Any]) -> selectors.Journey:
         selectors.PainPoint(**{**p, "label": selectors.cause_label(p["key"])})
         for p in data["pain_points"]
     ]
-    return selectors.Journey([], stages, points, data["customers"], data["unhappy"])
+    return selectors.Journey(stages, points, data["customers"], data["unhappy"])
+
+
+FIGURE_KEYS = ("customers", "unhappy", "stages", "pain_points")
 
 
 def _lookup(workspace: Workspace, filters: DashboardFilters) -> dict[str, Any]:
@@ -105,7 +137,7 @@ def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
 
 def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> JourneySnapshot:
     """Compute the journey of the period and filters and store it as the snapshot."""
-    journey = selectors.journey(workspace=workspace, filters=filters)
+    journey = selectors.journey(workspace=workspace, filters=filters, drill=True)
     now = timezone.now()
     snapshot, _created = JourneySnapshot.objects.update_or_create(
         **_lookup(workspace, filters),
@@ -140,16 +172,16 @@ def journey_for_page(
     """The journey of the period and filters: from a fresh snapshot, computed now for a small
     workspace, or queued for a large one (journey None)."""
     now = now or timezone.now()
-    snapshot = (
+    row = (
         JourneySnapshot.objects.filter(
             **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR
         )
-        .only("data", "computed_at")
+        .values_list("computed_at", *(KeyTransform(key, "data") for key in FIGURE_KEYS))
         .first()
     )
-    if snapshot is not None and snapshot.computed_at is not None:
+    if row is not None and row[0] is not None:
         try:
-            return JourneyRead(from_data(snapshot.data), snapshot.computed_at)
+            return JourneyRead(from_data(dict(zip(FIGURE_KEYS, row[1:], strict=True))), row[0])
         except (KeyError, TypeError):  # written by an older version: computed again below
             pass
     if not is_large(workspace, filters):
@@ -184,3 +216,43 @@ def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
             snapshot_compute(workspace=workspace, filters=filters)
             stored += 1
     return stored
+
+
+def drill_for_page(
+    *,
+    workspace: Workspace,
+    filters: DashboardFilters,
+    stage: str = "",
+    cause: str = "",
+    now: dt.datetime | None = None,
+    rows: bool = True,
+) -> selectors.Drill:
+    """The customers and conversations behind a stage or a cause: the page kept in a fresh
+    snapshot (one key of one row); without one, computed directly for a small workspace, and
+    for a large one the snapshot is computed now and stored (seconds at a million
+    conversations) so the next drill-downs read it. Raises ValidationFailed as
+    `selectors.drill_key`. Without `rows`, only the ids of the page (`selectors.drill_of_page`)."""
+    key = selectors.drill_key(stage=stage, cause=cause)
+    now = now or timezone.now()
+    row = (
+        JourneySnapshot.objects.filter(
+            **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR, data__has_key="drill"
+        )
+        .values_list("computed_at", KeyTransform(key, KeyTransform("drill", "data")))
+        .first()
+    )
+    if row is not None and row[0] is not None:
+        try:
+            page = DrillPage() if row[1] is None else _page_of(row[1])
+        except (KeyError, TypeError, ValueError):  # written by an older version
+            pass
+        else:
+            return selectors.drill_of_page(workspace=workspace, key=key, page=page, rows=rows)
+    if not is_large(workspace, filters):
+        return selectors.journey_drill(
+            workspace=workspace, filters=filters, stage=stage, cause=cause
+        )
+    snapshot = snapshot_compute(workspace=workspace, filters=filters)
+    stored = snapshot.data.get("drill", {}).get(key)
+    page = DrillPage() if stored is None else _page_of(stored)
+    return selectors.drill_of_page(workspace=workspace, key=key, page=page, rows=rows)

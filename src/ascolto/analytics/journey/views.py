@@ -146,7 +146,7 @@ def journey_drill(request: HttpRequest) -> HttpResponse:
     if isinstance(filters, HttpResponse):
         return filters
     try:
-        drill = selectors.journey_drill(
+        drill = snapshots.drill_for_page(
             workspace=workspace,
             filters=filters,
             stage=request.GET.get("stage", ""),
