@@ -58,8 +58,10 @@ INSERT_CONFLICT = ' ON CONFLICT (invitation_id, "key") DO NOTHING RETURNING invi
 
 def insert_sql(rows: int) -> str:
     """The INSERT of `rows` prepared submissions (`PreparedSubmission.params`, one after the
-    other); it returns (invitation id, key) of each row stored, none for a copy."""
-    return f"INSERT INTO {INSERT_COLUMNS} VALUES {', '.join([INSERT_ROW] * rows)}{INSERT_CONFLICT}"
+    other); it returns (invitation id, key) of each row stored, none for a copy. Only
+    placeholders are joined in; the values go through parameters."""
+    values = ", ".join([INSERT_ROW] * rows)
+    return f"INSERT INTO {INSERT_COLUMNS} VALUES {values}{INSERT_CONFLICT}"  # noqa: S608
 
 
 INSERT_SQL = insert_sql(1)
@@ -127,17 +129,21 @@ STATE_SQL = (
 )
 
 
+STATE_MANY_SQL = (
+    "SELECT invitation_id, 0, answers, completed, NULL FROM surveys_response"
+    " WHERE invitation_id IN ({marks}) UNION ALL SELECT invitation_id, id, answers,"
+    " completes, processed_at FROM surveys_submission WHERE invitation_id IN ({marks})"
+    " ORDER BY 1, 2"
+)
+
 
 def state_many_sql(invitations: int) -> str:
     """STATE_SQL for several invitations at once (each row led by its invitation id, in the
     order `state_from_rows` expects per invitation); the invitation ids are given twice."""
     marks = ", ".join(["%s"] * invitations)
-    return (
-        "SELECT invitation_id, 0, answers, completed, NULL FROM surveys_response"
-        f" WHERE invitation_id IN ({marks}) UNION ALL SELECT invitation_id, id, answers,"
-        f" completes, processed_at FROM surveys_submission WHERE invitation_id IN ({marks})"
-        " ORDER BY 1, 2"
-    )
+    # Only placeholders are joined in; the ids go through parameters.
+    return STATE_MANY_SQL.format(marks=marks)
+
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
