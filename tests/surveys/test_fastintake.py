@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import uvicorn
 from django.core.asgi import get_asgi_application
+from django.db import transaction
 from django.utils import timezone
 
 from ascolto.surveys import ratelimit, services
@@ -42,8 +43,10 @@ def wake_ups(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def app() -> SurveySubmits:
-    return SurveySubmits(get_asgi_application())
+def app() -> Iterator[SurveySubmits]:
+    submits = SurveySubmits(get_asgi_application())
+    yield submits
+    submits.close()
 
 
 @pytest.fixture
@@ -53,7 +56,8 @@ def nps(workspace: Any) -> Any:
 
 @pytest.fixture
 def link(nps: Any, workspace: Any) -> tuple[Invitation, str]:
-    return sent_invitation(nps, consenting_customer(workspace))
+    with transaction.atomic():  # as the services expect of their callers
+        return sent_invitation(nps, consenting_customer(workspace))
 
 
 def form(**fields: Any) -> bytes:

@@ -108,6 +108,10 @@ class Batcher(Generic[T, R]):
         self._queue.put_nowait((item, future))
         return await future
 
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
     async def _drain(self) -> None:
         while True:
             batch = [await self._queue.get()]
@@ -141,6 +145,8 @@ class Link:
 
 
 class Store(Protocol):
+    def close(self) -> None: ...
+
     async def read(self, invitation_ids: list[int]) -> dict[int, Link]: ...
 
     async def insert(self, rows: list[intake.PreparedSubmission]) -> set[tuple[int, str]]: ...
@@ -206,6 +212,12 @@ class PostgresStore:
             self._connections[name] = found
         return found
 
+    def close(self) -> None:
+        """Close the connections without their loop (it may be gone)."""
+        for conn in self._connections.values():
+            conn.pgconn.finish()
+        self._connections.clear()
+
     async def _run(self, name: str, work: Callable[[Any], Awaitable[R]]) -> R:
         conn = await self._connection(name)
         try:
@@ -250,6 +262,9 @@ class DjangoStore:
 
     def __init__(self, executor: ThreadPoolExecutor) -> None:
         self._executor = executor
+
+    def close(self) -> None:
+        """Nothing of its own to close: the thread's connection is Django's."""
 
     async def read(self, invitation_ids: list[int]) -> dict[int, Link]:
         return await asyncio.get_running_loop().run_in_executor(
@@ -298,8 +313,12 @@ _pages_429: dict[str, bytes] = {}
 
 
 def _load_definition(survey_id: int) -> Definition:
-    survey = Survey.objects.get(pk=survey_id)
-    questions = survey_questions(survey)
+    try:
+        survey = Survey.objects.get(pk=survey_id)
+        questions = survey_questions(survey)
+    finally:
+        if settings.IS_POSTGRES:  # rare here: give the connection back (to the pool, if any)
+            connection.close()
     return Definition(survey, questions, {question.key: question for question in questions})
 
 
@@ -316,6 +335,15 @@ class Runtime:
         self.inserts: Batcher[intake.PreparedSubmission, bool] = Batcher(self._insert)
         self._kick = asyncio.Event()
         self._kicker = self.loop.create_task(self._wake_worker())
+
+    def close(self) -> None:
+        """Stop this loop's tasks and close its connections (the loop may be gone)."""
+        self._kicker.cancel()
+        for batcher in (self.hits, self.reads, self.inserts):
+            batcher.cancel()
+        self.store.close()
+        self.django.shutdown(wait=False)
+        self.kicks.shutdown(wait=False)
 
     async def _read(self, invitation_ids: list[int]) -> list[Link | None]:
         found = await self.store.read(sorted(set(invitation_ids)))
@@ -397,8 +425,15 @@ class SurveySubmits:
     def runtime(self) -> Runtime:
         loop = asyncio.get_running_loop()
         if self._runtime is None or self._runtime.loop is not loop:
+            self.close()
             self._runtime = Runtime()
         return self._runtime
+
+    def close(self) -> None:
+        """Let go of the connections and threads (at shutdown; or when a new loop serves)."""
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
