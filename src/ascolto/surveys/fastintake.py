@@ -17,7 +17,7 @@ the request in the ASGI scope (ratelimit.SCOPE_KEY). A rate-limited client is an
 (429) without Django, since a flood is exactly when the cheap answer matters.
 
 Per process, requests meet in three batchers, each one task draining a queue: the rate limit
-counts (one Redis pipeline), the link and state reads (two queries for all waiting requests)
+counts (one Redis script call), the link and state reads (two queries for all waiting requests)
 and the inserts (group commit: one multi-row INSERT ... ON CONFLICT DO NOTHING, committed, then
 every waiting request is answered). On PostgreSQL they use psycopg async connections of their
 own; elsewhere (SQLite, the embedded setup) Django's connection in one thread. After a commit
@@ -74,6 +74,9 @@ INVITATIONS_SQL = (
     " s.updated_at FROM surveys_invitation i JOIN surveys_survey s ON s.id = i.survey_id"
     " WHERE i.id IN ({marks})"
 )
+# On PostgreSQL the ids go as one array: one statement text whatever the batch size, so the
+# server parses and plans it once per connection.
+ANY_ID = "SELECT unnest(%s::bigint[])"
 # What Django's middleware adds to every response (SecurityMiddleware, XFrameOptionsMiddleware),
 # with the survey pages' own (views._secure): the URL carries the token.
 SECURITY_HEADERS = [
@@ -230,27 +233,21 @@ class PostgresStore:
     async def read(self, invitation_ids: list[int]) -> dict[int, Link]:
         async def work(conn: Any) -> dict[int, Link]:
             async with conn.cursor() as cursor:
-                await cursor.execute(
-                    INVITATIONS_SQL.format(marks=_marks(len(invitation_ids))), invitation_ids
-                )
+                await cursor.execute(INVITATIONS_SQL.format(marks=ANY_ID), [invitation_ids])
                 invitations = await cursor.fetchall()
-                await cursor.execute(intake.state_many_sql(len(invitation_ids)), invitation_ids * 2)
+                await cursor.execute(
+                    intake.STATE_MANY_SQL.format(marks=ANY_ID), [invitation_ids, invitation_ids]
+                )
                 return _links(invitations, await cursor.fetchall())
 
         return await self._run("read", work)
 
     async def insert(self, rows: list[intake.PreparedSubmission]) -> set[tuple[int, str]]:
-        from psycopg.types.json import Jsonb
-
-        params = [
-            value
-            for row in rows
-            for value in row.params(answers=Jsonb(row.page), received_at=row.received_at)
-        ]
+        params = intake.insert_arrays_params(rows)
 
         async def work(conn: Any) -> set[tuple[int, str]]:
             async with conn.cursor() as cursor:
-                await cursor.execute(intake.insert_sql(len(rows)), params)
+                await cursor.execute(intake.INSERT_ARRAYS_SQL, params)
                 return {(pk, key) for pk, key in await cursor.fetchall()}
 
         return await self._run("write", work)

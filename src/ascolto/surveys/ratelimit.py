@@ -3,7 +3,7 @@ every web process behind one Redis shares it; with the local-memory cache a proc
 alone). The same scheme as the web chat widget's limits.
 
 The fast submit path (fastintake.py) counts outside Django's request cycle with `hits_many`:
-the same keys in the same Redis (one pipeline for all the requests waiting), so a client is
+the same keys in the same Redis (one script call for all the requests waiting), so a client is
 limited across both paths and every process. A request it hands on to the Django view carries
 its verdict in the ASGI scope (SCOPE_KEY), so that request is counted once.
 """
@@ -62,26 +62,39 @@ def hit_ip(ip: str, *, now: float | None = None) -> int:
     return _wait(count, start, moment, limit)
 
 
-_redis: dict[asyncio.AbstractEventLoop, Any] = {}
+# One round trip and one reply for a whole batch: each key counted, and given its expiry when
+# the count starts (a key Django's `cache.add` made already has one).
+COUNT_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return counts
+"""
 
 
-def _redis_client() -> Any:
-    """An asyncio Redis client of the running loop (a client belongs to the loop it was made
-    on)."""
+_scripts: dict[asyncio.AbstractEventLoop, Any] = {}
+
+
+def _count_script() -> Any:
+    """COUNT_SCRIPT on an asyncio Redis client of the running loop (a client belongs to the
+    loop it was made on), sent by its digest after the first call."""
     import redis.asyncio
 
     loop = asyncio.get_running_loop()
-    client = _redis.get(loop)
-    if client is None:
-        for old in [other for other in _redis if other.is_closed()]:
-            del _redis[old]
-        client = _redis[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-    return client
+    script = _scripts.get(loop)
+    if script is None:
+        for old in [other for other in _scripts if other.is_closed()]:
+            del _scripts[old]
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        script = _scripts[loop] = client.register_script(COUNT_SCRIPT)
+    return script
 
 
 async def hits_many(ips: Sequence[str], *, now: float | None = None) -> list[int]:
     """`hit_ip` for several requests at once, without blocking the event loop: with Redis one
-    pipeline of INCR + EXPIRE per request, on the keys and values the Django cache uses
+    script call counting every request's key, on the keys and values the Django cache uses
     (Django's Redis cache stores integers as plain Redis integers), so both paths count
     together. Without Redis the local-memory cache is counted in place (no I/O)."""
     if not settings.REDIS_URL:
@@ -89,13 +102,11 @@ async def hits_many(ips: Sequence[str], *, now: float | None = None) -> list[int
     limit = conf.page_hits_per_minute()
     moment = int(time.time() if now is None else now)
     windows = [_window(ip, moment) for ip in ips]
-    pipe = _redis_client().pipeline(transaction=False)
-    for key, _start in windows:
-        full = cache.make_and_validate_key(key)
-        pipe.incr(full)
-        pipe.expire(full, WINDOW_SECONDS + 5)
-    counts = await pipe.execute()
+    counts = await _count_script()(
+        keys=[cache.make_and_validate_key(key) for key, _start in windows],
+        args=[WINDOW_SECONDS + 5],
+    )
     return [
         _wait(int(count), start, moment, limit)
-        for count, (_key, start) in zip(counts[::2], windows, strict=True)
+        for count, (_key, start) in zip(counts, windows, strict=True)
     ]

@@ -65,6 +65,13 @@ def insert_sql(rows: int) -> str:
 
 
 INSERT_SQL = insert_sql(1)
+# The same INSERT on PostgreSQL with the rows given as arrays (`insert_arrays_params`): one
+# statement text whatever the number of rows, so it is parsed and planned once per connection.
+INSERT_ARRAYS_SQL = (
+    f"INSERT INTO {INSERT_COLUMNS} SELECT w, i, k, a::jsonb, l, c, r, 0, '' FROM unnest("  # noqa: S608
+    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],"
+    f" %s::timestamptz[]) AS t(w, i, k, a, l, c, r){INSERT_CONFLICT}"
+)
 
 
 @dataclass
@@ -182,6 +189,12 @@ def submission_key(*, state: PageState, page: Mapping[str, Any]) -> str:
     (a second click with another score) a new one, applied after the first."""
     digest = hashlib.sha256(json.dumps(page, sort_keys=True, default=str).encode()).hexdigest()
     return f"{state.submissions}:{digest[:48]}"
+
+
+def insert_arrays_params(rows: Sequence[PreparedSubmission]) -> list[list[Any]]:
+    """The parameters of INSERT_ARRAYS_SQL: one array per column."""
+    values = [row.params(answers=json.dumps(row.page), received_at=row.received_at) for row in rows]
+    return [list(column) for column in zip(*values, strict=True)]
 
 
 def submission_prepare(
