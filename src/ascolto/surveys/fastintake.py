@@ -304,6 +304,23 @@ class Definition:
     by_key: dict[str, Question]
 
 
+# Tokens whose signature verified, so a survey's later pages skip the HMAC (the nonce is still
+# checked against the invitation's digests on every submit). Only this loop's thread uses it.
+MAX_TOKENS = 20_000
+_verified: OrderedDict[str, tokens.ParsedToken] = OrderedDict()
+
+
+def _parse_token(token: str) -> tokens.ParsedToken | None:
+    parsed = _verified.get(token)
+    if parsed is None:
+        parsed = tokens.parse_token(token)
+        if parsed is not None:
+            _verified[token] = parsed
+            if len(_verified) > MAX_TOKENS:
+                _verified.popitem(last=False)
+    return parsed
+
+
 _definitions_lock = threading.Lock()
 _definitions: OrderedDict[tuple[int, Any], Definition] = OrderedDict()
 _pages_429: dict[str, bytes] = {}
@@ -481,7 +498,7 @@ class SurveySubmits:
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         if content_type.split(";", 1)[0].strip().lower() != FORM_TYPE or "charset" in content_type:
             raise Handover
-        parsed = tokens.parse_token(token)
+        parsed = _parse_token(token)
         if parsed is None:
             raise Handover
         link = await runtime.reads.submit(parsed.invitation_id)
