@@ -261,6 +261,11 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         f"CPU s over {wall:.1f} s wall: web {web_used:.1f}, PostgreSQL {pg_used:.1f}, "
         f"wrk {wrk_used:.1f}; load {load_before[0]:.1f} -> {load_after[0]:.1f}"
     )
+    per = 1000 / max(requests, 1)
+    print(
+        f"CPU ms per request: web {web_used * per:.2f}, PostgreSQL {pg_used * per:.2f}, "
+        f"wrk {wrk_used * per:.2f}, total {(web_used + pg_used + wrk_used) * per:.2f}"
+    )
 
     # (b) the worker over everything accepted
     with connection.cursor() as cursor:

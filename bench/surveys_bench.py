@@ -16,11 +16,16 @@ threads, each answer in its own transaction, and prints answers per second.
 The submit path as customers use it (goal >= 1,000 complete responses/s on 2 cores): real
 `ascolto web --workers 2` processes on PostgreSQL + Redis, loaded by `wrk` (a separate
 process, C) posting both pages of an NPS survey (score, then comment) with a distinct token
-per response and a client address per customer, for `--seconds`. Prints responses/s and the
-p50/p95/p99 latency of the requests, then runs the intake worker over everything accepted and
-prints its completion rate and batch size, and checks that every accepted answer ended up
+per response and a client address per customer, for `--seconds`. The posts are served by the
+fast submit path in front of Django (surveys/fastintake.py: rate limit in Redis, batched reads,
+group commit); give `--submits` above the responses the run can complete, or the tokens wrap
+around and the later posts are answered "already answered" without a write. Prints
+responses/s and the p50/p95/p99 latency of the requests, then runs the intake worker over
+everything accepted and prints its completion rate and batch size, and checks that every
+accepted answer ended up
 completed exactly once (one response, one timeline entry, one outbox event each). CPU seconds
-of the web processes, PostgreSQL backends, wrk and the worker are printed beside wall time.
+of the web processes, PostgreSQL backends, wrk and the worker are printed beside wall time,
+and per request. BENCH_REDIS_URL picks the Redis database (default db 15, flushed).
 """
 
 from __future__ import annotations

@@ -419,6 +419,8 @@ def _run_uvicorn(*, host: str, port: int, workers: int) -> None:
         "lifespan": "on",
         "log_level": settings.LOG_LEVEL.lower(),
         "proxy_headers": True,
+        # uvicorn formats each access line before the logger drops it: skip it when unlogged.
+        "access_log": settings.LOG_LEVEL.upper() in {"DEBUG", "INFO"},
         "ws": "websockets-sansio",
     }
     # uvicorn re-raises the signal that stopped it once it has shut down; while it runs, these

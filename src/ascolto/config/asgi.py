@@ -19,6 +19,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from ascolto.config.routing import websocket_urlpatterns  # noqa: E402
 from ascolto.core import realtime  # noqa: E402
+from ascolto.surveys.fastintake import with_survey_submits  # noqa: E402
 
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -44,8 +45,14 @@ if apps.is_installed("ascolto.connectors.webchat"):
 
     websocket_app = with_widget_socket(websocket_app)
 
+# Survey page submits come by the thousand in a survey wave: they are served in front of
+# Django's request cycle (surveys/fastintake.py, decision 0011); all else goes to Django.
 application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": websocket_app, "lifespan": lifespan}
+    {
+        "http": with_survey_submits(django_asgi_app),
+        "websocket": websocket_app,
+        "lifespan": lifespan,
+    }
 )
 
 # What startup loaded (Django, the apps, their modules) lives as long as the process: keep it

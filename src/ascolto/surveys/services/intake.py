@@ -46,11 +46,31 @@ MAX_ATTEMPTS = 5
 KICK_KEY = "surveys:intake:kick"
 KEEP_PROCESSED = dt.timedelta(days=7)
 # One statement on both databases (SQLite >= 3.35 and PostgreSQL): a double submit hits the
-# unique (invitation, key) and returns no row, so the caller knows it was a copy.
-INSERT_SQL = (
-    'INSERT INTO surveys_submission (workspace_id, invitation_id, "key", answers, language,'
-    " completes, received_at, attempts, last_error) VALUES (%s, %s, %s, %s, %s, %s, %s, 0, '')"
-    ' ON CONFLICT (invitation_id, "key") DO NOTHING RETURNING id'
+# unique (invitation, key) and returns no row, so the caller knows it was a copy. The fast submit
+# path (surveys/fastintake.py) inserts many rows at once with the same statement.
+INSERT_COLUMNS = (
+    'surveys_submission (workspace_id, invitation_id, "key", answers, language, completes,'
+    " received_at, attempts, last_error)"
+)
+INSERT_ROW = "(%s, %s, %s, %s, %s, %s, %s, 0, '')"
+INSERT_CONFLICT = ' ON CONFLICT (invitation_id, "key") DO NOTHING RETURNING invitation_id, "key"'
+
+
+def insert_sql(rows: int) -> str:
+    """The INSERT of `rows` prepared submissions (`PreparedSubmission.params`, one after the
+    other); it returns (invitation id, key) of each row stored, none for a copy. Only
+    placeholders are joined in; the values go through parameters."""
+    values = ", ".join([INSERT_ROW] * rows)
+    return f"INSERT INTO {INSERT_COLUMNS} VALUES {values}{INSERT_CONFLICT}"  # noqa: S608
+
+
+INSERT_SQL = insert_sql(1)
+# The same INSERT on PostgreSQL with the rows given as arrays (`insert_arrays_params`): one
+# statement text whatever the number of rows, so it is parsed and planned once per connection.
+INSERT_ARRAYS_SQL = (
+    f"INSERT INTO {INSERT_COLUMNS} SELECT w, i, k, a::jsonb, l, c, r, 0, '' FROM unnest("  # noqa: S608
+    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],"
+    f" %s::timestamptz[]) AS t(w, i, k, a, l, c, r){INSERT_CONFLICT}"
 )
 
 
@@ -69,6 +89,32 @@ class Accepted:
     completes: bool
     stored: bool
     next_questions: list[Question] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PreparedSubmission:
+    """A validated page of answers, ready to be appended to the Submission table."""
+
+    workspace_id: int
+    invitation_id: int
+    key: str
+    page: dict[str, Any]
+    language: str
+    completes: bool
+    received_at: dt.datetime
+    next_questions: list[Question]
+
+    def params(self, *, answers: Any, received_at: Any) -> list[Any]:
+        """The values of INSERT_ROW, given the answers and time adapted for the database."""
+        return [
+            self.workspace_id,
+            self.invitation_id,
+            self.key,
+            answers,
+            self.language,
+            self.completes,
+            received_at,
+        ]
 
 
 def _merge(
@@ -90,6 +136,22 @@ STATE_SQL = (
 )
 
 
+STATE_MANY_SQL = (
+    "SELECT invitation_id, 0, answers, completed, NULL FROM surveys_response"
+    " WHERE invitation_id IN ({marks}) UNION ALL SELECT invitation_id, id, answers,"
+    " completes, processed_at FROM surveys_submission WHERE invitation_id IN ({marks})"
+    " ORDER BY 1, 2"
+)
+
+
+def state_many_sql(invitations: int) -> str:
+    """STATE_SQL for several invitations at once (each row led by its invitation id, in the
+    order `state_from_rows` expects per invitation); the invitation ids are given twice."""
+    marks = ", ".join(["%s"] * invitations)
+    # Only placeholders are joined in; the ids go through parameters.
+    return STATE_MANY_SQL.format(marks=marks)
+
+
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
@@ -101,6 +163,13 @@ def page_state(*, invitation: Invitation, questions: Sequence[Question]) -> Page
     with connection.cursor() as cursor:
         cursor.execute(STATE_SQL, [invitation.pk, invitation.pk])
         rows = cursor.fetchall()
+    return state_from_rows(rows, questions)
+
+
+def state_from_rows(rows: Sequence[Sequence[Any]], questions: Sequence[Question]) -> PageState:
+    """The PageState of one invitation from its STATE_SQL rows (id, answers, completed or
+    completes, processed_at), in that query's order: the Response first (id 0), then the
+    submissions oldest first."""
     answers: dict[str, Any] = {}
     completed = False
     submissions = 0
@@ -122,6 +191,43 @@ def submission_key(*, state: PageState, page: Mapping[str, Any]) -> str:
     return f"{state.submissions}:{digest[:48]}"
 
 
+def insert_arrays_params(rows: Sequence[PreparedSubmission]) -> list[list[Any]]:
+    """The parameters of INSERT_ARRAYS_SQL: one array per column."""
+    values = [row.params(answers=json.dumps(row.page), received_at=row.received_at) for row in rows]
+    return [list(column) for column in zip(*values, strict=True)]
+
+
+def submission_prepare(
+    *,
+    workspace_id: int,
+    invitation_id: int,
+    questions: Sequence[Question],
+    state: PageState,
+    answers: Mapping[str, Any],
+    keys: Sequence[str],
+    language: str = "",
+    now: dt.datetime | None = None,
+) -> PreparedSubmission:
+    """Validate the answers to the questions `keys` against the answers so far (`state`).
+
+    Raises ValidationFailed (keyed by question) for answers that do not fit. Pure: reads and
+    writes nothing.
+    """
+    merged = _apply(questions, state.answers, answers, keys)
+    page = {key: merged.get(key) for key in keys}
+    remaining = q.next_page(questions, merged)
+    return PreparedSubmission(
+        workspace_id=workspace_id,
+        invitation_id=invitation_id,
+        key=submission_key(state=state, page=page),
+        page=page,
+        language=language,
+        completes=not remaining,
+        received_at=now or timezone.now(),
+        next_questions=remaining,
+    )
+
+
 def submission_accept(
     *,
     invitation: Invitation,
@@ -139,28 +245,31 @@ def submission_accept(
     is written then. One INSERT, ignoring a conflict on (invitation, key): a double submit is
     stored once (`stored` False for the copy). The worker is woken after commit.
     """
-    moment = now or timezone.now()
-    merged = _apply(questions, state.answers, answers, keys)
-    page = {key: merged.get(key) for key in keys}
-    remaining = q.next_page(questions, merged)
+    prepared = submission_prepare(
+        workspace_id=invitation.workspace_id,
+        invitation_id=invitation.pk,
+        questions=questions,
+        state=state,
+        answers=answers,
+        keys=keys,
+        language=language,
+        now=now,
+    )
     ops = connection.ops
     with connection.cursor() as cursor:
         cursor.execute(
             INSERT_SQL,
-            [
-                invitation.workspace_id,
-                invitation.pk,
-                submission_key(state=state, page=page),
-                ops.adapt_json_value(page, None),
-                language,
-                not remaining,
-                ops.adapt_datetimefield_value(moment),
-            ],
+            prepared.params(
+                answers=ops.adapt_json_value(prepared.page, None),
+                received_at=ops.adapt_datetimefield_value(prepared.received_at),
+            ),
         )
         stored = cursor.fetchone() is not None
     if stored:
         transaction.on_commit(wake_worker)
-    return Accepted(completes=not remaining, stored=stored, next_questions=remaining)
+    return Accepted(
+        completes=prepared.completes, stored=stored, next_questions=prepared.next_questions
+    )
 
 
 def wake_worker() -> None:
