@@ -474,8 +474,9 @@ def test_team_view_csat_per_agent_comes_from_the_survey_rollups(workspace, rolle
 
     for pick in ("", "agent=0"):
         filters = _filters(workspace, data, first=5, length=5, pick=pick)
-        table = team.build(workspace=workspace, filters=filters, now=NOW).table_rows
-        csat = {row[0][0]: row[5][0] for row in table}
+        board = team.build(workspace=workspace, filters=filters, now=NOW)
+        column = [str(h) for h in board.table_headers].index("CSAT")
+        csat = {row[0][0]: row[column][0] for row in board.table_rows}
 
         assert csat[str(anna)] == "50.0%"
         assert csat.get(str(bruno)) == (None if pick else "100.0%")

@@ -14,6 +14,7 @@ from ascolto.analytics.models import (
     JourneySnapshot,
     MetricAlert,
     MetricTarget,
+    ValueSnapshot,
 )
 from ascolto.core.admin import register_read_only
 
@@ -26,6 +27,7 @@ register_read_only(
     ConversationRollup,
     ConversationRollupState,
     JourneySnapshot,
+    ValueSnapshot,
     Pulse,
     PulseAnswer,
     PulseSchedule,
