@@ -11,10 +11,9 @@ from ascolto.analytics.models import (
     DigestSent,
     Experiment,
     ExperimentAssignment,
-    JourneySnapshot,
     MetricAlert,
     MetricTarget,
-    ValueSnapshot,
+    Snapshot,
 )
 from ascolto.core.admin import register_read_only
 
@@ -26,8 +25,7 @@ register_read_only(
     ExperimentAssignment,
     ConversationRollup,
     ConversationRollupState,
-    JourneySnapshot,
-    ValueSnapshot,
+    Snapshot,
     Pulse,
     PulseAnswer,
     PulseSchedule,
