@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from ascolto.accounts.models import User
@@ -150,11 +150,14 @@ def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
     )
 
 
-# Search looks at the most recent conversations of the view first; a term found among them
-# (any common word) needs no index at all. Otherwise the matches are collected from the
-# trigram indexes (PostgreSQL, migration inbox 0002) and at most this many ids per source are
-# taken that way; beyond it the single full query runs.
+# Search walks the most recent conversations of the view first, in chunks that grow from
+# SEARCH_FIRST_CHUNK, testing each row in the same query that reads it; a term found among them
+# (any common word) needs no index at all and stops the walk as soon as a page is full. Past
+# SEARCH_RECENT_WINDOW conversations the matches are collected from the trigram indexes
+# (PostgreSQL, migration inbox 0002), at most SEARCH_ID_CAP ids per source; beyond it the single
+# full query runs.
 SEARCH_RECENT_WINDOW = 2000
+SEARCH_FIRST_CHUNK = 100
 SEARCH_ID_CAP = 5000
 
 
@@ -164,20 +167,16 @@ def _searched(
     """The first `limit + 1` conversations of `qs` matching the search term, newest first.
 
     The answer is the same as `_newest(qs.filter(_matches(...)))`; only the way there differs:
-    1. the `SEARCH_RECENT_WINDOW` newest conversations of the view are tested one by one (cheap
-       for a common term, which fills the page there);
+    1. the view is walked newest first, at most `SEARCH_RECENT_WINDOW` conversations, each chunk
+       one query that reads the keys and tests the term; the walk stops once `limit + 1`
+       matches are seen (they are then the newest matches of the whole view);
     2. else, on PostgreSQL, the matching conversation ids come from the indexed columns source by
        source, as long as each source stays under `SEARCH_ID_CAP` ids (a rare term);
     3. else the plain query, correct everywhere and fast enough on small workspaces.
     """
-    window = list(
-        qs.order_by("-last_message_at", "-pk").values_list("pk", "customer_id")[
-            :SEARCH_RECENT_WINDOW
-        ]
-    )
-    found = _newest(qs.filter(pk__in=_window_match_ids(workspace, term, window)), limit)
-    if len(found) > limit or len(window) < SEARCH_RECENT_WINDOW:
-        return found
+    hits, complete = _recent_match_ids(qs, workspace, term, limit)
+    if complete:
+        return _newest(qs.filter(pk__in=hits), limit) if hits else []
     if connections[qs.db].vendor == "postgresql":
         ids = _indexed_match_ids(workspace, term)
         if ids is not None:
@@ -185,25 +184,35 @@ def _searched(
     return _newest(qs.filter(_matches(workspace, term)), limit)
 
 
-def _window_match_ids(workspace: Workspace, term: str, window: list[tuple[int, int]]) -> set[int]:
-    """Which of the window's (conversation id, customer id) pairs match the term: one query,
-    bounded by the window, through the conversation and customer keys."""
-    if not window:
-        return set()
-    ids = [pk for pk, _customer in window]
-    by_message = Message.objects.filter(
-        workspace=workspace, conversation_id__in=ids, text__icontains=term
-    ).values_list("conversation_id", flat=True)
-    by_conversation = (
-        Conversation.objects.filter(workspace=workspace, pk__in=ids)
-        .filter(
-            Q(subject__icontains=term)
-            | Q(customer__name__icontains=term)
-            | Q(customer__identities__value__icontains=term.lower())
+def _recent_match_ids(
+    qs: QuerySet[Conversation], workspace: Workspace, term: str, limit: int
+) -> tuple[list[int], bool]:
+    """Walk the view newest first in growing chunks (at most `SEARCH_RECENT_WINDOW` rows in
+    all). Returns the matching ids seen and whether they decide the page: `limit + 1` of them,
+    or the whole view walked."""
+    tested = qs.annotate(
+        search_hit=Case(
+            When(_matches(workspace, term), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
         )
-        .values_list("pk", flat=True)
-    )
-    return set(by_message.union(by_conversation))
+    ).order_by("-last_message_at", "-pk")
+    hits: list[int] = []
+    walked, chunk = 0, max(1, SEARCH_FIRST_CHUNK)
+    rest = tested
+    while walked < SEARCH_RECENT_WINDOW:
+        size = min(chunk, SEARCH_RECENT_WINDOW - walked)
+        rows = list(rest.values_list("pk", "last_message_at", "search_hit")[:size])
+        hits += [pk for pk, _at, hit in rows if hit]
+        walked += len(rows)
+        if len(hits) > limit or len(rows) < size:
+            return hits, True
+        _pk, last_at, _hit = rows[-1]
+        rest = tested.filter(
+            Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=_pk)
+        )
+        chunk *= 2
+    return hits, False
 
 
 def _matches(workspace: Workspace, term: str) -> Q:
