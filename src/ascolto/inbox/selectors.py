@@ -317,10 +317,19 @@ def customer_conversations(
     )
 
 
+# The sidebar badges count up to this many and then say "1,000+" (as Zendesk and Chatwoot do):
+# past it the exact figure tells an agent nothing and costs a scan of every open conversation.
+VIEW_COUNT_CAP = 1000
+
+
 def view_counts(*, workspace: Workspace, user: User) -> dict[str, int]:
-    """Open conversations per console view, for the sidebar badges."""
+    """Open conversations per console view, for the sidebar badges. A count above
+    `VIEW_COUNT_CAP` is reported as `VIEW_COUNT_CAP + 1` (each query stops there)."""
     now = timezone.now()
     base = Conversation.objects.filter(
         workspace=workspace, merged_into__isnull=True, status=Conversation.Status.OPEN
     )
-    return {view: _apply_view(base, view, user, now).count() for view in VIEWS}
+    return {
+        view: _apply_view(base, view, user, now).order_by()[: VIEW_COUNT_CAP + 1].count()
+        for view in VIEWS
+    }
