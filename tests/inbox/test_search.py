@@ -85,15 +85,16 @@ def test_every_strategy_finds_the_same_conversations_in_order(
     word=st.sampled_from(WORDS),
     window=st.integers(min_value=1, max_value=14),
     chunk=st.integers(min_value=1, max_value=8),
+    probe=st.integers(min_value=0, max_value=14),
     cap=st.integers(min_value=0, max_value=6),
     limit=st.integers(min_value=1, max_value=5),
 )
 def test_pages_never_skip_or_repeat_a_match(
-    workspace, agent, corpus, word, window, chunk, cap, limit
+    workspace, agent, corpus, word, window, chunk, probe, cap, limit
 ):
-    names = ("SEARCH_RECENT_WINDOW", "SEARCH_FIRST_CHUNK", "SEARCH_ID_CAP")
+    names = ("SEARCH_RECENT_WINDOW", "SEARCH_FIRST_CHUNK", "SEARCH_EMPTY_PROBE", "SEARCH_ID_CAP")
     old = [getattr(selectors, name) for name in names]
-    for name, value in zip(names, (window, chunk, cap), strict=True):
+    for name, value in zip(names, (window, chunk, probe, cap), strict=True):
         setattr(selectors, name, value)
     try:
         assert search_all(workspace, agent, word, limit=limit) == expected(corpus, word)

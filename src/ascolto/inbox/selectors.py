@@ -158,6 +158,9 @@ def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
 # full query runs.
 SEARCH_RECENT_WINDOW = 2000
 SEARCH_FIRST_CHUNK = 100
+# A walk that has found nothing in this many conversations stops early: the term is rare, and
+# the indexes answer it faster than the rest of the window would.
+SEARCH_EMPTY_PROBE = 300
 SEARCH_ID_CAP = 5000
 
 
@@ -188,8 +191,8 @@ def _recent_match_ids(
     qs: QuerySet[Conversation], workspace: Workspace, term: str, limit: int
 ) -> tuple[list[int], bool]:
     """Walk the view newest first in growing chunks (at most `SEARCH_RECENT_WINDOW` rows in
-    all). Returns the matching ids seen and whether they decide the page: `limit + 1` of them,
-    or the whole view walked."""
+    all, `SEARCH_EMPTY_PROBE` if none of them matches). Returns the matching ids seen and
+    whether they decide the page: `limit + 1` of them, or the whole view walked."""
     tested = qs.annotate(
         search_hit=Case(
             When(_matches(workspace, term), then=Value(True)),
@@ -207,9 +210,11 @@ def _recent_match_ids(
         walked += len(rows)
         if len(hits) > limit or len(rows) < size:
             return hits, True
-        _pk, last_at, _hit = rows[-1]
+        if not hits and walked >= SEARCH_EMPTY_PROBE:
+            break
+        last_pk, last_at, _hit = rows[-1]
         rest = tested.filter(
-            Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=_pk)
+            Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_pk)
         )
         chunk *= 2
     return hits, False
