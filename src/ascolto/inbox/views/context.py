@@ -169,7 +169,7 @@ def _list_page(
 
 
 def count_badge(count: int) -> str:
-    """A sidebar count as shown: the figure, or "1,000+" past the selector's cap."""
+    """A sidebar count as shown: the figure, or "100+" past the selector's cap."""
     if count > selectors.VIEW_COUNT_CAP:
         return _("%(count)s+") % {
             "count": number_format(selectors.VIEW_COUNT_CAP, force_grouping=True)
