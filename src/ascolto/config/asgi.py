@@ -21,6 +21,11 @@ from ascolto.config.routing import websocket_urlpatterns  # noqa: E402
 from ascolto.core import realtime  # noqa: E402
 from ascolto.surveys.fastintake import with_survey_submits  # noqa: E402
 
+if apps.is_installed("ascolto.connectors.api_channel"):
+    from ascolto.connectors.api_channel.fastingest import with_api_ingest
+else:
+    with_api_ingest = None
+
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Tell core.realtime which loop serves the websockets (see realtime.bind_server_loop)."""
@@ -45,11 +50,16 @@ if apps.is_installed("ascolto.connectors.webchat"):
 
     websocket_app = with_widget_socket(websocket_app)
 
-# Survey page submits come by the thousand in a survey wave: they are served in front of
-# Django's request cycle (surveys/fastintake.py, decision 0011); all else goes to Django.
+# Survey page submits come by the thousand in a survey wave, and inbound API-channel messages
+# from a busy system: ordinary ones are served in front of Django's request cycle
+# (surveys/fastintake.py, decision 0011; connectors/api_channel/fastingest.py, decision 0012);
+# all else goes to Django.
+http_app: Any = with_survey_submits(django_asgi_app)
+if with_api_ingest is not None:
+    http_app = with_api_ingest(http_app)
 application = ProtocolTypeRouter(
     {
-        "http": with_survey_submits(django_asgi_app),
+        "http": http_app,
         "websocket": websocket_app,
         "lifespan": lifespan,
     }
