@@ -636,6 +636,18 @@ def drain(timeout: float) -> None:
 
     connections.close_all()
     start = time.perf_counter()
+    try:
+        from ascolto.connectors.api_channel.models import InboundIntake
+    except ImportError:  # before the intake existed
+        InboundIntake = None
+    if InboundIntake is not None:
+        pending = InboundIntake.objects.filter(processed_at__isnull=True).count()
+        print(f"intake backlog when the load stopped: {pending} accepted messages not stored")
+        while pending and time.perf_counter() - start < timeout:
+            time.sleep(0.5)
+            pending = InboundIntake.objects.filter(processed_at__isnull=True).count()
+        state = "stored" if not pending else f"{pending} still pending"
+        print(f"  {state} after {time.perf_counter() - start:.1f} s")
     backlog = OutboxEvent.objects.filter(dispatched_at__isnull=True).count()
     print(f"outbox backlog when the load stopped: {backlog} events")
     while backlog and time.perf_counter() - start < timeout:

@@ -70,6 +70,10 @@ STORED_SQL = """
 SELECT m.inbox_id, m.provider_id FROM inbox_message m
 JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
   ON m.inbox_id = r.inbox_id AND m.provider_id = r.provider_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM api_channel_inboundintake i
+    WHERE i.inbox_id = m.inbox_id AND i.provider_id = m.provider_id
+)
 """
 HEADERS = [
     (b"content-type", b"application/json"),

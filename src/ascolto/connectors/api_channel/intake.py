@@ -12,16 +12,18 @@ was refused) is marked processed with the error, so it never blocks the rows beh
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, close_old_connections, transaction
 from django.utils import timezone
 
 from ascolto.accounts.models import User
 from ascolto.connectors.api_channel.models import InboundIntake
 from ascolto.core.actors import Actor
-from ascolto.core.errors import DomainError
+from ascolto.core.errors import DomainError, ValidationFailed
+from ascolto.customers.normalize import normalize_identity
 from ascolto.inbox.models import Inbox
 
 logger = logging.getLogger(__name__)
@@ -69,9 +71,20 @@ def wake_worker() -> None:
 
 def intake_drain(*, batch: int = BATCH, max_batches: int = 1000) -> int:
     """Process pending rows until none is left (or `max_batches`). Returns how many."""
-    total = 0
+    total = failures = 0
     for _ in range(max_batches):
-        done = intake_process(limit=batch)
+        try:
+            done = intake_process(limit=batch)
+        except OperationalError:
+            # A deadlock or a lost connection: the batch rolled back and stays pending (the
+            # sweeper takes it up if this keeps failing).
+            failures += 1
+            logger.warning("API channel intake batch rolled back", exc_info=True)
+            close_old_connections()
+            if failures >= 3:
+                raise
+            continue
+        failures = 0
         total += done
         if done:
             continue
@@ -98,6 +111,9 @@ def intake_process(*, limit: int = BATCH) -> int:
             return 0
         inboxes = Inbox.objects.select_related("workspace").in_bulk({r.inbox_id for r in rows})
         users = User.objects.in_bulk({r.user_id for r in rows if r.user_id is not None})
+        # One order for every worker (by customer, then arrival): two batches that create or
+        # lock the same customers' rows take them in the same order and never deadlock.
+        rows.sort(key=_customer_order)
         for row in rows:
             _complete(row, inboxes[row.inbox_id], users.get(row.user_id or 0))
         InboundIntake.objects.bulk_update(
@@ -113,6 +129,15 @@ def intake_process(*, limit: int = BATCH) -> int:
             ],
         )
     return len(rows)
+
+
+def _customer_order(row: InboundIntake) -> tuple[int, str, str, int]:
+    customer = row.payload.get("customer") if isinstance(row.payload, dict) else None
+    kind = str(customer.get("kind", "")) if isinstance(customer, dict) else ""
+    value = str(customer.get("value", "")) if isinstance(customer, dict) else ""
+    with contextlib.suppress(ValidationFailed):
+        value = normalize_identity(kind, value)
+    return (row.inbox_id, kind, value, row.pk)
 
 
 def _complete(row: InboundIntake, inbox: Inbox, user: User | None) -> None:
