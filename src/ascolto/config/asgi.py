@@ -21,11 +21,6 @@ from ascolto.config.routing import websocket_urlpatterns  # noqa: E402
 from ascolto.core import realtime  # noqa: E402
 from ascolto.surveys.fastintake import with_survey_submits  # noqa: E402
 
-if apps.is_installed("ascolto.connectors.api_channel"):
-    from ascolto.connectors.api_channel.fastingest import with_api_ingest
-else:
-    with_api_ingest = None
-
 
 async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Tell core.realtime which loop serves the websockets (see realtime.bind_server_loop)."""
@@ -55,7 +50,9 @@ if apps.is_installed("ascolto.connectors.webchat"):
 # (surveys/fastintake.py, decision 0011; connectors/api_channel/fastingest.py, decision 0012);
 # all else goes to Django.
 http_app: Any = with_survey_submits(django_asgi_app)
-if with_api_ingest is not None:
+if apps.is_installed("ascolto.connectors.api_channel"):
+    from ascolto.connectors.api_channel.fastingest import with_api_ingest
+
     http_app = with_api_ingest(http_app)
 application = ProtocolTypeRouter(
     {
