@@ -377,7 +377,7 @@ def test_a_worker_dying_mid_batch_leaves_the_batch_pending_and_it_is_stored_once
     assert set(InboundIntake.objects.values_list("attempts", flat=True)) == {1}
 
 
-def test_a_message_that_cannot_be_stored_is_recorded_and_does_not_block_the_rest(channel):
+def test_a_message_that_cannot_be_stored_is_recorded_and_does_not_block_the_rest(api, channel):
     accepted(channel, "a", "b")
     row = InboundIntake.objects.get(provider_id="a")
     row.payload = {**row.payload, "customer": {"kind": "phone", "value": "not a phone"}}
@@ -389,6 +389,9 @@ def test_a_message_that_cannot_be_stored_is_recorded_and_does_not_block_the_rest
     assert row.last_error
     assert row.message_id is None
     assert list(Message.objects.values_list("provider_id", flat=True)) == ["b"]
+    repeat = api.post(f"channels/api/{channel.inbox.pk}/messages", ingest_body("a"))
+    assert repeat.status_code == 422
+    assert repeat.json()["detail"] == row.last_error
 
 
 def test_the_worker_pushes_each_message_to_the_agents_after_commit(channel, workspace):

@@ -260,7 +260,7 @@ class Runtime:
             elif key in earlier and earlier[key][2] is not None:
                 row = earlier[key]
                 answers.append(Answer(200, _body(row[2], row[3], row[4], True)))
-            else:  # the first delivery is still being stored by Django, or failed: its answer
+            else:  # the first was refused by the worker: Django answers with the error
                 answers.append(Answer(0, None))
         return answers
 

@@ -48,7 +48,8 @@ RETURNING inbox_id, provider_id, message_id
 """
 # What the first delivery of a provider id was answered with (repeats get the same ids).
 EXISTING_SQL = """
-SELECT i.inbox_id, i.provider_id, i.message_id, i.conversation_id, i.customer_id
+SELECT i.inbox_id, i.provider_id, i.message_id, i.conversation_id, i.customer_id,
+       i.processed_at
 FROM api_channel_inboundintake i
 JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
   ON i.inbox_id = r.inbox_id AND i.provider_id = r.provider_id
@@ -163,6 +164,7 @@ def _complete(row: InboundIntake, inbox: Inbox, user: User | None) -> None:
     except DomainError as exc:
         logger.warning("API channel message %s could not be stored: %s", row.pk, exc.message)
         row.last_error = exc.message
+        row.message_id = None  # never stored: a repeat is answered with the error (services)
         row.processed_at = timezone.now()
         return
     row.message_id = result.message_id

@@ -179,8 +179,8 @@ def _ledger_claim(*, inbox: Inbox, item: IngestItem, actor: Actor) -> tuple[Inbo
 
 
 def _repeat(ledger: InboundIntake) -> IngestResult:
-    if ledger.message_id is None:  # a concurrent first delivery failed and rolled back
-        raise Conflict("This message is being stored by another request; send it again.")
+    if ledger.message_id is None:  # accepted, then refused by the intake worker
+        raise ValidationFailed(ledger.last_error or "This message could not be stored.")
     return IngestResult(
         message_id=ledger.message_id,
         conversation_id=ledger.conversation_id,
