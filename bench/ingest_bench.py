@@ -204,7 +204,7 @@ def _free_port() -> int:
 
 
 def _wait_for_port(port: int, processes: list[subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a busy shared machine starts Django slowly
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
