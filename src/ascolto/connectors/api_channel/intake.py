@@ -1,18 +1,17 @@
-"""The API channel's intake: accepted messages completed in batches (docs/decisions/0012).
+"""The API channel's intake: accepted messages completed by the worker (docs/decisions/0012).
 
 A message accepted by the fast path (fastingest.py) is a pending `InboundIntake` row holding
-the validated body and the message id reserved for it. `intake_process` claims pending rows
-(FOR UPDATE SKIP LOCKED, so several workers share the backlog and never take the same row),
-stores each through the inbox write path (customer match, threading, message, timeline,
-outbox, realtime push after commit) and marks the row processed, all in one transaction: a
-worker that dies mid-batch leaves every row of the batch pending, and the next run completes
-each once. A row whose message cannot be stored (a domain error, say the customer's handle
-was refused) is marked processed with the error, so it never blocks the rows behind it.
+the validated body and the message id reserved for it. `intake_process` claims pending rows one
+transaction at a time (FOR UPDATE SKIP LOCKED, so several workers share the backlog and never
+take the same row), stores each through the inbox write path (customer match, threading,
+message, timeline, outbox, realtime push after commit) and marks the row processed in the same
+transaction: a worker that dies leaves its current row pending, and the next run completes it
+once. A row whose message cannot be stored (a domain error, say the customer's handle was
+refused) is marked processed with the error, so it never blocks the rows behind it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from django.core.cache import cache
@@ -22,8 +21,7 @@ from django.utils import timezone
 from ascolto.accounts.models import User
 from ascolto.connectors.api_channel.models import InboundIntake
 from ascolto.core.actors import Actor
-from ascolto.core.errors import DomainError, ValidationFailed
-from ascolto.customers.normalize import normalize_identity
+from ascolto.core.errors import DomainError
 from ascolto.inbox.models import Inbox
 
 logger = logging.getLogger(__name__)
@@ -98,47 +96,47 @@ def intake_drain(*, batch: int = BATCH, max_batches: int = 1000) -> int:
 
 
 def intake_process(*, limit: int = BATCH) -> int:
-    """Complete up to `limit` pending rows in one transaction. Returns how many were claimed.
+    """Complete up to `limit` pending rows, each in a transaction of its own. Returns how many.
 
-    Locks: the claimed rows (SKIP LOCKED), then what the inbox write path locks per message
-    (the conversation). Raises what is not a DomainError, leaving every row pending."""
-    with transaction.atomic():
-        rows = list(
-            InboundIntake.objects.select_for_update(skip_locked=True)
-            .filter(processed_at__isnull=True)
-            .order_by("id")[:limit]
-        )
-        if not rows:
-            return 0
-        inboxes = Inbox.objects.select_related("workspace").in_bulk({r.inbox_id for r in rows})
-        users = User.objects.in_bulk({r.user_id for r in rows if r.user_id is not None})
-        # One order for every worker (by customer, then arrival): two batches that create or
-        # lock the same customers' rows take them in the same order and never deadlock.
-        rows.sort(key=_customer_order)
-        for row in rows:
-            _complete(row, inboxes[row.inbox_id], users.get(row.user_id or 0))
-        InboundIntake.objects.bulk_update(
-            rows,
-            [
-                "message_id",
-                "conversation_id",
-                "customer_id",
-                "conversation_created",
-                "processed_at",
-                "attempts",
-                "last_error",
-            ],
-        )
-    return len(rows)
-
-
-def _customer_order(row: InboundIntake) -> tuple[int, str, str, int]:
-    customer = row.payload.get("customer") if isinstance(row.payload, dict) else None
-    kind = str(customer.get("kind", "")) if isinstance(customer, dict) else ""
-    value = str(customer.get("value", "")) if isinstance(customer, dict) else ""
-    with contextlib.suppress(ValidationFailed):
-        value = normalize_identity(kind, value)
-    return (row.inbox_id, kind, value, row.pk)
+    Each transaction claims the oldest pending row nobody holds (FOR UPDATE SKIP LOCKED),
+    stores its message and marks it processed, so locks (the row, the conversation) are held
+    for one message only: the routing and SLA handlers, which lock conversations too, never
+    wait behind a batch, and a worker that dies leaves only its current row pending. Raises
+    what is not a DomainError (that row rolls back and stays pending)."""
+    inboxes: dict[int, Inbox] = {}
+    users: dict[int, User | None] = {}
+    done = 0
+    while done < limit:
+        with transaction.atomic():
+            row = (
+                InboundIntake.objects.select_for_update(skip_locked=True)
+                .filter(processed_at__isnull=True)
+                .order_by("id")
+                .first()
+            )
+            if row is None:
+                break
+            if row.inbox_id not in inboxes:
+                inboxes[row.inbox_id] = Inbox.objects.select_related("workspace").get(
+                    pk=row.inbox_id
+                )
+            user_id = row.user_id or 0
+            if user_id not in users:
+                users[user_id] = User.objects.filter(pk=user_id).first()
+            _complete(row, inboxes[row.inbox_id], users[user_id])
+            row.save(
+                update_fields=[
+                    "message_id",
+                    "conversation_id",
+                    "customer_id",
+                    "conversation_created",
+                    "processed_at",
+                    "attempts",
+                    "last_error",
+                ]
+            )
+        done += 1
+    return done
 
 
 def _complete(row: InboundIntake, inbox: Inbox, user: User | None) -> None:
