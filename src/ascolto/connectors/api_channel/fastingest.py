@@ -182,6 +182,8 @@ class Runtime:
         self.reads.cancel()
         self.inserts.cancel()
         self.store.close()
+        # The wake-up thread's Django connection (the job runs there when Huey is immediate).
+        self.kicks.submit(connections.close_all)
         self.kicks.shutdown(wait=False)
 
     async def _read(self, lookups: list[Lookup]) -> list[Grant | None]:
