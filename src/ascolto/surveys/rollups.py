@@ -181,9 +181,9 @@ def _rebuild_combo(
     rows: dict[RowIdent, DailyRollup],
     workspace: Workspace,
     names: tuple[str, ...],
-    responses: QuerySet[Response],
-    invitations: QuerySet[Invitation],
-    intercepts: QuerySet[InterceptAnswer],
+    responses: QuerySet[Any],
+    invitations: QuerySet[Any],
+    intercepts: QuerySet[Any],
 ) -> None:
     """The per-channel rows of the breakdowns `names` over the days of the querysets."""
     dimension = combo_dimension(names)

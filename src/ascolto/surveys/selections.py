@@ -153,9 +153,12 @@ def _direct(
     rows: Counts = {}
     responses = _responses(workspace, selection)
     if by_channel:
-        found: list[dict[str, Any]] = list(
-            responses.values(group=F("channel")).annotate(**agg.response_counts()).order_by()
-        )
+        found: list[dict[str, Any]] = [
+            dict(r)
+            for r in responses.values(group=F("channel"))
+            .annotate(**agg.response_counts())
+            .order_by()
+        ]
     else:
         found = [{"group": "", **responses.aggregate(**agg.response_counts())}]
     for r in found:
