@@ -370,6 +370,19 @@ def _dashboards(
     print("|---|---|---|---:|---:|---:|---:|")
     cases = [("to yesterday", label, extra) for label, extra in selections.items()]
     cases += [("to today", label, selections[label]) for label in ("none", "channel")]
+    # Survey selections the survey rollups have no rows for: counted directly, by the indexes.
+    survey_direct = [
+        (
+            "to yesterday",
+            "agent+language (survey direct)",
+            {"agent": str(people["agents"][5].pk), "language": "it"},
+        ),
+        (
+            "to yesterday",
+            "channel+team+language+tier (survey direct)",
+            {**selections["channel+team+language (direct)"], "tier": "gold"},
+        ),
+    ]
 
     def filters_of(until: str, extra: dict[str, str]) -> Any:
         to = today - dt.timedelta(days=1) if until == "to yesterday" else today
@@ -380,7 +393,7 @@ def _dashboards(
     for name, module in (*dashboards, ("voice", voice)):
         if only and name not in only:
             continue
-        for until, label, extra in cases:
+        for until, label, extra in cases + (survey_direct if name == "voice" else []):
             filters = filters_of(until, extra)
             cells = _timings(
                 runs,
