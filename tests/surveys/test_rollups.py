@@ -65,6 +65,7 @@ def _fill(workspace: Any, seed: int, count: int = 160) -> dict[str, Any]:
             send_after=sent_at,
             sent_at=sent_at,
             answered_at=answered_at if answered else None,
+            opened_at=sent_at if answered or rng.random() < 0.4 else None,
             agent=rng.choice([*agents, None]),
             team=rng.choice([*teams, None]),
         )
@@ -109,7 +110,7 @@ def _fill(workspace: Any, seed: int, count: int = 160) -> dict[str, Any]:
     Invitation.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
     Response.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
     InterceptAnswer.objects.filter(workspace=workspace).update(updated_at=an_hour_ago)
-    return {"surveys": surveys, "start": start}
+    return {"surveys": surveys, "start": start, "teams": teams, "agents": agents}
 
 
 def _figures(workspace: Any, filters: selectors.ResponseFilter, by: str | None) -> Any:

@@ -50,6 +50,8 @@ RESPONSE_COUNTS = (
     "ces_total",
 )
 RATE_COUNTS = ("sent", "answered")
+# The invitation funnel of the voice of the customer dashboard.
+FUNNEL_COUNTS = ("sent", "opened", "answered")
 
 
 def response_counts(*, completed_only: bool = False, prefix: str = "") -> dict[str, Any]:
@@ -97,6 +99,14 @@ def intercept_counts(qs: QuerySet[Any], by: str | None, *fields: str) -> list[di
 def rate_counts() -> dict[str, Any]:
     """Aggregates over sent Invitation rows: the response rate."""
     return {"sent": Count("id"), "answered": Count("id", filter=Q(answered_at__isnull=False))}
+
+
+def funnel_counts() -> dict[str, Any]:
+    """Aggregates over sent Invitation rows: sent, opened, answered."""
+    return {
+        **rate_counts(),
+        "opened": Count("id", filter=Q(opened_at__isnull=False)),
+    }
 
 
 def invitation_channel() -> Case:

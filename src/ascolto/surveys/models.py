@@ -267,6 +267,8 @@ class Invitation(WorkspaceScopedModel):
             models.Index(fields=["workspace", "survey", "-id"], name="invitation_survey_idx"),
             models.Index(fields=["workspace", "updated_at"], name="invitation_changed_idx"),
             models.Index(fields=["workspace", "sent_at"], name="invitation_sent_idx"),
+            models.Index(fields=["workspace", "agent", "sent_at"], name="invitation_agent_idx"),
+            models.Index(fields=["workspace", "team", "sent_at"], name="invitation_team_idx"),
             models.Index(
                 fields=["sent_at"],
                 name="invitation_remind_idx",
@@ -278,6 +280,18 @@ class Invitation(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.survey_id}/{self.source_key}"
+
+
+# What a dashboard's direct count reads of a response besides its index keys (index-only scans).
+_RESPONSE_DIMENSIONS = [
+    "channel",
+    "language",
+    "segment",
+    "nps_score",
+    "csat_score",
+    "ces_score",
+    "completed",
+]
 
 
 class Response(WorkspaceScopedModel):
@@ -344,6 +358,18 @@ class Response(WorkspaceScopedModel):
             models.Index(fields=["workspace", "updated_at"], name="response_changed_idx"),
             # The edges of a rolled-up period (part days, today) are counted by time range.
             models.Index(fields=["workspace", "created_at"], name="response_created_idx"),
+            # Dashboard selections the rollups have no rows for (an agent with another filter,
+            # three breakdowns) are counted directly: narrowed by the agent or the team first.
+            models.Index(
+                fields=["workspace", "agent", "created_at"],
+                name="response_agent_idx",
+                include=[*_RESPONSE_DIMENSIONS, "team"],
+            ),
+            models.Index(
+                fields=["workspace", "team", "created_at"],
+                name="response_team_idx",
+                include=[*_RESPONSE_DIMENSIONS, "agent"],
+            ),
             models.Index(
                 fields=["updated_at"], name="response_open_idx", condition=models.Q(completed=False)
             ),
@@ -421,15 +447,18 @@ class DailyRollup(models.Model):
     periods add up a few thousand rows instead of scanning every response (surveys/rollups.py).
 
     `dimension` is "" for the survey's totals, else a breakdown name (channel, team, agent,
-    segment, language, touchpoint) and `key` its value. Response counts are those of every
-    response and, as `done_*`, of the completed ones; invitation counts are those sent that day
-    (and answered since)."""
+    segment, language, touchpoint) and `key` its value. The dashboards' combined filters have
+    rows per channel too: `dimension` "team+language/channel", `key` "3|it" and `channel` the
+    channel (rollups.CHANNEL_COMBOS); other rows have an empty `channel`. Response counts are
+    those of every response and, as `done_*`, of the completed ones; invitation counts are those
+    sent that day (and opened or answered since)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
-    dimension = models.CharField(max_length=12, blank=True, default="")
+    dimension = models.CharField(max_length=32, blank=True, default="")
     key = models.CharField(max_length=40, blank=True, default="")
+    channel = models.CharField(max_length=12, blank=True, default="")
     responses = models.PositiveIntegerField(default=0)
     promoters = models.PositiveIntegerField(default=0)
     passives = models.PositiveIntegerField(default=0)
@@ -447,6 +476,7 @@ class DailyRollup(models.Model):
     done_ces_n = models.PositiveIntegerField(default=0)
     done_ces_total = models.PositiveIntegerField(default=0)
     sent = models.PositiveIntegerField(default=0)
+    opened = models.PositiveIntegerField(default=0)
     answered = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -454,9 +484,15 @@ class DailyRollup(models.Model):
         verbose_name_plural = _("daily survey rollups")
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "dimension", "day", "survey", "key"],
+                fields=["workspace", "dimension", "day", "survey", "key", "channel"],
                 name="survey_rollup_unique",
             )
+        ]
+        indexes = [
+            # A dashboard's filters read one key of a dimension over the period.
+            models.Index(
+                fields=["workspace", "dimension", "key", "day"], name="survey_rollup_key_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ changing after the day was rolled up (invitations are grouped by the customer's 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,23 @@ UTC = dt.UTC
 OVERLAP = dt.timedelta(minutes=10)
 DAYS_PER_BATCH = 31
 DIMENSIONS = ("", "channel", "team", "agent", "segment", "language", "touchpoint")
+# The dashboards' filters that combine with each other and with the channel: rows per channel
+# of each value of one or two of them (dimension "team+language/channel", key "3|it"), so a
+# selection of up to three filters (the channel and two of these) and its NPS by channel add up
+# rollup rows. The agent is left out: its rows would number as many as its responses, and one
+# agent's responses are few enough to count directly (response_agent_idx).
+COMBINED = ("team", "segment", "language")
+CHANNEL_COMBOS = tuple(c for n in (1, 2) for c in itertools.combinations(COMBINED, n))
+RowIdent = tuple[dt.date, int, str, str, str]
+
+
+def combo_dimension(names: Iterable[str]) -> str:
+    """The dimension of the per-channel rows of `names` (in `COMBINED` order)."""
+    return "+".join(sorted(names, key=COMBINED.index)) + "/channel"
+
+
+def combo_key(values: Iterable[Any]) -> str:
+    return "|".join(agg.group_key(v) for v in values)
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -109,7 +127,7 @@ def _days_with_data(workspace: Workspace, *, changed_since: dt.datetime | None) 
 def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
     """Replace the rollup rows of `days` with fresh GROUP BY counts."""
     DailyRollup.objects.filter(workspace=workspace, day__in=days).delete()
-    rows: dict[tuple[dt.date, int, str, str], DailyRollup] = {}
+    rows: dict[RowIdent, DailyRollup] = {}
     for first, last in _runs(days):
         since, until = _day_start(first), _day_start(last + dt.timedelta(days=1))
         responses = Response.objects.filter(
@@ -143,11 +161,10 @@ def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
                     setattr(row, f"done_{name}", int(r[f"done_{name}"] or 0))
             for r in _dicts(
                 invitations.values("day", "survey_id", **invitation_group)
-                .annotate(**agg.rate_counts())
+                .annotate(**agg.funnel_counts())
                 .order_by()
             ):
-                row = _row(rows, workspace, r, dimension)
-                row.sent, row.answered = int(r["sent"] or 0), int(r["answered"] or 0)
+                _set_funnel(_row(rows, workspace, r, dimension), r)
             # Website answers are complete: they count in the totals and in `done_*` alike.
             for r in agg.intercept_counts(intercepts, dimension or None, "day", "survey_id"):
                 row = _row(rows, workspace, r, dimension)
@@ -155,27 +172,95 @@ def _rebuild(workspace: Workspace, days: list[dt.date]) -> None:
                     value = int(r[name] or 0)
                     setattr(row, name, getattr(row, name) + value)
                     setattr(row, f"done_{name}", getattr(row, f"done_{name}") + value)
+        for names in CHANNEL_COMBOS:
+            _rebuild_combo(rows, workspace, names, responses, invitations, intercepts)
     DailyRollup.objects.bulk_create(rows.values(), batch_size=1000)
 
 
+def _rebuild_combo(
+    rows: dict[RowIdent, DailyRollup],
+    workspace: Workspace,
+    names: tuple[str, ...],
+    responses: QuerySet[Any],
+    invitations: QuerySet[Any],
+    intercepts: QuerySet[Any],
+) -> None:
+    """The per-channel rows of the breakdowns `names` over the days of the querysets."""
+    dimension = combo_dimension(names)
+    fields = [f"g{n}" for n in range(len(names))]
+
+    def ident(r: dict[str, Any], channel: Any) -> RowIdent:
+        key = combo_key(r.get(f) for f in fields)
+        return (r["day"], r["survey_id"], dimension, key, agg.group_key(channel))
+
+    pairs = list(zip(fields, names, strict=True))
+    response_groups = {f: F(agg.RESPONSE_GROUP_FIELD[n]) for f, n in pairs}
+    for r in _dicts(
+        responses.values("day", "survey_id", "channel", **response_groups)
+        .annotate(
+            **agg.response_counts(),
+            **agg.response_counts(completed_only=True, prefix="done_"),
+        )
+        .order_by()
+    ):
+        row = _combo_row(rows, workspace, ident(r, r["channel"]))
+        for name in agg.RESPONSE_COUNTS:
+            setattr(row, name, int(r[name] or 0))
+            setattr(row, f"done_{name}", int(r[f"done_{name}"] or 0))
+    invitation_groups = {f: agg.invitation_group(n) for f, n in pairs}
+    for r in _dicts(
+        invitations.values("day", "survey_id", ch=agg.invitation_channel(), **invitation_groups)
+        .annotate(**agg.funnel_counts())
+        .order_by()
+    ):
+        _set_funnel(_combo_row(rows, workspace, ident(r, r["ch"])), r)
+    intercept_groups = {
+        f: F(agg.INTERCEPT_GROUP_FIELD[n]) for f, n in pairs if n in agg.INTERCEPT_GROUP_FIELD
+    }
+    for r in _dicts(
+        intercepts.values("day", "survey_id", **intercept_groups)
+        .annotate(**agg.response_counts())
+        .order_by()
+    ):
+        if not r["responses"]:
+            continue
+        row = _combo_row(rows, workspace, ident(r, agg.WEBSITE_CHANNEL))
+        for name in agg.RESPONSE_COUNTS:
+            value = int(r[name] or 0)
+            setattr(row, name, getattr(row, name) + value)
+            setattr(row, f"done_{name}", getattr(row, f"done_{name}") + value)
+
+
+def _combo_row(
+    rows: dict[RowIdent, DailyRollup], workspace: Workspace, ident: RowIdent
+) -> DailyRollup:
+    row = rows.get(ident)
+    if row is None:
+        day, survey_id, dimension, key, channel = ident
+        row = rows[ident] = DailyRollup(
+            workspace=workspace,
+            day=day,
+            survey_id=survey_id,
+            dimension=dimension,
+            key=key,
+            channel=channel,
+        )
+    return row
+
+
+def _set_funnel(row: DailyRollup, r: dict[str, Any]) -> None:
+    row.sent, row.opened = int(r["sent"] or 0), int(r["opened"] or 0)
+    row.answered = int(r["answered"] or 0)
+
+
 def _row(
-    rows: dict[tuple[dt.date, int, str, str], DailyRollup],
+    rows: dict[RowIdent, DailyRollup],
     workspace: Workspace,
     r: dict[str, Any],
     dimension: str,
 ) -> DailyRollup:
     key = agg.group_key(r.get("group")) if dimension else ""
-    ident = (r["day"], r["survey_id"], dimension, key)
-    row = rows.get(ident)
-    if row is None:
-        row = rows[ident] = DailyRollup(
-            workspace=workspace,
-            day=r["day"],
-            survey_id=r["survey_id"],
-            dimension=dimension,
-            key=key,
-        )
-    return row
+    return _combo_row(rows, workspace, (r["day"], r["survey_id"], dimension, key, ""))
 
 
 def _dicts(rows: Iterable[Any]) -> list[dict[str, Any]]:
@@ -289,3 +374,42 @@ def counts(
         if rate_part["sent"]:
             rates[key] = rate_part
     return rows, rates
+
+
+def selection_counts(
+    *,
+    workspace: Workspace,
+    first_day: dt.date,
+    end_day: dt.date,
+    dimension: str,
+    key: str | None,
+    channel: str | None,
+    group: str,
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Response counts and funnel counts (sent, opened, answered) of the rows of `dimension`
+    over the rolled-up days, of one `key` and one `channel` when given (None: all), per
+    `group` ("key", "channel", or "" for one total keyed ""). Groups of nothing are left out."""
+    qs = DailyRollup.objects.filter(
+        workspace=workspace, dimension=dimension, day__gte=first_day, day__lt=end_day
+    )
+    if key is not None:
+        qs = qs.filter(key=key)
+    if channel is not None:
+        qs = qs.filter(channel=channel)
+    names = (*agg.RESPONSE_COUNTS, *agg.FUNNEL_COUNTS)
+    sums: dict[str, Any] = {name: Sum(name) for name in names}
+    if group:
+        grouped = _dicts(qs.values(group=F(group)).annotate(**sums).order_by())
+    else:
+        grouped = [{"group": "", **qs.aggregate(**sums)}]
+    rows: dict[str, dict[str, int]] = {}
+    funnel: dict[str, dict[str, int]] = {}
+    for g in grouped:
+        found = agg.group_key(g["group"])
+        response_part = {name: int(g[name] or 0) for name in agg.RESPONSE_COUNTS}
+        funnel_part = {name: int(g[name] or 0) for name in agg.FUNNEL_COUNTS}
+        if response_part["responses"]:
+            rows[found] = response_part
+        if funnel_part["sent"]:
+            funnel[found] = funnel_part
+    return rows, funnel

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,7 +22,7 @@ from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.enps import selectors as enps_selectors
 from ascolto.core.models import Workspace
 from ascolto.surveys import metrics as survey_metrics
-from ascolto.surveys import selectors as survey_selectors
+from ascolto.surveys import selections as survey_selections
 from ascolto.surveys.models import Response
 
 
@@ -110,75 +110,37 @@ def response_queryset(*, workspace: Workspace, filters: DashboardFilters) -> Que
     return qs
 
 
-def survey_counts(qs: QuerySet[Response]) -> dict[str, Any]:
-    return qs.aggregate(
-        responses=Count("id"),
-        promoters=Count("id", filter=Q(nps_score__gte=survey_metrics.PROMOTER_MIN)),
-        passives=Count(
-            "id",
-            filter=Q(
-                nps_score__gt=survey_metrics.DETRACTOR_MAX,
-                nps_score__lt=survey_metrics.PROMOTER_MIN,
-            ),
-        ),
-        detractors=Count("id", filter=Q(nps_score__lte=survey_metrics.DETRACTOR_MAX)),
-        csat_n=Count("csat_score"),
-        csat_satisfied=Count("id", filter=Q(csat_score__gte=survey_metrics.CSAT_SATISFIED_MIN)),
-        ces_n=Count("ces_score"),
-        ces_total=Sum("ces_score"),
+def survey_selection(filters: DashboardFilters) -> survey_selections.Selection:
+    """The survey selection of the dashboard filters (the tier filter is the response's
+    segment)."""
+    return survey_selections.Selection(
+        since=filters.period.start,
+        until=filters.period.end,
+        channel=filters.channel or None,
+        team_id=filters.team_id,
+        agent_id=filters.agent_id,
+        segment=filters.tier_value,
+        language=filters.language or None,
     )
 
 
-def survey_values(counts: dict[str, Any]) -> dict[str, float | None]:
-    nps = survey_metrics.nps_from_counts(
-        promoters=counts["promoters"], passives=counts["passives"], detractors=counts["detractors"]
-    )
-    csat = survey_metrics.csat_from_counts(n=counts["csat_n"], satisfied=counts["csat_satisfied"])
-    ces = survey_metrics.ces_from_counts(n=counts["ces_n"], total=float(counts["ces_total"] or 0))
-    return {
-        "nps": nps.score,
-        "csat": csat.percent,
-        "ces": ces.average,
-        "survey_responses": float(counts["responses"]),
-    }
-
-
-# The survey breakdown that matches each dashboard filter (surveys.selectors.metric_counts).
-SURVEY_BREAKDOWN = {
-    "channel": "channel",
-    "team": "team",
-    "agent": "agent",
-    "language": "language",
-    "tier": "segment",
-}
-
-
-def survey_figures(*, workspace: Workspace, filters: DashboardFilters) -> dict[str, float | None]:
-    """NPS, CSAT, CES and the response count of the selection. With no filter or one, whole
-    past days come from the survey rollups (surveys/rollups.py); combined filters count the
-    responses directly (in the database: a few queries however many responses)."""
-    wanted = rollups.filter_key(filters)
-    if wanted is None or "+" in wanted[0]:
-        return survey_values(survey_counts(response_queryset(workspace=workspace, filters=filters)))
-    dimension, key = wanted
-    result = survey_selectors.metric_counts(
-        workspace=workspace,
-        filters=survey_selectors.ResponseFilter(
-            since=filters.period.start, until=filters.period.end
-        ),
-        by=SURVEY_BREAKDOWN[dimension] if dimension else None,
-    )
-    group = result.totals
-    if dimension:
-        group = next((g for g, _label in result.groups if g.key == key), None) or (
-            survey_metrics.summarize(survey_metrics.GroupCounts(key=key))
-        )
+def survey_figure_values(group: survey_metrics.GroupMetrics) -> dict[str, float | None]:
     return {
         "nps": group.nps.score,
         "csat": group.csat.percent,
         "ces": group.ces.average,
         "survey_responses": float(group.responses),
     }
+
+
+def survey_figures(*, workspace: Workspace, filters: DashboardFilters) -> dict[str, float | None]:
+    """NPS, CSAT, CES and the response count of the selection (responses and website answers,
+    surveys/selections.py): whole past days from the survey rollups, the edges counted
+    directly."""
+    found = survey_selections.selection_figures(
+        workspace=workspace, selection=survey_selection(filters)
+    )
+    return survey_figure_values(found.totals)
 
 
 def metric_values(
