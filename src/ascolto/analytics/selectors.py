@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import Any
 
 from django.db import connection
-from django.db.models import BigIntegerField, Func, Q, QuerySet
+from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils.dateparse import parse_datetime
 
@@ -26,9 +25,9 @@ def conversation_facts(
     among: QuerySet[Conversation] | None = None,
 ) -> list[ConversationFacts]:
     """Facts of the conversations that started (first customer message, else creation) in
-    [start, end). Four queries (three without messages), plus one per thousands of resolved
-    conversations' customers to see whether they came back within the first-contact window
-    (`recontacted`).
+    [start, end). Three queries (two without messages); whether a resolved conversation's
+    customer came back within the first-contact window (`recontacted`) is found with the
+    conversations.
 
     `touched_since` narrows the read to conversations with a message since then (an index
     lookup): pass the period's start for a recent period. A conversation's last message is
@@ -41,17 +40,19 @@ def conversation_facts(
     conversations = base.filter(workspace=workspace, merged_into__isnull=True)
     if touched_since is not None:
         conversations = conversations.filter(last_message_at__gte=touched_since)
-    rows = conversations.filter(started_between(start, end)).values_list(
+    selected = conversations.filter(started_between(start, end))
+    rows = selected.values_list(
         "id",
         "customer_id",
         "channel",
         "status",
         "reopen_count",
         "transfer_count",
+        _recontacted(workspace),
         *(EpochMicros(name) for name in FACT_TIMES),
     )
     facts: dict[int, ConversationFacts] = {}
-    for pk, customer_id, channel, status, reopens, transfers, *times in rows:
+    for pk, customer_id, channel, status, reopens, transfers, recontacted, *times in rows:
         created, first_message, first_response, resolved, response_due, resolution_due = (
             _moment(value) for value in times
         )
@@ -69,20 +70,35 @@ def conversation_facts(
             transfer_count=transfers,
             first_response_due_at=response_due,
             resolution_due_at=resolution_due,
+            recontacted=resolved is not None and bool(recontacted),
         )
     if not facts:
         return []
-    ids = list(facts)
+    # The same conversations again, selected by the database rather than sent back as a list of
+    # thousands of ids (whose parameters cost more to send than the lookup).
+    ids = selected.values("id")
     if with_messages:
-        _add_message_summaries(workspace, facts)
+        _add_message_summaries(workspace, facts, ids)
     for conversation_id, agent_id, started, ended in HandlingInterval.objects.filter(
         workspace=workspace, conversation_id__in=ids
     ).values_list(
         "conversation_id", "agent_id", EpochMicros("started_at"), EpochMicros("ended_at")
     ):
         facts[conversation_id].handling.append((agent_id, _at(started), _at(ended)))
-    _mark_recontacts(workspace, [f for f in facts.values() if f.resolved_at is not None])
     return list(facts.values())
+
+
+def _recontacted(workspace: Workspace) -> Exists:
+    """Whether the customer started another conversation (any channel, any team, not merged
+    away) within FCR_WINDOW after this one's resolution (false while unresolved)."""
+    resolved = OuterRef("resolved_at")
+    return Exists(
+        Conversation.objects.filter(
+            workspace=workspace, customer_id=OuterRef("customer_id"), merged_into__isnull=True
+        ).filter(
+            Q(GreaterThan(STARTED, resolved)), Q(LessThanOrEqual(STARTED, resolved + FCR_WINDOW))
+        )
+    )
 
 
 # ConversationFacts' timestamps, in the order `conversation_facts` reads them.
@@ -176,72 +192,38 @@ SELECT cid, NULL, NULL, SUM(CASE WHEN kind = 'bot' THEN 1 ELSE 0 END),
        SUM(CASE WHEN kind = 'outbound' THEN 1 ELSE 0 END)
 FROM base GROUP BY cid
 """
-SUMMARY_CHUNK = 5000
 
 
-def _add_message_summaries(workspace: Workspace, facts: dict[int, ConversationFacts]) -> None:
-    """Set `answered_waits` and `bot_resolved` from the conversations' messages, found by the
-    database (one statement per SUMMARY_CHUNK conversations) instead of reading every
+def _add_message_summaries(
+    workspace: Workspace, facts: dict[int, ConversationFacts], ids: QuerySet[Any]
+) -> None:
+    """Set `answered_waits` and `bot_resolved` from the messages of the conversations (`ids`,
+    a query of theirs), found by the database in one statement instead of reading every
     message: the same as `next_response_times` and the assistant's resolution over the
     messages (tests/analytics/test_message_summaries.py)."""
-    ids = sorted(facts)
     for fact in facts.values():
         fact.answered_waits = []
     micros = MICROS_SQL if connection.vendor == "postgresql" else "{}"
     kinds = (Message.Kind.INBOUND, Message.Kind.OUTBOUND, Message.Kind.BOT)
-    for offset in range(0, len(ids), SUMMARY_CHUNK):
-        chunk = ids[offset : offset + SUMMARY_CHUNK]
-        messages = Message.objects.filter(
-            workspace=workspace, conversation_id__in=chunk, kind__in=kinds
-        )
-        sql, params = (
-            messages.values("conversation_id", "created_at", "id", "kind")
-            .order_by()
-            .query.sql_with_params()
-        )
-        query = MESSAGE_SUMMARY_SQL.format(
-            messages=sql, waited_from=micros.format("waited_from"), at=micros.format("at")
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(query, params)
-            rows = cursor.fetchall()
-        for conversation_id, waited_from, answered_at, bot, outbound in rows:
-            fact = facts[conversation_id]
-            if waited_from is not None:
-                assert fact.answered_waits is not None
-                fact.answered_waits.append((_at(waited_from), _at(answered_at)))
-            else:
-                fact.bot_resolved = fact.resolved_at is not None and bool(bot) and not outbound
+    messages = Message.objects.filter(workspace=workspace, conversation_id__in=ids, kind__in=kinds)
+    sql, params = (
+        messages.values("conversation_id", "created_at", "id", "kind")
+        .order_by()
+        .query.sql_with_params()
+    )
+    query = MESSAGE_SUMMARY_SQL.format(
+        messages=sql, waited_from=micros.format("waited_from"), at=micros.format("at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+    for conversation_id, waited_from, answered_at, bot, outbound in rows:
+        fact = facts[conversation_id]
+        if waited_from is not None:
+            assert fact.answered_waits is not None
+            fact.answered_waits.append((_at(waited_from), _at(answered_at)))
+        else:
+            fact.bot_resolved = fact.resolved_at is not None and bool(bot) and not outbound
     for fact in facts.values():
         assert fact.answered_waits is not None
         fact.answered_waits.sort()
-
-
-RECONTACT_CHUNK = 2000
-
-
-def _mark_recontacts(workspace: Workspace, resolved: list[ConversationFacts]) -> None:
-    """Set `recontacted` on conversations whose customer started another conversation (any
-    channel, any team, not merged away) within FCR_WINDOW after the resolution."""
-    by_customer: dict[int, list[ConversationFacts]] = defaultdict(list)
-    for fact in resolved:
-        by_customer[fact.customer_id].append(fact)
-    customers = sorted(by_customer)
-    for offset in range(0, len(customers), RECONTACT_CHUNK):
-        chunk = customers[offset : offset + RECONTACT_CHUNK]
-        earliest = min(f.resolved_at for c in chunk for f in by_customer[c] if f.resolved_at)
-        latest = max(f.resolved_at for c in chunk for f in by_customer[c] if f.resolved_at)
-        for customer_id, started_value in (
-            Conversation.objects.filter(
-                workspace=workspace, merged_into__isnull=True, customer_id__in=chunk
-            )
-            .filter(
-                Q(GreaterThan(STARTED, earliest)), Q(LessThanOrEqual(STARTED, latest + FCR_WINDOW))
-            )
-            .values_list("customer_id", EpochMicros(STARTED))
-        ):
-            started = _at(started_value)
-            for fact in by_customer[customer_id]:
-                resolved_at = fact.resolved_at
-                if resolved_at is not None and resolved_at < started <= resolved_at + FCR_WINDOW:
-                    fact.recontacted = True
