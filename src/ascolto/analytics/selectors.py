@@ -6,7 +6,17 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import BigIntegerField, Exists, Func, OuterRef, Q, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.utils.dateparse import parse_datetime
 
@@ -74,18 +84,34 @@ def conversation_facts(
         )
     if not facts:
         return []
-    # The same conversations again, selected by the database rather than sent back as a list of
-    # thousands of ids (whose parameters cost more to send than the lookup).
-    ids = selected.values("id")
+    ids = _ids_filter(list(facts), selected)
     if with_messages:
         _add_message_summaries(workspace, facts, ids)
     for conversation_id, agent_id, started, ended in HandlingInterval.objects.filter(
-        workspace=workspace, conversation_id__in=ids
+        ids, workspace=workspace
     ).values_list(
         "conversation_id", "agent_id", EpochMicros("started_at"), EpochMicros("ended_at")
     ):
         facts[conversation_id].handling.append((agent_id, _at(started), _at(ended)))
     return list(facts.values())
+
+
+def _ids_filter(ids: list[int], selected: QuerySet[Conversation]) -> Q:
+    """`conversation_id` among the conversations read. On PostgreSQL one array parameter
+    (thousands of separate parameters cost more to send than the lookups, and selecting the
+    conversations again costs their filters again); elsewhere the same selection as a
+    subquery."""
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf(F("conversation_id"), Value(ids)))
+    return Q(conversation_id__in=selected.values("id"))
+
+
+class _AnyOf(Func):
+    """`column = ANY(%s)`, the values as one array parameter (PostgreSQL)."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
 
 
 def _recontacted(workspace: Workspace) -> Exists:
@@ -195,17 +221,17 @@ FROM base GROUP BY cid
 
 
 def _add_message_summaries(
-    workspace: Workspace, facts: dict[int, ConversationFacts], ids: QuerySet[Any]
+    workspace: Workspace, facts: dict[int, ConversationFacts], ids: Q
 ) -> None:
     """Set `answered_waits` and `bot_resolved` from the messages of the conversations (`ids`,
-    a query of theirs), found by the database in one statement instead of reading every
+    the `_ids_filter` of theirs), found by the database in one statement instead of reading every
     message: the same as `next_response_times` and the assistant's resolution over the
     messages (tests/analytics/test_message_summaries.py)."""
     for fact in facts.values():
         fact.answered_waits = []
     micros = MICROS_SQL if connection.vendor == "postgresql" else "{}"
     kinds = (Message.Kind.INBOUND, Message.Kind.OUTBOUND, Message.Kind.BOT)
-    messages = Message.objects.filter(workspace=workspace, conversation_id__in=ids, kind__in=kinds)
+    messages = Message.objects.filter(ids, workspace=workspace, kind__in=kinds)
     sql, params = (
         messages.values("conversation_id", "created_at", "id", "kind")
         .order_by()
