@@ -45,6 +45,10 @@ class ConversationFacts:
     first_response_due_at: dt.datetime | None = None
     resolution_due_at: dt.datetime | None = None
     messages: list[MessageFact] = field(default_factory=list)
+    # The answered waits after the first one, (wait start, agent reply), when the database
+    # found them from the messages (`selectors.conversation_facts`) instead of `messages`
+    # being read: `next_response_times` then measures these.
+    answered_waits: list[tuple[dt.datetime, dt.datetime]] | None = None
     handling: list[tuple[int, dt.datetime, dt.datetime]] = field(default_factory=list)
     bot_resolved: bool = False
     # The customer started another conversation within FCR_WINDOW after `resolved_at`.
@@ -74,7 +78,12 @@ def next_response_times(
 ) -> list[float]:
     """After the first response: for each customer message that starts a wait (the first
     inbound after an agent reply), the time to the next agent reply. Waits still open are not
-    counted."""
+    counted.
+
+    Facts whose `answered_waits` were found by the database are measured from those: the same
+    waits (tests/analytics/test_message_summaries.py checks it on random threads)."""
+    if c.answered_waits is not None:
+        return [clock(start, end) for start, end in c.answered_waits]
     times: list[float] = []
     answered_once = False
     waiting_since: dt.datetime | None = None
