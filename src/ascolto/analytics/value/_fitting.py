@@ -13,6 +13,11 @@ from ascolto.analytics.value._arrays import FloatArray, InvalidInput, as_float_a
 # Bounds on the log of every parameter while fitting: wide enough for any real data set, narrow
 # enough that the optimiser cannot wander into overflow when a workspace has very little history.
 _LOG_BOUND = 15.0
+# An optimum this close to the upper bound (in log units) means the likelihood keeps rising as
+# a parameter grows without end: the data do not pin it down (e.g. customers who bought every
+# week and never stopped say nothing about dropping out), so the fit is refused, not reported.
+# (A parameter running to zero is a real limit, e.g. nobody drops out, and is kept.)
+_AT_BOUND = 0.5
 
 
 def customer_arrays(
@@ -50,7 +55,8 @@ def fit_log_params(
     """Maximise a weighted mean log-likelihood over log-parameters from several starts.
 
     `terms(*params)` returns the log-likelihood of each (weighted) row. Each start runs L-BFGS-B
-    within wide bounds, then Nelder-Mead polishes the optimum; the best end point wins.
+    within wide bounds, then Nelder-Mead polishes the optimum; the best end point wins. Raises
+    InvalidInput (THIN_HISTORY) when a parameter ends at the upper bound.
     """
     total = float(weights.sum())
 
@@ -81,6 +87,8 @@ def fit_log_params(
             best_value = float(candidate.fun)
             best_x = np.asarray(candidate.x, dtype=float)
     assert best_x is not None
+    if np.any(best_x >= _LOG_BOUND - _AT_BOUND):
+        raise InvalidInput(THIN_HISTORY)
     return best_x
 
 
