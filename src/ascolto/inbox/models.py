@@ -169,6 +169,17 @@ class Conversation(WorkspaceScopedModel):
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
             # When it started (`STARTED`): the dashboards' periods and drill-down lists.
             models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
+            # What agents have open now (the team view's workload, the "open_now" list): only
+            # the open conversations, so counting them per agent reads no closed history.
+            models.Index(
+                fields=["workspace", "assignee"],
+                condition=Q(
+                    status__in=("open", "pending", "snoozed"),
+                    merged_into__isnull=True,
+                    assignee__isnull=False,
+                ),
+                name="conv_open_assignee_idx",
+            ),
         ]
 
     def __str__(self) -> str:
