@@ -247,11 +247,16 @@ def assistant_counts_by_day(
     confirmed resolutions ("bot_conversations", "bot_confirmed"; `assistant_metrics`), and
     the deflection offers made that day by outcome ("offers", "confirmed", "assumed",
     "pending", "followed_by_conversation"; `deflection_report`). Two grouped queries; days
-    without any are absent. Over any days, the sums equal those two selectors' figures."""
+    without any are absent. Over any days, the sums equal those two selectors' figures.
+
+    A session is created once its conversation exists, never before it: bounding the sessions'
+    own creation time by `start` too lets their index find the few of a recent day without
+    changing which sessions count."""
     days: dict[dt.date, Counter[str]] = defaultdict(Counter)
     sessions = (
         BotSession.objects.filter(
             workspace=workspace,
+            created_at__gte=start,
             conversation__created_at__gte=start,
             conversation__created_at__lt=end,
         )
