@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule
 from ascolto.analytics.models import (
+    AgentDay,
+    AssistantDay,
     ConversationRollup,
     ConversationRollupState,
     DigestSent,
@@ -15,6 +17,7 @@ from ascolto.analytics.models import (
     MetricAlert,
     MetricTarget,
     ValueSnapshot,
+    WorkloadRollupState,
 )
 from ascolto.core.admin import register_read_only
 
@@ -28,6 +31,9 @@ register_read_only(
     ConversationRollupState,
     JourneySnapshot,
     ValueSnapshot,
+    AgentDay,
+    AssistantDay,
+    WorkloadRollupState,
     Pulse,
     PulseAnswer,
     PulseSchedule,
