@@ -20,7 +20,8 @@ rollups' overlap) and the days that ended or settled since. `agent_times` and
 test_workload_rollups.py checks on random data that the results equal the direct ones.
 
 Not seen until the next full rebuild (`ascolto analytics rollups --full`): rows changed by bulk
-updates that do not touch `updated_at`, and deleted spans, sessions or offers.
+updates that do not touch `updated_at`, deleted spans, sessions or offers, and a change of the
+workspace's time zone (the rows' days are the old zone's).
 """
 
 from __future__ import annotations
