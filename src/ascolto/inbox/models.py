@@ -170,9 +170,10 @@ class Conversation(WorkspaceScopedModel):
             # When it started (`STARTED`): the dashboards' periods and drill-down lists.
             models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
             # What agents have open now (the team view's workload, the "open_now" list): only
-            # the open conversations, so counting them per agent reads no closed history.
+            # the open conversations, so counting them per agent reads no closed history; with
+            # the dashboards' filter columns, a filtered count is read from the index alone.
             models.Index(
-                fields=["workspace", "assignee"],
+                fields=["workspace", "assignee", "channel", "team", "language"],
                 condition=Q(
                     status__in=("open", "pending", "snoozed"),
                     merged_into__isnull=True,
