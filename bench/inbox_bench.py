@@ -88,7 +88,7 @@ FILL = [
             first_response_due_at, resolution_due_at)
         SELECT %(ws)s, t, t, (%(inboxes)s::bigint[])[1 + g %% 4],
                (%(channels)s::text[])[1 + g %% 4],
-               %(first_customer)s + (g * 7919) %% %(customers)s,
+               %(first_customer)s + (g::bigint * 7919) %% %(customers)s,
                CASE WHEN g %% 100 < 8 THEN 'open' WHEN g %% 100 < 11 THEN 'pending'
                     WHEN g %% 100 < 12 THEN 'snoozed' WHEN g %% 100 < 82 THEN 'resolved'
                     ELSE 'closed' END,

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.analytics.journey import selectors, snapshots
-from ascolto.analytics.models import JourneySnapshot
+from ascolto.analytics.models import Snapshot
 from tests.analytics import test_journey as base
 from tests.analytics.dashboards.conftest import conversation
 from tests.ui.conftest import login
@@ -88,7 +88,7 @@ def test_without_a_snapshot_a_small_workspace_is_computed_directly(world):
     )
 
     assert {x.pk for x in drill.customers} == {c["A"].pk, c["C"].pk}
-    assert not JourneySnapshot.objects.exists()
+    assert not Snapshot.objects.filter(kind=snapshots.KIND).exists()
 
 
 def test_without_a_snapshot_a_large_workspace_stores_one_first(world, monkeypatch):
@@ -101,7 +101,9 @@ def test_without_a_snapshot_a_large_workspace_stores_one_first(world, monkeypatc
     )
 
     assert [x.pk for x in drill.customers] == [c["B"].pk]
-    assert JourneySnapshot.objects.filter(workspace=workspace, computed_at__isnull=False).exists()
+    assert Snapshot.objects.filter(
+        kind=snapshots.KIND, workspace=workspace, computed_at__isnull=False
+    ).exists()
     again = snapshots.drill_for_page(workspace=workspace, filters=filters, stage="discover")
     assert [x.pk for x in again.customers] == [c["C"].pk]
 

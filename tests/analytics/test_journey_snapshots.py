@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ascolto.analytics.dashboards.filters import TIERS, parse_filters
 from ascolto.analytics.journey import selectors, snapshots
-from ascolto.analytics.models import JourneySnapshot
+from ascolto.analytics.models import Snapshot
 from ascolto.analytics.tasks import JOURNEY_LOCK, refresh_journey_snapshots
 from tests.analytics import test_journey as base
 from tests.customers.factories import CustomerFactory, OrderFactory
@@ -73,7 +73,7 @@ STATUSES = ["placed", "shipped", "delayed", "delivered", "returned", "cancelled"
 def test_any_snapshot_equals_the_direct_computation(workspace, orders, scores):
     workspace.timezone = "UTC"
     workspace.save()
-    JourneySnapshot.objects.filter(workspace=workspace).delete()
+    Snapshot.objects.filter(kind=snapshots.KIND, workspace=workspace).delete()
     people = [CustomerFactory(workspace=workspace) for _ in range(4)]
     for who, day, status, late in orders:
         OrderFactory(
@@ -96,7 +96,7 @@ def test_the_page_reads_a_fresh_snapshot_and_says_when(client, member, world):
     workspace = world[0]
     snapshot = snapshots.snapshot_compute(workspace=workspace, filters=filters_of(workspace))
     computed = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=20)
-    JourneySnapshot.objects.filter(pk=snapshot.pk).update(
+    Snapshot.objects.filter(kind=snapshots.KIND, pk=snapshot.pk).update(
         computed_at=computed, data={**snapshot.data, "customers": 999}
     )
     login(client, member)
@@ -110,7 +110,7 @@ def test_the_page_reads_a_fresh_snapshot_and_says_when(client, member, world):
 def test_a_stale_snapshot_is_not_used_for_a_small_workspace(client, member, world):
     workspace = world[0]
     snapshot = snapshots.snapshot_compute(workspace=workspace, filters=filters_of(workspace))
-    JourneySnapshot.objects.filter(pk=snapshot.pk).update(
+    Snapshot.objects.filter(kind=snapshots.KIND, pk=snapshot.pk).update(
         computed_at=timezone.now() - dt.timedelta(minutes=61),
         data={**snapshot.data, "customers": 999},
     )
@@ -125,7 +125,7 @@ def test_a_stale_snapshot_is_not_used_for_a_small_workspace(client, member, worl
 def test_a_snapshot_of_another_shape_is_computed_again(client, member, world):
     workspace = world[0]
     snapshot = snapshots.snapshot_compute(workspace=workspace, filters=filters_of(workspace))
-    JourneySnapshot.objects.filter(pk=snapshot.pk).update(data={"customers": 999})
+    Snapshot.objects.filter(kind=snapshots.KIND, pk=snapshot.pk).update(data={"customers": 999})
     login(client, member)
 
     response = client.get(reverse("analytics:journey"), PERIOD)
@@ -191,9 +191,9 @@ def test_the_hourly_job_stores_the_presets_of_large_workspaces_only(
 
     stored = snapshots.snapshots_refresh(now=now)
 
-    rows = JourneySnapshot.objects.filter(workspace=workspace)
+    rows = Snapshot.objects.filter(kind=snapshots.KIND, workspace=workspace)
     assert stored == rows.count() == len(snapshots.PRESET_DAYS) * (len(TIERS) + 1)
-    assert not JourneySnapshot.objects.filter(workspace=other_workspace).exists()
+    assert not Snapshot.objects.filter(kind=snapshots.KIND, workspace=other_workspace).exists()
     week = rows.get(first_day=dt.date(2026, 3, 2), last_day=dt.date(2026, 3, 8), filters_key="")
     filters = filters_of(workspace)
     same(snapshots.from_data(week.data), selectors.journey(workspace=workspace, filters=filters))
@@ -205,4 +205,4 @@ def test_the_hourly_job_skips_when_another_worker_runs_it(world, monkeypatch):
     monkeypatch.setattr(snapshots, "DIRECT_ROWS", 3)
     with held_by_another_worker(JOURNEY_LOCK):
         assert refresh_journey_snapshots.call_local() is None
-    assert not JourneySnapshot.objects.exists()
+    assert not Snapshot.objects.filter(kind=snapshots.KIND).exists()

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ascolto.analytics.dashboards import drill, value
 from ascolto.analytics.dashboards.filters import TIERS, parse_filters
-from ascolto.analytics.models import ValueSnapshot
+from ascolto.analytics.models import Snapshot
 from ascolto.analytics.tasks import VALUE_LOCK, refresh_value_snapshots
 from ascolto.customers.models import Customer, Order
 from tests.customers.factories import CustomerFactory, OrderFactory
@@ -169,7 +169,7 @@ def test_a_small_workspace_is_computed_on_each_view(utc_workspace):
     board = value.build(workspace=utc_workspace, filters=filters, now=timezone.now())
 
     assert figures_of(board)["revenue"] == 15.0
-    assert not ValueSnapshot.objects.exists()
+    assert not Snapshot.objects.filter(kind=value.KIND).exists()
 
 
 def test_a_large_workspace_reads_its_periods_from_snapshots(
@@ -184,7 +184,7 @@ def test_a_large_workspace_reads_its_periods_from_snapshots(
 
     first = value.build(workspace=utc_workspace, filters=filters, now=timezone.now())
 
-    stored = ValueSnapshot.objects.filter(workspace=utc_workspace)
+    stored = Snapshot.objects.filter(kind=value.KIND, workspace=utc_workspace)
     assert sorted((s.first_day.isoformat(), s.last_day.isoformat()) for s in stored) == [
         ("2026-02-21", "2026-03-01"),
         ("2026-03-02", "2026-03-10"),
@@ -240,7 +240,8 @@ def test_a_snapshot_written_by_another_version_is_computed_again(utc_workspace, 
     monkeypatch.setattr(value, "DIRECT_ORDERS", 1)
     buy(CustomerFactory(workspace=utc_workspace), 3, "12.00")
     filters = filters_of(utc_workspace)
-    ValueSnapshot.objects.create(
+    Snapshot.objects.create(
+        kind=value.KIND,
         workspace=utc_workspace,
         first_day=filters.period.first_day,
         last_day=filters.period.last_day,
@@ -252,7 +253,9 @@ def test_a_snapshot_written_by_another_version_is_computed_again(utc_workspace, 
     figures = value.period_value(workspace=utc_workspace, filters=filters)
 
     assert figures.revenue == 12.0
-    assert ValueSnapshot.objects.get(first_day=dt.date(2026, 3, 2)).data["revenue"] == 12.0
+    assert (
+        Snapshot.objects.get(kind=value.KIND, first_day=dt.date(2026, 3, 2)).data["revenue"] == 12.0
+    )
 
 
 def test_snapshots_are_kept_per_workspace_and_filters(utc_workspace, other_workspace, monkeypatch):
@@ -286,9 +289,9 @@ def test_the_hourly_job_stores_the_presets_of_large_workspaces_only(
 
     stored = value.snapshots_refresh(now=now)
 
-    rows = ValueSnapshot.objects.filter(workspace=utc_workspace)
+    rows = Snapshot.objects.filter(kind=value.KIND, workspace=utc_workspace)
     assert stored == rows.count() == len(value.PRESET_DAYS) * (len(TIERS) + 1) * 2
-    assert not ValueSnapshot.objects.filter(workspace=other_workspace).exists()
+    assert not Snapshot.objects.filter(kind=value.KIND, workspace=other_workspace).exists()
     month = rows.get(first_day=dt.date(2026, 2, 11), last_day=dt.date(2026, 3, 10), filters_key="")
     assert value.from_data(month.data).revenue == 30.0
 
@@ -300,4 +303,4 @@ def test_the_hourly_job_skips_when_another_worker_runs_it(utc_workspace, monkeyp
     buy(CustomerFactory(workspace=utc_workspace), 3, "10.00")
     with held_by_another_worker(VALUE_LOCK):
         assert refresh_value_snapshots.call_local() is None
-    assert not ValueSnapshot.objects.exists()
+    assert not Snapshot.objects.filter(kind=value.KIND).exists()

@@ -27,3 +27,17 @@ def test_one_blas_thread_inside_and_the_previous_setting_after() -> None:
         assert inside
         assert set(inside) == {1}
         assert _blas_threads() == before
+
+
+def test_entering_again_inside_keeps_one_thread_until_the_outer_context_ends() -> None:
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+
+        with one_blas_thread():
+            with one_blas_thread():
+                nested = _blas_threads()
+            after_inner = _blas_threads()
+
+        assert set(nested) == {1}
+        assert set(after_inner) == {1}
+        assert _blas_threads() == before

@@ -45,6 +45,16 @@ def test_one_sentence_at_a_time_equals_the_package(use: Any) -> None:
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
+def test_one_sentence_takes_the_padded_path_and_equals_a_batch_of_one(use: Any) -> None:
+    forward = FastForward.from_use(use)
+
+    for ids in _ids(use, SENTENCES):
+        one = forward._encode_one(ids)
+        batch = forward._encode_batch([ids])
+
+        np.testing.assert_allclose(one, batch, atol=1e-6)
+
+
 def test_a_batch_equals_the_package_and_sentences_do_not_leak_into_each_other(use: Any) -> None:
     forward = FastForward.from_use(use)
     reference = use.encode(SENTENCES)

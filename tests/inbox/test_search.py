@@ -64,10 +64,12 @@ def expected(corpus, needle):
 
 @pytest.mark.parametrize("window", [2, 5, 2000])
 @pytest.mark.parametrize("cap", [1, 5000])
+@pytest.mark.parametrize("chunk", [1, 3, 100])
 def test_every_strategy_finds_the_same_conversations_in_order(
-    workspace, agent, corpus, monkeypatch, window, cap
+    workspace, agent, corpus, monkeypatch, window, cap, chunk
 ):
     monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", window)
+    monkeypatch.setattr(selectors, "SEARCH_FIRST_CHUNK", chunk)
     monkeypatch.setattr(selectors, "SEARCH_ID_CAP", cap)
     for word in ["rimborso", "REFUND", "החזר", "w-1042", "nothing-like-this"]:
         assert search_all(workspace, agent, word) == expected(corpus, word), word
@@ -82,16 +84,23 @@ def test_every_strategy_finds_the_same_conversations_in_order(
 @given(
     word=st.sampled_from(WORDS),
     window=st.integers(min_value=1, max_value=14),
+    chunk=st.integers(min_value=1, max_value=8),
+    probe=st.integers(min_value=0, max_value=14),
     cap=st.integers(min_value=0, max_value=6),
     limit=st.integers(min_value=1, max_value=5),
 )
-def test_pages_never_skip_or_repeat_a_match(workspace, agent, corpus, word, window, cap, limit):
-    old = selectors.SEARCH_RECENT_WINDOW, selectors.SEARCH_ID_CAP
-    selectors.SEARCH_RECENT_WINDOW, selectors.SEARCH_ID_CAP = window, cap
+def test_pages_never_skip_or_repeat_a_match(
+    workspace, agent, corpus, word, window, chunk, probe, cap, limit
+):
+    names = ("SEARCH_RECENT_WINDOW", "SEARCH_FIRST_CHUNK", "SEARCH_EMPTY_PROBE", "SEARCH_ID_CAP")
+    old = [getattr(selectors, name) for name in names]
+    for name, value in zip(names, (window, chunk, probe, cap), strict=True):
+        setattr(selectors, name, value)
     try:
         assert search_all(workspace, agent, word, limit=limit) == expected(corpus, word)
     finally:
-        selectors.SEARCH_RECENT_WINDOW, selectors.SEARCH_ID_CAP = old
+        for name, value in zip(names, old, strict=True):
+            setattr(selectors, name, value)
 
 
 def test_postgresql_has_the_trigram_indexes(db):

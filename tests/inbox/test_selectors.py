@@ -149,3 +149,17 @@ def test_list_query_count_does_not_grow(workspace, inbox, agent, django_assert_m
     with django_assert_max_num_queries(3):
         page = selectors.conversation_list(workspace=workspace, user=agent, limit=50)
         [(c.customer.name, c.inbox.name, c.assignee) for c in page.items]
+
+
+def test_view_counts_stop_at_the_cap(workspace, inbox, agent, actor, monkeypatch):
+    for _ in range(3):
+        conversation = receive(inbox)
+        services.conversation_assign(conversation=conversation, assignee=agent, actor=actor)
+    receive(inbox)
+
+    exact = selectors.view_counts(workspace=workspace, user=agent)
+    monkeypatch.setattr(selectors, "VIEW_COUNT_CAP", 2)
+    capped = selectors.view_counts(workspace=workspace, user=agent)
+
+    assert (exact["all"], exact["mine"], exact["unassigned"]) == (4, 3, 1)
+    assert (capped["all"], capped["mine"], capped["unassigned"]) == (3, 3, 1)

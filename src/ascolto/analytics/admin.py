@@ -13,10 +13,9 @@ from ascolto.analytics.models import (
     DigestSent,
     Experiment,
     ExperimentAssignment,
-    JourneySnapshot,
     MetricAlert,
     MetricTarget,
-    ValueSnapshot,
+    Snapshot,
     WorkloadRollupState,
 )
 from ascolto.core.admin import register_read_only
@@ -29,8 +28,7 @@ register_read_only(
     ExperimentAssignment,
     ConversationRollup,
     ConversationRollupState,
-    JourneySnapshot,
-    ValueSnapshot,
+    Snapshot,
     AgentDay,
     AssistantDay,
     WorkloadRollupState,

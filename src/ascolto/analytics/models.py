@@ -232,12 +232,18 @@ class ConversationRollupState(models.Model):
         return f"conversation rollups of workspace #{self.workspace_id} until {self.covered_until}"
 
 
-class JourneySnapshot(WorkspaceScopedModel):
-    """The journey's stage figures and pain points for one period and filters, computed by a
-    worker (hourly for the preset periods, or on demand for a large workspace) so that the page
-    reads one row instead of recomputing. `data` holds what `journey.snapshots.to_data` writes;
-    `requested_at` marks a computation queued and not yet done."""
+class Snapshot(WorkspaceScopedModel):
+    """The figures of one dashboard for one period and filters, computed by a worker (hourly for
+    the preset periods, or on demand for a large workspace) so that the page reads one row
+    instead of recomputing (`analytics.snapshots`). `data` holds what the kind's module writes
+    (`journey.snapshots.to_data`, `dashboards.value.to_data`); `requested_at` marks a
+    computation queued and not yet done; `computed_at` is empty until the first one is."""
 
+    class Kind(models.TextChoices):
+        JOURNEY = "journey", _("Customer journey")
+        VALUE = "value", _("Customer value")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     first_day = models.DateField()
     last_day = models.DateField()
     filters_key = models.CharField(max_length=300, blank=True, default="")
@@ -248,31 +254,8 @@ class JourneySnapshot(WorkspaceScopedModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["workspace", "first_day", "last_day", "filters_key"],
-                name="journey_snapshot_once",
-            )
-        ]
-
-
-class ValueSnapshot(WorkspaceScopedModel):
-    """The customer-value figures of one period and filters (buyers, revenue, Pareto share and
-    curve, revenue by tier, the cut of the top customers), stored for a large workspace so that
-    the dashboard reads one row instead of summing every order of the period. `data` holds what
-    `dashboards.value.to_data` writes; `requested_at` marks a computation queued and not yet
-    done."""
-
-    first_day = models.DateField()
-    last_day = models.DateField()
-    filters_key = models.CharField(max_length=300, blank=True, default="")
-    computed_at = models.DateTimeField()
-    requested_at = models.DateTimeField(null=True, blank=True)
-    data = models.JSONField(default=dict)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["workspace", "first_day", "last_day", "filters_key"],
-                name="value_snapshot_once",
+                fields=["workspace", "kind", "first_day", "last_day", "filters_key"],
+                name="snapshot_once",
             )
         ]
 

@@ -45,11 +45,18 @@ if apps.is_installed("ascolto.connectors.webchat"):
 
     websocket_app = with_widget_socket(websocket_app)
 
-# Survey page submits come by the thousand in a survey wave: they are served in front of
-# Django's request cycle (surveys/fastintake.py, decision 0011); all else goes to Django.
+# Survey page submits come by the thousand in a survey wave, and inbound API-channel messages
+# from a busy system: ordinary ones are served in front of Django's request cycle
+# (surveys/fastintake.py, decision 0011; connectors/api_channel/fastingest.py, decision 0012);
+# all else goes to Django.
+http_app: Any = with_survey_submits(django_asgi_app)
+if apps.is_installed("ascolto.connectors.api_channel"):
+    from ascolto.connectors.api_channel.fastingest import with_api_ingest
+
+    http_app = with_api_ingest(http_app)
 application = ProtocolTypeRouter(
     {
-        "http": with_survey_submits(django_asgi_app),
+        "http": http_app,
         "websocket": websocket_app,
         "lifespan": lifespan,
     }

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
-from ascolto.core.models import WorkspaceScopedModel
+from ascolto.core.models import WorkspaceScopedModel, workspace_key
 
 
 class ValueTier(models.TextChoices):
@@ -69,6 +69,7 @@ class AttributeDefinition(WorkspaceScopedModel):
 
 
 class Customer(WorkspaceScopedModel):
+    workspace = workspace_key(db_index=False)  # customer_ws_id_idx starts with it
     external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)
     name = models.CharField(_("name"), max_length=200, blank=True, default="")
     locale = models.CharField(_("language"), max_length=8, blank=True, default="")
@@ -117,6 +118,8 @@ class Customer(WorkspaceScopedModel):
 class Identity(WorkspaceScopedModel):
     """A handle by which a customer reaches us, unique per workspace and kind, normalised."""
 
+    workspace = workspace_key(db_index=False)  # identity_unique_per_kind starts with it
+
     class Kind(models.TextChoices):
         EMAIL = "email", _("Email")
         PHONE = "phone", _("Phone")
@@ -157,7 +160,11 @@ class Order(WorkspaceScopedModel):
         RETURNED = "returned", _("Returned")
         REFUNDED = "refunded", _("Refunded")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    workspace = workspace_key(db_index=False)  # order_external_id_unique starts with it
+    # order_customer_time_idx starts with the customer.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="orders", db_index=False
+    )
     external_id = models.CharField(_("external id"), max_length=100)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.PENDING
@@ -270,6 +277,8 @@ class ConsentChange(WorkspaceScopedModel):
 class Activity(WorkspaceScopedModel):
     """One entry on a customer's timeline: a message, an order, a survey answer, a note..."""
 
+    workspace = workspace_key(db_index=False)  # activity_ws_idx starts with it
+
     class Kind(models.TextChoices):
         CUSTOMER_CREATED = "customer.created", _("Customer created")
         CUSTOMER_UPDATED = "customer.updated", _("Profile updated")
@@ -284,7 +293,10 @@ class Activity(WorkspaceScopedModel):
         SURVEY_RESPONSE = "survey.response", _("Survey answer")
         EXTERNAL_EVENT = "event", _("Event")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activities")
+    # activity_timeline_idx starts with the customer.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="activities", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
     occurred_at = models.DateTimeField(_("occurred at"), default=now)
     title = models.CharField(_("title"), max_length=300)

@@ -79,6 +79,9 @@ def started_between(start: object, end: object) -> Q:
     return Q(GreaterThanOrEqual(STARTED, start)) & Q(LessThan(STARTED, end))
 
 
+ACTIVE_STATUSES = ("open", "pending", "snoozed")
+
+
 class Conversation(WorkspaceScopedModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -169,6 +172,23 @@ class Conversation(WorkspaceScopedModel):
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
             # When it started (`STARTED`): the dashboards' periods and drill-down lists.
             models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
+            # The "SLA due soon" view: one small index per clock over the active conversations,
+            # so the view (an OR of the three) is a bitmap of the due ones, not a scan.
+            models.Index(
+                fields=["workspace", "first_response_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES, first_response_at__isnull=True),
+                name="conv_sla_first_due_idx",
+            ),
+            models.Index(
+                fields=["workspace", "next_response_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES, waiting_since__isnull=False),
+                name="conv_sla_next_due_idx",
+            ),
+            models.Index(
+                fields=["workspace", "resolution_due_at"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="conv_sla_resolution_due_idx",
+            ),
             # What agents have open now (the team view's workload, the "open_now" list): only
             # the open conversations, so counting them per agent reads no closed history; with
             # the dashboards' filter columns, a filtered count is read from the index alone.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from ascolto.accounts.models import User
@@ -142,19 +142,31 @@ def conversation_list(
 
 
 def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
-    """The first `limit + 1` conversations of `qs`, most recent activity first."""
+    """The first `limit + 1` conversations of `qs`, most recent activity first.
+
+    One query, but the page's keys are chosen in a subquery before the customer, agent, inbox
+    and team are joined: a view read through a bitmap (SLA due) would otherwise join every
+    candidate row before the sort keeps 51 of them."""
+    order = ("-last_message_at", "-pk")
+    page = qs.order_by(*order).values("pk")[: limit + 1]
     return list(
-        qs.select_related("customer", "assignee", "inbox", "team").order_by(
-            "-last_message_at", "-pk"
-        )[: limit + 1]
+        Conversation.objects.filter(pk__in=page)
+        .select_related("customer", "assignee", "inbox", "team")
+        .order_by(*order)
     )
 
 
-# Search looks at the most recent conversations of the view first; a term found among them
-# (any common word) needs no index at all. Otherwise the matches are collected from the
-# trigram indexes (PostgreSQL, migration inbox 0002) and at most this many ids per source are
-# taken that way; beyond it the single full query runs.
+# Search walks the most recent conversations of the view first, in chunks that grow from
+# SEARCH_FIRST_CHUNK, testing each row in the same query that reads it; a term found among them
+# (any common word) needs no index at all and stops the walk as soon as a page is full. Past
+# SEARCH_RECENT_WINDOW conversations the matches are collected from the trigram indexes
+# (PostgreSQL, migration inbox 0002), at most SEARCH_ID_CAP ids per source; beyond it the single
+# full query runs.
 SEARCH_RECENT_WINDOW = 2000
+SEARCH_FIRST_CHUNK = 100
+# A walk that has found nothing in this many conversations stops early: the term is rare, and
+# the indexes answer it faster than the rest of the window would.
+SEARCH_EMPTY_PROBE = 100
 SEARCH_ID_CAP = 5000
 
 
@@ -164,55 +176,84 @@ def _searched(
     """The first `limit + 1` conversations of `qs` matching the search term, newest first.
 
     The answer is the same as `_newest(qs.filter(_matches(...)))`; only the way there differs:
-    1. the `SEARCH_RECENT_WINDOW` newest conversations of the view are tested one by one (cheap
-       for a common term, which fills the page there);
+    1. the view is walked newest first, at most `SEARCH_RECENT_WINDOW` conversations, each chunk
+       one query that reads the keys and tests the term; the walk stops once `limit + 1`
+       matches are seen (they are then the newest matches of the whole view);
     2. else, on PostgreSQL, the matching conversation ids come from the indexed columns source by
        source, as long as each source stays under `SEARCH_ID_CAP` ids (a rare term);
     3. else the plain query, correct everywhere and fast enough on small workspaces.
     """
-    window = list(
-        qs.order_by("-last_message_at", "-pk").values_list("pk", "customer_id")[
-            :SEARCH_RECENT_WINDOW
-        ]
+    # Customers with a matching identity are looked up once (an email address is common
+    # trigrams, costly to look up) and tested by key below; None past the cap.
+    by_identity: list[int] | None = list(
+        Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values_list(
+            "customer_id", flat=True
+        )[: SEARCH_ID_CAP + 1]
     )
-    found = _newest(qs.filter(pk__in=_window_match_ids(workspace, term, window)), limit)
-    if len(found) > limit or len(window) < SEARCH_RECENT_WINDOW:
-        return found
-    if connections[qs.db].vendor == "postgresql":
-        ids = _indexed_match_ids(workspace, term)
+    if len(by_identity or ()) > SEARCH_ID_CAP:
+        by_identity = None
+    hits, complete = _recent_match_ids(qs, workspace, term, limit, by_identity)
+    if complete:
+        return _newest(qs.filter(pk__in=hits), limit) if hits else []
+    if connections[qs.db].vendor == "postgresql" and by_identity is not None:
+        ids = _indexed_match_ids(workspace, term, by_identity)
         if ids is not None:
             return _newest(qs.filter(pk__in=ids), limit)
     return _newest(qs.filter(_matches(workspace, term)), limit)
 
 
-def _window_match_ids(workspace: Workspace, term: str, window: list[tuple[int, int]]) -> set[int]:
-    """Which of the window's (conversation id, customer id) pairs match the term: one query,
-    bounded by the window, through the conversation and customer keys."""
-    if not window:
-        return set()
-    ids = [pk for pk, _customer in window]
-    by_message = Message.objects.filter(
-        workspace=workspace, conversation_id__in=ids, text__icontains=term
-    ).values_list("conversation_id", flat=True)
-    by_conversation = (
-        Conversation.objects.filter(workspace=workspace, pk__in=ids)
-        .filter(
-            Q(subject__icontains=term)
-            | Q(customer__name__icontains=term)
-            | Q(customer__identities__value__icontains=term.lower())
-        )
-        .values_list("pk", flat=True)
+def _recent_match_ids(
+    qs: QuerySet[Conversation],
+    workspace: Workspace,
+    term: str,
+    limit: int,
+    by_identity: list[int] | None,
+) -> tuple[list[int], bool]:
+    """Walk the view newest first in growing chunks (at most `SEARCH_RECENT_WINDOW` rows in
+    all, `SEARCH_EMPTY_PROBE` if none of them matches). Returns the matching ids seen and
+    whether they decide the page: `limit + 1` of them, or the whole view walked."""
+    order = ("-last_message_at", "-pk")
+    hit = Case(
+        When(_matches(workspace, term, by_identity), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
     )
-    return set(by_message.union(by_conversation))
+    hits: list[int] = []
+    walked, chunk = 0, max(1, SEARCH_FIRST_CHUNK)
+    rest = qs
+    while walked < SEARCH_RECENT_WINDOW:
+        size = min(chunk, SEARCH_RECENT_WINDOW - walked)
+        # The chunk's keys are chosen in a subquery so that PostgreSQL plans the test for
+        # `size` rows (a probe per row), not for the whole view (a hashed scan of every match).
+        keys = rest.order_by(*order).values("pk")[:size]
+        rows = list(
+            Conversation.objects.filter(pk__in=keys)
+            .annotate(search_hit=hit)
+            .order_by(*order)
+            .values_list("pk", "last_message_at", "search_hit")
+        )
+        hits += [pk for pk, _at, matched in rows if matched]
+        walked += len(rows)
+        if len(hits) > limit or len(rows) < size:
+            return hits, True
+        if not hits and walked >= SEARCH_EMPTY_PROBE:
+            break
+        last_pk, last_at, _matched = rows[-1]
+        rest = qs.filter(
+            Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_pk)
+        )
+        chunk *= 2
+    return hits, False
 
 
-def _matches(workspace: Workspace, term: str) -> Q:
+def _matches(workspace: Workspace, term: str, by_identity: list[int] | None = None) -> Q:
     """Subject, customer name, any of the customer's identities, or any message of the
-    conversation contains the term (case-insensitive)."""
-    return (
-        Q(subject__icontains=term)
-        | Q(customer__name__icontains=term)
-        | Q(
+    conversation contains the term (case-insensitive). `by_identity`, when given, is the list
+    of the workspace's customers with an identity containing the term."""
+    identity = (
+        Q(customer_id__in=by_identity)
+        if by_identity is not None
+        else Q(
             Exists(
                 Identity.objects.filter(
                     workspace=workspace,
@@ -221,6 +262,11 @@ def _matches(workspace: Workspace, term: str) -> Q:
                 )
             )
         )
+    )
+    return (
+        Q(subject__icontains=term)
+        | Q(customer__name__icontains=term)
+        | identity
         | Q(
             Exists(
                 Message.objects.filter(
@@ -231,9 +277,10 @@ def _matches(workspace: Workspace, term: str) -> Q:
     )
 
 
-def _indexed_match_ids(workspace: Workspace, term: str) -> set[int] | None:
-    """Ids of the conversations matching the term, read through the trigram indexes; None when
-    a source has more than `SEARCH_ID_CAP` matches (then the plain query is the better plan)."""
+def _indexed_match_ids(workspace: Workspace, term: str, by_identity: list[int]) -> set[int] | None:
+    """Ids of the conversations matching the term, read through the trigram indexes
+    (`by_identity`: the customers with a matching identity, already read); None when a source
+    has more than `SEARCH_ID_CAP` matches (then the plain query is the better plan)."""
     cap = SEARCH_ID_CAP
     conversations = Conversation.objects.filter(workspace=workspace)
     by_message = list(
@@ -249,11 +296,7 @@ def _indexed_match_ids(workspace: Workspace, term: str) -> set[int] | None:
             "pk", flat=True
         )[: cap + 1]
     )
-    customers += list(
-        Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values_list(
-            "customer_id", flat=True
-        )[: cap + 1]
-    )
+    customers += by_identity
     if max(len(by_message), len(by_subject), len(customers)) > cap:
         return None
     by_customer = list(
@@ -308,10 +351,22 @@ def customer_conversations(
     )
 
 
+# The sidebar badges count up to this many and then say "100+" (a capped badge, as Zendesk and
+# Chatwoot do): past it the exact figure tells an agent little, and costs a walk of the open
+# conversations that grows with the cap (at 1M conversations, 1,000 was twice the 50 ms budget).
+VIEW_COUNT_CAP = 100
+
+
 def view_counts(*, workspace: Workspace, user: User) -> dict[str, int]:
-    """Open conversations per console view, for the sidebar badges."""
+    """Open conversations per console view, for the sidebar badges. A count above
+    `VIEW_COUNT_CAP` is reported as `VIEW_COUNT_CAP + 1` (each query stops there)."""
     now = timezone.now()
     base = Conversation.objects.filter(
         workspace=workspace, merged_into__isnull=True, status=Conversation.Status.OPEN
     )
-    return {view: _apply_view(base, view, user, now).count() for view in VIEWS}
+    return {
+        view: _apply_view(base, view, user, now)
+        .order_by("-last_message_at", "-pk")[: VIEW_COUNT_CAP + 1]
+        .count()
+        for view in VIEWS
+    }

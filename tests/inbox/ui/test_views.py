@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ascolto.core.actors import Actor
-from ascolto.inbox import services
+from ascolto.inbox import selectors, services
 from ascolto.inbox.models import (
     AgentProfile,
     Attachment,
@@ -180,6 +180,21 @@ def test_views_filter_the_list_and_show_counts(  # type: ignore[no-untyped-def]
     assert re.search(r'data-view="mine".*?open: </span>1<', counts, re.S)
     assert re.search(r'data-view="all".*?open: </span>2<', counts, re.S)
     assert re.search(r'data-view="unassigned"[^>]*\s+aria-current="page"', counts)
+
+
+def test_counts_past_the_cap_say_so(  # type: ignore[no-untyped-def]
+    agent_client: Client, workspace, inbox, htmx, monkeypatch
+) -> None:
+    for name in ("One", "Two", "Three"):
+        start(inbox, CustomerFactory(workspace=workspace, name=name))
+    monkeypatch.setattr(selectors, "VIEW_COUNT_CAP", 2)
+
+    counts = agent_client.get(reverse("inbox:counts"), **htmx).content.decode()
+
+    assert re.search(r'data-view="all" .*?open: </span>2\+<', counts, re.S)
+    mine = next(item for item in counts.split("<li>") if 'data-view="mine"' in item)
+    assert "open: </span>0<" in mine
+    assert "data-nonzero" not in mine
 
 
 def test_search_finds_words_in_messages(agent_client: Client, workspace, inbox, htmx) -> None:  # type: ignore[no-untyped-def]

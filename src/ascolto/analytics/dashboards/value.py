@@ -8,11 +8,11 @@ The figures of one period (`PeriodValue`) follow `value.pareto` on the revenue o
 PostgreSQL they come from one statement (window functions over the per-customer sums, returning
 the running totals at the curve's points, not a row per customer); elsewhere from those sums in
 Python. Summing a large workspace's period still takes seconds, so a period with DIRECT_ORDERS
-or more orders is stored as a `ValueSnapshot` and read from it while it is younger than
-FRESH_FOR. An older one (up to STALE_FOR) is still shown while a worker computes the period
-again; the first view of a period computes and stores it; an hourly job (`snapshots_refresh`)
-keeps the default periods of large workspaces fresh. The drill-downs read the same figures, so
-the customers listed are those the dashboard counted.
+or more orders is stored as a snapshot (`analytics.snapshots`, kind "value") and read from it
+while it is younger than FRESH_FOR. An older one (up to STALE_FOR) is still shown while a worker
+computes the period again; the first view of a period computes and stores it; an hourly job
+(`snapshots_refresh`) keeps the default periods of large workspaces fresh. The drill-downs read
+the same figures, so the customers listed are those the dashboard counted.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ascolto.analytics import snapshots
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
 from ascolto.analytics.dashboards.figures import Figure, conversation_drill, customer_drill
@@ -37,7 +37,7 @@ from ascolto.analytics.dashboards.service_cost import (
     contacts_per_customer,
     cost_to_serve,
 )
-from ascolto.analytics.models import ValueSnapshot
+from ascolto.analytics.models import Snapshot
 from ascolto.analytics.value.pareto import TOLERANCE, curve_counts, pareto_curve, pareto_summary
 from ascolto.core.models import Workspace
 from ascolto.customers.models import Customer, Order, ValueTier
@@ -46,9 +46,9 @@ EXCLUDED = [Order.Status.CANCELLED, Order.Status.REFUNDED]
 DRILLS = {"buyers": "buyers", "revenue": "buyers", "share_for_80": "top80"}
 CURVE_POINTS = 21
 TOP_SHARE = Decimal("0.8")
+KIND = Snapshot.Kind.VALUE
 FRESH_FOR = dt.timedelta(hours=1)
 STALE_FOR = dt.timedelta(days=1)
-REQUEUE_AFTER = dt.timedelta(minutes=10)
 DIRECT_ORDERS = 5_000
 PRESET_DAYS = (28,)  # the period the dashboards open with
 DRILL_ROWS = 500  # drill.DRILL_LIMIT (drill imports this module)
@@ -284,13 +284,8 @@ def filters_key(filters: DashboardFilters) -> str:
     return "&".join(f"{key}={v}" for key, v in pairs if v)
 
 
-def _lookup(workspace: Workspace, filters: DashboardFilters) -> dict[str, Any]:
-    return {
-        "workspace": workspace,
-        "first_day": filters.period.first_day,
-        "last_day": filters.period.last_day,
-        "filters_key": filters_key(filters),
-    }
+def _rows(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Snapshot]:
+    return snapshots.rows(KIND, workspace, filters, filters_key(filters))
 
 
 def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
@@ -306,28 +301,23 @@ def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
 def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> PeriodValue:
     """Compute the period's figures and store them as its snapshot."""
     figures = period_compute(workspace=workspace, filters=filters)
-    lookup = _lookup(workspace, filters)
-    values = {"data": to_data(figures), "computed_at": timezone.now(), "requested_at": None}
-    try:
-        with transaction.atomic():
-            ValueSnapshot.objects.update_or_create(**lookup, defaults=values)
-    except IntegrityError:  # stored by a concurrent request meanwhile
-        ValueSnapshot.objects.filter(**lookup).update(**values)
+    snapshots.store(KIND, workspace, filters, filters_key(filters), to_data(figures))
     return figures
 
 
-def _request(snapshot: ValueSnapshot, filters: DashboardFilters, now: dt.datetime) -> None:
+def _request(workspace: Workspace, filters: DashboardFilters, now: dt.datetime) -> None:
     """Queue the snapshot's computation unless one was queued within REQUEUE_AFTER."""
     from ascolto.analytics import tasks
 
-    queued = (
-        ValueSnapshot.objects.filter(pk=snapshot.pk)
-        .exclude(requested_at__gt=now - REQUEUE_AFTER)
-        .update(requested_at=now)
+    workspace_id, params = workspace.pk, filters.params()
+    snapshots.request(
+        KIND,
+        workspace,
+        filters,
+        filters_key(filters),
+        now=now,
+        enqueue=lambda: tasks.compute_value_snapshot(workspace_id, params),
     )
-    if queued:
-        workspace_id, params = snapshot.workspace_id, filters.params()
-        transaction.on_commit(lambda: tasks.compute_value_snapshot(workspace_id, params))
 
 
 def period_value(
@@ -338,24 +328,27 @@ def period_value(
     computes it again, else computed now and stored."""
     now = now or timezone.now()
     snapshot = (
-        ValueSnapshot.objects.filter(
-            **_lookup(workspace, filters), computed_at__gte=now - STALE_FOR
-        )
-        .only("workspace_id", "data", "computed_at", "requested_at")
+        _rows(workspace, filters)
+        .filter(computed_at__gte=now - STALE_FOR)
+        .only("data", "computed_at")
         .first()
     )
     stored = _stored(snapshot)
-    if snapshot is not None and stored is not None and snapshot.computed_at >= now - FRESH_FOR:
+    if snapshot is not None and stored is not None and _fresh(snapshot, now):
         return stored
     if not is_large(workspace, filters):
         return period_compute(workspace=workspace, filters=filters)
-    if snapshot is not None and stored is not None:
-        _request(snapshot, filters, now)
+    if stored is not None:
+        _request(workspace, filters, now)
         return stored
     return snapshot_compute(workspace=workspace, filters=filters)
 
 
-def _stored(snapshot: ValueSnapshot | None) -> PeriodValue | None:
+def _fresh(snapshot: Snapshot, now: dt.datetime) -> bool:
+    return snapshot.computed_at is not None and snapshot.computed_at >= now - FRESH_FOR
+
+
+def _stored(snapshot: Snapshot | None) -> PeriodValue | None:
     """The snapshot's figures; None without one or when an older version wrote it."""
     if snapshot is None:
         return None
@@ -378,18 +371,14 @@ def preset_filters(workspace: Workspace, today: dt.date) -> list[DashboardFilter
 
 
 def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
-    """Recompute the preset snapshots of every large workspace. Returns how many were stored."""
-    now = now or timezone.now()
-    stored = 0
-    for workspace in Workspace.objects.order_by("pk"):
-        today = now.astimezone(ZoneInfo(workspace.timezone)).date()
-        presets = preset_filters(workspace, today)
-        if not is_large(workspace, presets[0]):  # the shortest period, all tiers
-            continue
-        for filters in presets:
-            snapshot_compute(workspace=workspace, filters=filters)
-            stored += 1
-    return stored
+    """Recompute the preset snapshots of every large workspace (judged on the shortest period,
+    all tiers). Returns how many were stored."""
+    return snapshots.refresh_presets(
+        now=now or timezone.now(),
+        presets=preset_filters,
+        is_large=lambda workspace, presets: is_large(workspace, presets[0]),
+        compute=lambda workspace, filters: snapshot_compute(workspace=workspace, filters=filters),
+    )
 
 
 def value_drill(

@@ -1,12 +1,13 @@
 """Journey snapshots: the journey of a period and filters computed once and stored, so the page
 and the API read one row.
 
-Reading (`journey_for_page`): a snapshot computed within FRESH_FOR is used as it is; otherwise a
-small workspace (fewer than DIRECT_ROWS conversations, orders and survey answers in the period)
-is computed directly, and a large one gets the computation queued (once per REQUEUE_AFTER) and
-answers "being computed" until the worker has stored it. Every hour a job refreshes the preset
-periods (PRESET_DAYS, all tiers and each tier) of the large workspaces. The stored figures are
-exactly the direct computation's (labels are translated on reading).
+The rows are kept by `analytics.snapshots` (kind "journey"). Reading (`journey_for_page`): a
+snapshot computed within FRESH_FOR is used as it is; otherwise a small workspace (fewer than
+DIRECT_ROWS conversations, orders and survey answers in the period) is computed directly, and a
+large one gets the computation queued (once per REQUEUE_AFTER) and answers "being computed"
+until the worker has stored it. Every hour a job refreshes the preset periods (PRESET_DAYS, all
+tiers and each tier) of the large workspaces. The stored figures are exactly the direct
+computation's (labels are translated on reading).
 
 A snapshot also keeps the first page (DRILL_LIMIT customers, unhappy first, and conversations)
 behind each stage and cause with their counts, so a drill-down (`drill_for_page`) reads one key
@@ -20,22 +21,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
+from ascolto.analytics import snapshots
 from ascolto.analytics.dashboards.filters import TIERS, DashboardFilters, parse_filters
 from ascolto.analytics.journey import selectors
 from ascolto.analytics.journey.compute import DrillPage
 from ascolto.analytics.journey.stages import STAGE_LABELS
-from ascolto.analytics.models import JourneySnapshot
+from ascolto.analytics.models import Snapshot
 from ascolto.core.models import Workspace
 from ascolto.customers.models import Order
 from ascolto.inbox.models import Conversation
 from ascolto.surveys.models import Response
 
+KIND = Snapshot.Kind.JOURNEY
 FRESH_FOR = dt.timedelta(hours=1)
-REQUEUE_AFTER = dt.timedelta(minutes=10)
 DIRECT_ROWS = 5_000
 PRESET_DAYS = (7, 28, 90)
 
@@ -110,13 +112,8 @@ def from_data(data: dict[str, Any]) -> selectors.Journey:
 FIGURE_KEYS = ("customers", "unhappy", "stages", "pain_points")
 
 
-def _lookup(workspace: Workspace, filters: DashboardFilters) -> dict[str, Any]:
-    return {
-        "workspace": workspace,
-        "first_day": filters.period.first_day,
-        "last_day": filters.period.last_day,
-        "filters_key": filters_key(filters),
-    }
+def _rows(workspace: Workspace, filters: DashboardFilters) -> QuerySet[Snapshot]:
+    return snapshots.rows(KIND, workspace, filters, filters_key(filters))
 
 
 def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
@@ -135,35 +132,25 @@ def is_large(workspace: Workspace, filters: DashboardFilters) -> bool:
     return False
 
 
-def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> JourneySnapshot:
+def snapshot_compute(*, workspace: Workspace, filters: DashboardFilters) -> Snapshot:
     """Compute the journey of the period and filters and store it as the snapshot."""
     journey = selectors.journey(workspace=workspace, filters=filters, drill=True)
-    now = timezone.now()
-    snapshot, _created = JourneySnapshot.objects.update_or_create(
-        **_lookup(workspace, filters),
-        defaults={"data": to_data(journey), "computed_at": now, "requested_at": None},
-    )
-    return snapshot
+    return snapshots.store(KIND, workspace, filters, filters_key(filters), to_data(journey))
 
 
 def _request(workspace: Workspace, filters: DashboardFilters, now: dt.datetime) -> None:
     """Queue the computation unless one was queued within REQUEUE_AFTER."""
     from ascolto.analytics import tasks
 
-    lookup = _lookup(workspace, filters)
-    try:
-        with transaction.atomic():
-            JourneySnapshot.objects.get_or_create(**lookup)
-    except IntegrityError:  # created by a concurrent request
-        pass
-    queued = (
-        JourneySnapshot.objects.filter(**lookup)
-        .exclude(requested_at__gt=now - REQUEUE_AFTER)
-        .update(requested_at=now)
+    params = filters.params()
+    snapshots.request(
+        KIND,
+        workspace,
+        filters,
+        filters_key(filters),
+        now=now,
+        enqueue=lambda: tasks.compute_journey_snapshot(workspace.pk, params),
     )
-    if queued:
-        params = filters.params()
-        transaction.on_commit(lambda: tasks.compute_journey_snapshot(workspace.pk, params))
 
 
 def journey_for_page(
@@ -173,9 +160,8 @@ def journey_for_page(
     workspace, or queued for a large one (journey None)."""
     now = now or timezone.now()
     row = (
-        JourneySnapshot.objects.filter(
-            **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR
-        )
+        _rows(workspace, filters)
+        .filter(computed_at__gte=now - FRESH_FOR)
         .values_list("computed_at", *(KeyTransform(key, "data") for key in FIGURE_KEYS))
         .first()
     )
@@ -202,20 +188,14 @@ def preset_filters(workspace: Workspace, today: dt.date) -> list[DashboardFilter
 
 
 def snapshots_refresh(*, now: dt.datetime | None = None) -> int:
-    """Recompute the preset snapshots of every large workspace. Returns how many were stored."""
-    from zoneinfo import ZoneInfo
-
-    now = now or timezone.now()
-    stored = 0
-    for workspace in Workspace.objects.order_by("pk"):
-        today = now.astimezone(ZoneInfo(workspace.timezone)).date()
-        presets = preset_filters(workspace, today)
-        if not is_large(workspace, presets[-len(TIERS) - 1]):  # the longest period, all tiers
-            continue
-        for filters in presets:
-            snapshot_compute(workspace=workspace, filters=filters)
-            stored += 1
-    return stored
+    """Recompute the preset snapshots of every large workspace (judged on the longest period,
+    all tiers). Returns how many were stored."""
+    return snapshots.refresh_presets(
+        now=now or timezone.now(),
+        presets=preset_filters,
+        is_large=lambda workspace, presets: is_large(workspace, presets[-len(TIERS) - 1]),
+        compute=lambda workspace, filters: snapshot_compute(workspace=workspace, filters=filters),
+    )
 
 
 def drill_for_page(
@@ -235,9 +215,8 @@ def drill_for_page(
     key = selectors.drill_key(stage=stage, cause=cause)
     now = now or timezone.now()
     row = (
-        JourneySnapshot.objects.filter(
-            **_lookup(workspace, filters), computed_at__gte=now - FRESH_FOR, data__has_key="drill"
-        )
+        _rows(workspace, filters)
+        .filter(computed_at__gte=now - FRESH_FOR, data__has_key="drill")
         .values_list("computed_at", KeyTransform(key, KeyTransform("drill", "data")))
         .first()
     )

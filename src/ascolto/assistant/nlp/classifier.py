@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -89,15 +90,15 @@ class Prediction:
 
 
 class TextAnalysis:
-    """One message's normal form and n-grams, computed once and shared by the models of a
+    """One message's normal form and n-gram counts, computed once and shared by the models of a
     triage: the intent and sentiment models mostly use the same analyser settings."""
 
-    __slots__ = ("_normalized", "_terms", "text")
+    __slots__ = ("_counts", "_normalized", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._normalized: str | None = None
-        self._terms: dict[tuple[Any, ...], list[str]] = {}
+        self._counts: dict[tuple[Any, ...], Counter[str]] = {}
 
     @property
     def normalized(self) -> str:
@@ -105,11 +106,12 @@ class TextAnalysis:
             self._normalized = normalize(self.text)
         return self._normalized
 
-    def terms(self, key: tuple[Any, ...], analyzer: Any, source: str) -> list[str]:
-        terms = self._terms.get(key)
-        if terms is None:
-            terms = self._terms[key] = list(analyzer(source))
-        return terms
+    def counts(self, key: tuple[Any, ...], analyzer: Any, source: str) -> Counter[str]:
+        """How often each n-gram of `analyzer` occurs in `source` (cached under `key`)."""
+        counts = self._counts.get(key)
+        if counts is None:
+            counts = self._counts[key] = Counter(analyzer(source))
+        return counts
 
 
 def _analyzer_key(name: str, vectorizer: TfidfVectorizer) -> tuple[Any, ...]:
@@ -390,15 +392,18 @@ class TextClassifier:
             source = hebrew_stems(normalized) if name == "stem" else normalized
             vocabulary = vectorizer.vocabulary_
             analyzer, key = self._analyzers[name]
-            counts = Counter(
-                index
-                for index in map(vocabulary.get, analysis.terms(key, analyzer, source))
-                if index is not None
+            counts = analysis.counts(key, analyzer, source)
+            # Vocabulary lookups in one C-level pass: -1 for an n-gram the model never saw.
+            columns = np.fromiter(
+                map(vocabulary.get, counts, repeat(-1)), dtype=np.intp, count=len(counts)
             )
-            if counts:
-                columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
-                values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-                values = (1.0 + np.log(values)) * vectorizer.idf_[columns]
+            known = columns >= 0
+            if known.any():
+                columns = columns[known]
+                values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
+                np.log(values, out=values)
+                values += 1.0
+                values *= vectorizer.idf_[columns]
                 norm = float(np.sqrt(values @ values))
                 if norm > 0:
                     scores += (values / norm) @ self.weights[offset + columns]

@@ -10,14 +10,15 @@ returns None and the models fall back to n-gram features alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Protocol, cast
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ascolto.assistant.nlp.use_forward import FastForward, IncompatibleWeights
+from ascolto.assistant.nlp.use_tokenizer import CachedTokenizer
 
 FloatMatrix = npt.NDArray[np.float32]
 
@@ -39,8 +40,9 @@ class UniversalSentenceEncoder:
     """USE multilingual v3, loaded on first use, one BLAS thread (triage runs per message).
 
     The package's tokenizer and weights, with our forward pass (`use_forward.FastForward`),
-    which caches the per-token half of the network; when the package's weights are not laid
-    out as that forward expects, the package's own forward runs instead.
+    which caches the per-token half of the network, and a cache of segmented words in front of
+    the package's tokenizer (`use_tokenizer.CachedTokenizer`); when the package's weights or
+    vocabulary are not laid out as those expect, the package's own code runs instead.
     """
 
     name = "use-multilingual-v3"
@@ -50,6 +52,7 @@ class UniversalSentenceEncoder:
     def __init__(self, *, fast: bool = True) -> None:
         self._model: Any = None
         self._forward: FastForward | None = None
+        self._tokenizer: CachedTokenizer | None = None
         self._fast = fast
         self._lock = threading.Lock()
 
@@ -66,6 +69,7 @@ class UniversalSentenceEncoder:
                             self._forward = FastForward.from_use(model)
                         except (IncompatibleWeights, AttributeError):
                             self._forward = None
+                        self._tokenizer = CachedTokenizer.wrap(model._tokenizer)
                     self._model = model
         return self._model
 
@@ -76,8 +80,11 @@ class UniversalSentenceEncoder:
         if self._forward is None:
             vectors = model.encode(list(texts))
             return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
-        tokenize = model._tokenizer.encode
-        ids = [tokenize(text, out_type=int, add_bos=True, add_eos=True) for text in texts]
+        if self._tokenizer is not None:
+            ids = [self._tokenizer.encode(text) for text in texts]
+        else:
+            tokenize = model._tokenizer.encode
+            ids = [tokenize(text, out_type=int, add_bos=True, add_eos=True) for text in texts]
         with one_blas_thread():
             return self._forward.encode_ids(ids)
 
@@ -94,22 +101,42 @@ _limiter: Any = None
 _limiter_lock = threading.Lock()
 
 
-def one_blas_thread() -> AbstractContextManager[Any]:
+_nesting = threading.local()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
     """A context in which numpy's BLAS uses one thread.
 
     For the products of one message or one query (a 10,000 x 512 matrix times a vector at
     most) a second OpenBLAS thread only adds hand-over and spin-waiting: measured on the shared
     2-core machine, a search's cosine product took 2.0 ms with one thread and 17.6 ms with two,
-    one message's encoder pass 3.4 ms CPU against 90 ms. Entering costs about 12 µs.
+    one message's encoder pass 3.4 ms CPU against 90 ms. Entering costs about 12 µs (the
+    limit is set through each BLAS library); entering again inside it, on the same thread (a
+    triage around its encoder call), costs nothing.
     """
     global _limiter
+    depth = getattr(_nesting, "depth", 0)
+    if depth:
+        _nesting.depth = depth + 1
+        try:
+            yield
+        finally:
+            _nesting.depth = depth
+        return
     if _limiter is None:
         with _limiter_lock:
             if _limiter is None:
                 _limiter = _blas_limiter() or False
-    if not _limiter:
-        return nullcontext()
-    return cast(AbstractContextManager[Any], _limiter(limits=1, user_api="blas"))
+    context: AbstractContextManager[Any] = (
+        _limiter(limits=1, user_api="blas") if _limiter else nullcontext()
+    )
+    with context:
+        _nesting.depth = 1
+        try:
+            yield
+        finally:
+            _nesting.depth = 0
 
 
 _default: UniversalSentenceEncoder | None = None

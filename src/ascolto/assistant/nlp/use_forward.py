@@ -168,7 +168,7 @@ class FastForward:
     def cached_tokens(self) -> int:
         return self._used
 
-    def _rows_for(self, flat: IntArray) -> FloatMatrix:
+    def _rows_for(self, flat: IntArray, out: FloatMatrix | None = None) -> FloatMatrix:
         """One row per token of `flat`, from the cache where possible.
 
         Array bookkeeping instead of a dict per token: `_slot_of[token]` is the token's row in
@@ -179,7 +179,7 @@ class FastForward:
         if len(distinct) > self.cache_tokens:
             # More distinct tokens than the cache holds (or no cache): compute them all.
             unique, inverse = np.unique(flat, return_inverse=True)
-            return self._token_rows(unique)[inverse]
+            return np.take(self._token_rows(unique), inverse, axis=0, out=out)
         with self._lock:
             self._clock += 1
             slots = self._slot_of[distinct]
@@ -187,7 +187,7 @@ class FastForward:
             missing = distinct[slots < 0]
             if len(missing):
                 self._store(missing, self._token_rows(missing))
-            return self._rows[self._slot_of[flat]]
+            return np.take(self._rows, self._slot_of[flat], axis=0, out=out)
 
     def _store(self, tokens: IntArray, rows: FloatMatrix) -> None:
         """Cache the rows of `tokens` (none cached yet; with the call's other tokens, no more
@@ -232,8 +232,49 @@ class FastForward:
                 first, tokens = i, 0
             tokens += len(ids)
         if len(sentences) > first:
-            out[first:] = self._encode_batch(sentences[first:])
+            out[first:] = (
+                self._encode_one(sentences[first])
+                if len(sentences) - first == 1
+                else self._encode_batch(sentences[first:])
+            )
         return out
+
+    def _encode_one(self, ids: Sequence[int]) -> FloatMatrix:
+        """`_encode_batch` of one sentence (what a triage does), with the convolution windows
+        taken as shifted views of zero-padded arrays instead of gathered copies: the same
+        arithmetic, about a third less memory traffic."""
+        n = len(ids)
+        flat = np.fromiter(ids, dtype=np.int64, count=n)
+        # Rows _MAX_LEFT .. _MAX_LEFT + n - 1 are the tokens'; the others stay zero.
+        rows = np.zeros((n + _MAX_LEFT + _MAX_RIGHT, _ROW), dtype=np.float32)
+        self._rows_for(flat, out=rows[_MAX_LEFT : _MAX_LEFT + n])
+        features = np.empty((n, _EMB + len(_ORDERS) * _CNN), dtype=np.float32)
+        features[:, :_EMB] = self._embedding_rows(flat)
+        padded = np.zeros((n + _MAX_LEFT + _MAX_RIGHT, _CNN), dtype=np.float32)
+        offset = len(_ORDERS) * _CNN
+        for i, (order, left) in enumerate(_ORDERS):
+            start = _MAX_LEFT - left
+            hidden = rows[start : start + n, offset : offset + _CNN].copy()
+            for slot in range(1, order):
+                column = offset + slot * _CNN
+                hidden += rows[start + slot : start + slot + n, column : column + _CNN]
+            hidden += self.b1[i]
+            np.maximum(hidden, 0, out=hidden)
+            hidden += rows[_MAX_LEFT : _MAX_LEFT + n, i * _CNN : (i + 1) * _CNN]
+            padded[_MAX_LEFT : _MAX_LEFT + n] = hidden
+            kernel = self.w2[i]
+            second = padded[start : start + n] @ kernel[:_CNN]
+            for slot in range(1, order):
+                second += (
+                    padded[start + slot : start + slot + n]
+                    @ kernel[slot * _CNN : (slot + 1) * _CNN]
+                )
+            second += self.b2[i]
+            np.maximum(second, 0, out=second)
+            second += hidden
+            features[:, _EMB + i * _CNN : _EMB + (i + 1) * _CNN] = second
+            offset += order * _CNN
+        return self._head(features, np.array([0], dtype=np.int64), np.array([n], dtype=np.int64))
 
     def _encode_batch(self, sentences: Sequence[Sequence[int]]) -> FloatMatrix:
         lengths = np.array([len(ids) for ids in sentences], dtype=np.int64)
@@ -266,6 +307,10 @@ class FastForward:
             features[:, _EMB + i * _CNN : _EMB + (i + 1) * _CNN] = second
             offset += order * _CNN
 
+        return self._head(features, starts, lengths)
+
+    def _head(self, features: FloatMatrix, starts: IntArray, lengths: IntArray) -> FloatMatrix:
+        """Layer norm, sum over each sentence's tokens and the dense head."""
         _layer_norm(features, self.gamma, self.beta, self.eps)
         summed = np.add.reduceat(features, starts, axis=0) @ self.cnn_w
         float_lengths = lengths.astype(np.float32)

@@ -109,7 +109,10 @@ class IngestIn(InSchema):
 
 class IngestOut(Schema):
     message_id: int
-    conversation_id: int
+    conversation_id: int | None = Field(
+        description="Null while an accepted message waits to be threaded (a few seconds at "
+        "most); the message id is final."
+    )
     customer_id: int | None
     duplicate: bool = Field(description="True when this provider id was stored before.")
     conversation_created: bool

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ascolto.accounts.models import Team
@@ -25,6 +26,8 @@ from ascolto.connectors.api_channel.config import (
     url_problem,
     webhook_settings,
 )
+from ascolto.connectors.api_channel.models import InboundIntake
+from ascolto.connectors.api_channel.schemas import IngestIn
 from ascolto.connectors.api_channel.webhook import AttemptResult
 from ascolto.core import realtime
 from ascolto.core.actors import Actor
@@ -120,7 +123,7 @@ class IngestItem:
 @dataclass
 class IngestResult:
     message_id: int
-    conversation_id: int
+    conversation_id: int | None
     customer_id: int | None
     created: bool
     conversation_created: bool = False
@@ -129,19 +132,69 @@ class IngestResult:
 
 def message_ingest(*, inbox: Inbox, item: IngestItem, actor: Actor) -> IngestResult:
     """Store a customer's message sent by a system. Idempotent by `provider_id`: a message
-    already stored under it is returned (created=False) and nothing is written, whatever
-    else the repeat says.
+    already stored or accepted under it is returned (created=False) and nothing is written,
+    whatever else the repeat says. A message the fast path accepted but the intake worker has
+    not stored yet is answered with its reserved message id and no conversation yet.
 
-    The customer is the one owning the identity, created when nobody does. A time in the
-    future (a skewed clock) is taken as now. Raises ValidationFailed with field paths as the
-    API names them (`customer.value`, `text`), Conflict when the inbox is disabled (a repeat
-    of a message stored before is still answered).
+    Writes the intake ledger row (`InboundIntake`) first: a concurrent delivery of the same
+    provider id, by either path, waits on its unique key and then answers as a repeat. The
+    customer is the one owning the identity, created when nobody does. A time in the future
+    (a skewed clock) is taken as now. Raises ValidationFailed with field paths as the API
+    names them (`customer.value`, `text`), Conflict when the inbox is disabled (a repeat of a
+    message stored before is still answered).
     """
     existing = selectors.message_by_provider_id(inbox=inbox, provider_id=item.provider_id)
     if existing is not None:
         return _duplicate(existing)
+    ledger, fresh = _ledger_claim(inbox=inbox, item=item, actor=actor)
+    if not fresh:
+        return _repeat(ledger)
     if not inbox.is_active:
         raise Conflict("This inbox is disabled and takes no new messages; enable it first.")
+    result = message_store(inbox=inbox, item=item, actor=actor)
+    InboundIntake.objects.filter(pk=ledger.pk).update(
+        message_id=result.message_id,
+        conversation_id=result.conversation_id,
+        customer_id=result.customer_id,
+        conversation_created=result.conversation_created,
+        processed_at=timezone.now(),
+        attempts=1,
+    )
+    return result
+
+
+def _ledger_claim(*, inbox: Inbox, item: IngestItem, actor: Actor) -> tuple[InboundIntake, bool]:
+    try:
+        with transaction.atomic():
+            return InboundIntake.objects.create(
+                workspace_id=inbox.workspace_id,
+                inbox=inbox,
+                provider_id=item.provider_id,
+                user_id=actor.user_id,
+                token_id=actor.token_id,
+                received_at=timezone.now(),
+            ), True
+    except IntegrityError:
+        return InboundIntake.objects.get(inbox=inbox, provider_id=item.provider_id), False
+
+
+def _repeat(ledger: InboundIntake) -> IngestResult:
+    if ledger.message_id is None:  # accepted, then refused by the intake worker
+        raise ValidationFailed(ledger.last_error or "This message could not be stored.")
+    return IngestResult(
+        message_id=ledger.message_id,
+        conversation_id=ledger.conversation_id,
+        customer_id=ledger.customer_id,
+        created=False,
+    )
+
+
+def message_store(
+    *, inbox: Inbox, item: IngestItem, actor: Actor, message_id: int | None = None
+) -> IngestResult:
+    """Store an accepted message: the customer owning the identity (created when nobody
+    does) and the message through the inbox write path (`message_id`: the id reserved when the
+    intake acknowledged it). No ledger or inbox-state checks: the caller made them."""
     try:
         customer, _ = customer_services.customer_get_or_create_by_identity(
             workspace=inbox.workspace,
@@ -167,6 +220,7 @@ def message_ingest(*, inbox: Inbox, item: IngestItem, actor: Actor) -> IngestRes
         occurred_at=min(item.occurred_at, now) if item.occurred_at else None,
         attachments=item.attachments,
         metadata=item.metadata,
+        message_id=message_id,
     )
     if result.duplicate:  # a concurrent delivery of the same message stored it first
         return _duplicate(result.message)
@@ -177,6 +231,28 @@ def message_ingest(*, inbox: Inbox, item: IngestItem, actor: Actor) -> IngestRes
         created=True,
         conversation_created=result.conversation_created,
         refused_attachments=result.refused_attachments,
+    )
+
+
+def item_from_payload(payload: dict[str, Any]) -> IngestItem:
+    """The item of a validated `IngestIn` body as the intake stored it (JSON)."""
+    body = IngestIn.model_validate(payload)
+    return IngestItem(
+        provider_id=body.provider_id,
+        identity_kind=body.customer.kind,
+        identity_value=body.customer.value,
+        name=body.customer.name,
+        text=body.text,
+        html=body.html,
+        subject=body.subject,
+        occurred_at=body.occurred_at,
+        attachments=[
+            IncomingAttachment(
+                filename=a.filename, content_type=a.content_type, content=a.content_base64
+            )
+            for a in body.attachments
+        ],
+        metadata=body.metadata,
     )
 
 

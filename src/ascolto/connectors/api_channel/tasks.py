@@ -1,13 +1,18 @@
-"""The job that delivers a reply to the system's webhook. Thin: read, one HTTP attempt outside
+"""The API channel's jobs: storing the messages the fast path accepted (intake.py), and
+delivering a reply to the system's webhook. Thin: read, one HTTP attempt outside
 any transaction, record the outcome in one, and schedule the next attempt when it says so."""
 
 from __future__ import annotations
 
 from django.db import transaction
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
-from ascolto.connectors.api_channel import selectors, services, webhook
+from ascolto.connectors.api_channel import intake, selectors, services, webhook
 from ascolto.connectors.api_channel.config import request_timeout
+from ascolto.core.tasks import single_instance
+
+INTAKE_SWEEP_LOCK = "api-channel-intake-sweep"
 
 
 @db_task()  # type: ignore[untyped-decorator]
@@ -36,3 +41,16 @@ def deliver_reply(message_id: int, attempt: int = 1) -> str:
     if outcome.retry_in is not None:
         deliver_reply.schedule(args=(message_id, attempt + 1), delay=outcome.retry_in)
     return outcome.state
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def process_intake() -> int:
+    """Store the messages the fast path accepted (all pending rows). Returns how many."""
+    return intake.intake_drain()
+
+
+@db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+@single_instance(INTAKE_SWEEP_LOCK)
+def sweep_intake() -> int:
+    """Store accepted messages a lost wake-up or a dead worker left pending."""
+    return intake.intake_drain()

@@ -205,8 +205,12 @@ def message_receive(
     new_thread: bool = False,
     attachments: list[IncomingAttachment] | None = None,
     metadata: dict[str, object] | None = None,
+    message_id: int | None = None,
 ) -> ReceiveResult:
     """Store a customer's message and thread it. Idempotent by (inbox, provider_id).
+
+    `message_id`: the id to store the message under, reserved from the messages' sequence by
+    an intake that acknowledged it before storing it (connectors/api_channel/intake.py).
 
     `conversation` lets a connector that threads by itself (email headers) name the target;
     `new_thread` starts a new conversation even if one is active (a new email subject).
@@ -237,6 +241,7 @@ def message_receive(
                 new_thread=new_thread,
                 attachments=attachments or [],
                 metadata=metadata or {},
+                message_id=message_id,
             )
     except IntegrityError:
         # A concurrent delivery of the same provider message won the race.
@@ -259,6 +264,7 @@ def _receive(
     new_thread: bool,
     attachments: list[IncomingAttachment],
     metadata: dict[str, object],
+    message_id: int | None = None,
 ) -> ReceiveResult:
     created = reopened = False
     metadata = {**inbound.classify(inbox, customer, plain, when), **metadata}
@@ -278,6 +284,7 @@ def _receive(
             quiet=quiet,
         )
     message = Message.objects.create(
+        pk=message_id,
         workspace_id=inbox.workspace_id,
         conversation=conversation,
         inbox=inbox,

@@ -14,6 +14,7 @@ from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import Role, Team, User
@@ -167,7 +168,16 @@ def _list_page(
     return rows, page.next_cursor
 
 
-def views_with_counts(workspace: Workspace, user: User) -> list[tuple[str, str, int]]:
+def count_badge(count: int) -> str:
+    """A sidebar count as shown: the figure, or "100+" past the selector's cap."""
+    if count > selectors.VIEW_COUNT_CAP:
+        return _("%(count)s+") % {
+            "count": number_format(selectors.VIEW_COUNT_CAP, force_grouping=True)
+        }
+    return str(count)
+
+
+def views_with_counts(workspace: Workspace, user: User) -> list[tuple[str, str, str]]:
     labels = {
         "mine": _("Mine"),
         "unassigned": _("Unassigned"),
@@ -178,7 +188,7 @@ def views_with_counts(workspace: Workspace, user: User) -> list[tuple[str, str, 
         "mentions": _("Mentions"),
     }
     counts = selectors.view_counts(workspace=workspace, user=user)
-    return [(view, labels[view], counts.get(view, 0)) for view in selectors.VIEWS]
+    return [(view, labels[view], count_badge(counts.get(view, 0))) for view in selectors.VIEWS]
 
 
 def sidebar(workspace: Workspace, user: User) -> dict[str, Any]:

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ('accounts', '0002_initial'),
         ('core', '0001_initial'),
         ('customers', '0001_initial'),
-        ('inbox', '0004_availability_spans'),
+        ('inbox', '0005_conversation_sla_due_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
