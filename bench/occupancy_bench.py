@@ -2,20 +2,22 @@
 service operations view, at scale.
 
     python bench/occupancy_bench.py [--conversations 1000000] [--days 365] [--runs 20]
-        [--old-selectors PATH] [--no-dashboards] [--database-url URL] [--keep] [--reuse]
+        [--old-selectors PATH] [--no-dashboards] [--no-workload-rebuild] [--database-url URL]
+        [--keep] [--reuse]
 
 Fills PostgreSQL as bench/analytics_rollups_bench.py does (`--conversations` over `--days`
 days, 40 agents, handling spans on a third; no messages, no survey answers), then adds with
 set-based SQL: availability history for every agent and day (online 08-12, away 12-13, online
 13-17 UTC; half the agents online now), a bot session on a quarter of the conversations (a
 third of them confirmed) and `--conversations` / 3 deflection offers (half anonymous, a fifth
-confirmed). Builds the rollups, then times for 90 days (and the previous 90 for the assistant):
-the occupancy query, the open-now count, the assistant's two selectors, the team and operations
-dashboards (no filter, one filter; not with `--no-dashboards`) and the two new drill-down
-lists. Prints p50 / p95 wall and
-CPU milliseconds (goal: dashboards p95 <= 200 ms). `--old-selectors` times the assistant
-selectors of another copy of `assistant/selectors.py` too (e.g. the version before they
-aggregated in the database).
+confirmed). Builds the rollups, rebuilds the agent-day and assistant-day rows (timed; not with
+`--no-workload-rebuild`), then times for 90 days (and the previous 90 for the assistant):
+the occupancy query directly and from the agent-day rows, the open-now count, the assistant's
+two selectors and the figures from the assistant-day rows, the team and operations dashboards
+(no filter, one filter; not with `--no-dashboards`) and the two drill-down lists. Prints
+p50 / p95 wall and CPU milliseconds (goal: dashboards p95 <= 200 ms). `--old-selectors` times
+the assistant selectors of another copy of `assistant/selectors.py` too (e.g. the version
+before they aggregated in the database).
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="Time again on a database left by --keep (no fill)."
     )
+    parser.add_argument(
+        "--no-workload-rebuild",
+        action="store_true",
+        help="Time the agent-day and assistant-day rows as they are (no full rebuild first).",
+    )
     add_database_argument(parser)
     args = parser.parse_args()
     args.messages, args.responses = 0, 0
@@ -179,7 +186,7 @@ def _load(path: Path) -> Any:
 def _time(workspace: Any, people: dict[str, Any], args: argparse.Namespace) -> None:
     from django.utils import timezone
 
-    from ascolto.analytics import occupancy
+    from ascolto.analytics import occupancy, workload_rollups
     from ascolto.analytics.dashboards import drill, operations, team
     from ascolto.analytics.dashboards.conversations import subset_queryset
     from ascolto.analytics.dashboards.filters import parse_filters
@@ -203,6 +210,16 @@ def _time(workspace: Any, people: dict[str, Any], args: argparse.Namespace) -> N
     def row(name: str, work: Any) -> None:
         print(f"| {name} | {_timings(runs, work)} |")
 
+    if not args.no_workload_rebuild:
+        _timed(
+            "agent-day and assistant-day rows, full rebuild",
+            lambda: workload_rollups.workload_refresh(workspace=workspace, full=True),
+        )
+        _timed(
+            "agent-day and assistant-day rows, refresh with nothing changed",
+            lambda: workload_rollups.workload_refresh(workspace=workspace),
+        )
+
     print()
     print(f"90 days (the previous 90 for the assistant's figures), {runs} runs each:")
     print("| what | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
@@ -210,6 +227,12 @@ def _time(workspace: Any, people: dict[str, Any], args: argparse.Namespace) -> N
     row(
         "occupancy query, all agents",
         lambda: occupancy.online_and_busy_seconds(
+            workspace=workspace, start=p.start, end=p.end, now=timezone.now()
+        ),
+    )
+    row(
+        "occupancy from the agent-day rows, all agents",
+        lambda: workload_rollups.agent_times(
             workspace=workspace, start=p.start, end=p.end, now=timezone.now()
         ),
     )
@@ -242,6 +265,15 @@ def _time(workspace: Any, people: dict[str, Any], args: argparse.Namespace) -> N
                 for q in (p, p.previous())
             ],
         )
+    row(
+        "assistant figures from the assistant-day rows, both periods",
+        lambda: [
+            workload_rollups.assistant_figures(
+                workspace=workspace, start=q.start, end=q.end, now=timezone.now()
+            )
+            for q in (p, p.previous())
+        ],
+    )
     for name in ("open_now", "bot_confirmed"):
 
         def listed(name: str = name) -> None:

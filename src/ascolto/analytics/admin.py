@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule
 from ascolto.analytics.models import (
+    AgentDay,
+    AssistantDay,
     ConversationRollup,
     ConversationRollupState,
     DigestSent,
@@ -14,6 +16,7 @@ from ascolto.analytics.models import (
     MetricAlert,
     MetricTarget,
     Snapshot,
+    WorkloadRollupState,
 )
 from ascolto.core.admin import register_read_only
 
@@ -26,6 +29,9 @@ register_read_only(
     ConversationRollup,
     ConversationRollupState,
     Snapshot,
+    AgentDay,
+    AssistantDay,
+    WorkloadRollupState,
     Pulse,
     PulseAnswer,
     PulseSchedule,

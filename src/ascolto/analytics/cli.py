@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ascolto.analytics import rollups
+from ascolto.analytics import rollups, workload_rollups
 from ascolto.core.models import Workspace
 
 
@@ -19,8 +19,8 @@ def analytics() -> None:
 @click.option("--full", is_flag=True, help="Rebuild every day instead of the changed ones.")
 @click.option("--workspace", "slug", default="", help="One workspace (its slug); default all.")
 def rollups_command(full: bool, slug: str) -> None:
-    """Bring the daily conversation rollups up to today (the periodic job does this every 5
-    minutes)."""
+    """Bring the daily conversation rollups and the agent-day and assistant-day rows up to
+    date (the periodic jobs do this every 5 minutes)."""
     workspaces = Workspace.objects.order_by("pk")
     if slug:
         workspaces = workspaces.filter(slug=slug)
@@ -30,6 +30,7 @@ def rollups_command(full: bool, slug: str) -> None:
         started = time.perf_counter()
         cpu = time.process_time()
         days = rollups.rollups_refresh(workspace=workspace, full=full)
+        days += workload_rollups.workload_refresh(workspace=workspace, full=full)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         click.echo(
             f"{workspace.slug}: {days} day(s) rolled up in {elapsed:.1f} s (CPU {cpu:.1f} s)"

@@ -263,3 +263,70 @@ class Snapshot(WorkspaceScopedModel):
 # Employee NPS keeps its tables beside its code (analytics/enps/); imported here so Django
 # finds them as analytics models.
 from ascolto.analytics.enps.models import Pulse, PulseAnswer, PulseSchedule  # noqa: E402, F401
+
+
+class AgentDay(models.Model):
+    """One agent's online time and handle time inside it over one whole past day (the
+    workspace's time zone), as `analytics.occupancy` defines them, so the team view adds up
+    days instead of sweeping every span of the period (analytics/workload_rollups.py). Both
+    add up exactly over days: the spans are cut at the day's edges. No row: no online time."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    online_seconds = models.FloatField(default=0.0)
+    busy_seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        verbose_name = _("agent day")
+        verbose_name_plural = _("agent days")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day", "agent"], name="agent_day_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"agent {self.agent_id} on {self.day}"
+
+
+class AssistantDay(models.Model):
+    """The assistant's figures of one settled day (the workspace's time zone): confirmed
+    resolutions of the bot conversations created that day, and the outcomes of the deflection
+    offers made that day (assistant.selectors' definitions). A day is settled 24 hours after
+    it ends, when none of its offers can still be pending or followed by a conversation."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    bot_conversations = models.PositiveIntegerField(default=0)
+    bot_confirmed = models.PositiveIntegerField(default=0)
+    offers = models.PositiveIntegerField(default=0)
+    deflection_confirmed = models.PositiveIntegerField(default=0)
+    deflection_assumed = models.PositiveIntegerField(default=0)
+    deflection_followed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("assistant day")
+        verbose_name_plural = _("assistant days")
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day"], name="assistant_day_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"assistant figures of {self.day}"
+
+
+class WorkloadRollupState(models.Model):
+    """How far a workspace's agent-day and assistant-day rows go: the days before
+    `agent_covered_until` and `assistant_covered_until` have rows when they have figures;
+    `scanned_at` is when changed spans, sessions and offers were last looked for."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="+")
+    agent_covered_until = models.DateField(null=True, blank=True)
+    assistant_covered_until = models.DateField(null=True, blank=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("workload rollup state")
+        verbose_name_plural = _("workload rollup states")
+
+    def __str__(self) -> str:
+        return f"workload rollups of workspace #{self.workspace_id}"

@@ -1,8 +1,8 @@
-"""Analytics jobs: refresh the conversation rollups, check metric targets daily, send the weekly
-digest and refresh the journey and customer-value snapshots hourly. Each holds a lock so that
-several workers never run them twice at once (docs/decisions/0006-periodic-job-locks.md); the
-digest is also idempotent per week. Journey and value snapshots are also computed on demand (the
-page of a large workspace queues them)."""
+"""Analytics jobs: refresh the conversation rollups and the agent-day and assistant-day rows,
+check metric targets daily, send the weekly digest and refresh the journey and customer-value
+snapshots hourly. Each holds a lock so that several workers never run them twice at once
+(docs/decisions/0006-periodic-job-locks.md); the digest is also idempotent per week. Journey and
+value snapshots are also computed on demand (the page of a large workspace queues them)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,23 @@ from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from ascolto.analytics import rollups, targets
+from ascolto.analytics import rollups, targets, workload_rollups
 from ascolto.analytics.dashboards import value
 from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.analytics.enps import services as enps_services
 from ascolto.analytics.journey import snapshots
 from ascolto.analytics.models import MetricTarget
+from ascolto.assistant.models import BotSession, DeflectionOffer
 from ascolto.core.models import Workspace
 from ascolto.core.tasks import single_instance
-from ascolto.inbox.models import Conversation
+from ascolto.inbox.models import AvailabilitySpan, Conversation
 
 logger = logging.getLogger(__name__)
 
 CHECK_LOCK = "analytics-targets-check"
 DIGEST_LOCK = "analytics-weekly-digest"
 ROLLUP_LOCK = "analytics-rollups"
+WORKLOAD_LOCK = "analytics-workload-rollups"
 
 
 @db_periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
@@ -43,6 +45,26 @@ def refresh_rollups() -> int:
             done += rollups.rollups_refresh(workspace=workspace)
         except Exception:
             logger.exception("Conversation rollups of workspace %s failed", workspace.pk)
+    return done
+
+
+@db_periodic_task(crontab(minute="*/5"))  # type: ignore[untyped-decorator]
+@single_instance(WORKLOAD_LOCK)
+def refresh_workload_rollups() -> int:
+    """Recompute the agent-day and assistant-day rows of the days that changed, ended or
+    settled. Returns the days done; a workspace that fails is logged and the others still
+    run."""
+    done = 0
+    with_data = (
+        Workspace.objects.filter(pk__in=AvailabilitySpan.objects.values("workspace_id"))
+        | Workspace.objects.filter(pk__in=BotSession.objects.values("workspace_id"))
+        | Workspace.objects.filter(pk__in=DeflectionOffer.objects.values("workspace_id"))
+    )
+    for workspace in with_data.distinct().order_by("pk"):
+        try:
+            done += workload_rollups.workload_refresh(workspace=workspace)
+        except Exception:
+            logger.exception("Workload rollups of workspace %s failed", workspace.pk)
     return done
 
 

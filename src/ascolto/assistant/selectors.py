@@ -15,7 +15,7 @@ Definitions (docs/assistant.md):
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.core import signing
@@ -31,6 +31,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from ascolto.assistant.models import (
@@ -232,6 +233,54 @@ def deflection_report(
             str(source): DeflectionCounts(**counts) for source, counts in per_source.items()
         },
     )
+
+
+def assistant_counts_by_day(
+    *,
+    workspace: Workspace,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+) -> dict[dt.date, Counter[str]]:
+    """Per day (in `zone`) of [start, end): the bot conversations created that day and their
+    confirmed resolutions ("bot_conversations", "bot_confirmed"; `assistant_metrics`), and
+    the deflection offers made that day by outcome ("offers", "confirmed", "assumed",
+    "pending", "followed_by_conversation"; `deflection_report`). Two grouped queries; days
+    without any are absent. Over any days, the sums equal those two selectors' figures.
+
+    A session is created once its conversation exists, never before it: bounding the sessions'
+    own creation time by `start` too lets their index find the few of a recent day without
+    changing which sessions count."""
+    days: dict[dt.date, Counter[str]] = defaultdict(Counter)
+    sessions = (
+        BotSession.objects.filter(
+            workspace=workspace,
+            created_at__gte=start,
+            conversation__created_at__gte=start,
+            conversation__created_at__lt=end,
+        )
+        .annotate(day=TruncDate("conversation__created_at", tzinfo=zone))
+        .values_list("day")
+        .annotate(n=Count("id"), confirmed=Count("id", filter=Q(confirmed=True)))
+        .order_by()
+    )
+    for day, n, confirmed in sessions:
+        days[day]["bot_conversations"] += n
+        days[day]["bot_confirmed"] += confirmed
+    offers = (
+        DeflectionOffer.objects.filter(
+            workspace=workspace, created_at__gte=start, created_at__lt=end
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=zone), outcome=_outcome(now))
+        .values_list("day", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for day, outcome, n in offers:
+        days[day]["offers"] += n
+        days[day][outcome] += n
+    return dict(days)
 
 
 def labelled_history(

@@ -189,6 +189,18 @@ class Conversation(WorkspaceScopedModel):
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="conv_sla_resolution_due_idx",
             ),
+            # What agents have open now (the team view's workload, the "open_now" list): only
+            # the open conversations, so counting them per agent reads no closed history; with
+            # the dashboards' filter columns, a filtered count is read from the index alone.
+            models.Index(
+                fields=["workspace", "assignee", "channel", "team", "language"],
+                condition=Q(
+                    status__in=("open", "pending", "snoozed"),
+                    merged_into__isnull=True,
+                    assignee__isnull=False,
+                ),
+                name="conv_open_assignee_idx",
+            ),
         ]
 
     def __str__(self) -> str:

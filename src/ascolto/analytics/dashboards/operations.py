@@ -9,7 +9,7 @@ import datetime as dt
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import gettext as _
 
-from ascolto.analytics import rollups
+from ascolto.analytics import rollups, workload_rollups
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
@@ -17,7 +17,6 @@ from ascolto.analytics.dashboards.conversations import filtered_facts
 from ascolto.analytics.dashboards.figures import Figure, conversation_drill, figures
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.dashboards.metrics import conversation_values
-from ascolto.assistant import selectors as assistant_selectors
 from ascolto.core.models import Workspace
 from ascolto.inbox.models import Channel
 
@@ -82,7 +81,8 @@ def _assistant_figures(
     workspace: Workspace, filters: DashboardFilters, now: dt.datetime
 ) -> list[Figure]:
     """The assistant's confirmed resolutions and deflection (confirmed, assumed) for the period
-    and the one before, from assistant.selectors (docs/assistant.md, "Figures"). They are
+    and the one before, as assistant.selectors defines them (docs/assistant.md, "Figures"),
+    read from the assistant-day rows (analytics.workload_rollups). They are
     workspace-wide: with any filter but the period they show no value rather than a number
     the filter did not narrow. Deflection offers precede any conversation: no drill-down."""
     narrowed = bool(
@@ -97,17 +97,12 @@ def _assistant_figures(
         if narrowed:
             values.append({})
             continue
-        bot = assistant_selectors.assistant_metrics(
-            workspace=workspace, start=period.start, end=period.end
-        )
-        deflection = assistant_selectors.deflection_report(
-            workspace=workspace, start=period.start, end=period.end, now=now
-        )
         values.append(
             {
-                "confirmed_resolutions": float(bot.confirmed),
-                "deflection_confirmed": float(deflection.confirmed),
-                "deflection_assumed": float(deflection.assumed),
+                key: float(n)
+                for key, n in workload_rollups.assistant_figures(
+                    workspace=workspace, start=period.start, end=period.end, now=now
+                ).items()
             }
         )
     current, previous = values

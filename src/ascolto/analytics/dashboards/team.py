@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from ascolto.accounts.models import User
 from ascolto.analytics import occupancy as occ
-from ascolto.analytics import rollups
+from ascolto.analytics import rollups, workload_rollups
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards import charts, conversations
 from ascolto.analytics.dashboards.common import Dashboard, targets_of
@@ -204,9 +204,10 @@ def _csat_by_agent(workspace: Workspace, filters: DashboardFilters) -> dict[int,
 def _workload(
     workspace: Workspace, filters: DashboardFilters, now: dt.datetime
 ) -> tuple[dict[int, occ.AgentTime], dict[int, int], dict[int, int | None]]:
-    """Per agent: online and busy time in the period (analytics.occupancy), the conversations
-    assigned and open now (the "open_now" drill-down's condition) and their capacity on the
-    channel filtered, if any. Three aggregate reads, none per conversation."""
+    """Per agent: online and busy time in the period (analytics.occupancy's definitions, read
+    from the agent-day rows, analytics.workload_rollups), the conversations assigned and open
+    now (the "open_now" drill-down's condition, on the index of open conversations) and their
+    capacity on the channel filtered, if any. Aggregate reads, none per conversation."""
     agent_ids: list[int] | None = None
     if filters.agent_id is not None:
         agent_ids = [filters.agent_id]
@@ -214,7 +215,7 @@ def _workload(
         agent_ids = list(
             User.objects.filter(teams=filters.team_id).values_list("pk", flat=True).order_by("pk")
         )
-    times = occ.online_and_busy_seconds(
+    times = workload_rollups.agent_times(
         workspace=workspace,
         start=filters.period.start,
         end=filters.period.end,
