@@ -50,6 +50,7 @@ from django.utils.translation import gettext as _
 
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
+from ascolto.core.fastpath import ASGIApp, Receive, Scope, Send, read_body, replay
 from ascolto.surveys import ratelimit, tokens
 from ascolto.surveys.definitions import survey_questions
 from ascolto.surveys.models import Question, Survey
@@ -57,13 +58,6 @@ from ascolto.surveys.services import intake
 from ascolto.surveys.views import MAX_CHOICES, MAX_SUBMIT_BYTES
 
 logger = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-# Receive and send of other apps (Django's) are typed more loosely than ours.
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 BATCH = 500
 MAX_SURVEYS = 512
@@ -438,7 +432,7 @@ class SurveySubmits:
         if length > MAX_SUBMIT_BYTES:
             await self.django_app(handed, receive, send)
             return
-        body, complete = await _read_body(receive)
+        body, complete = await read_body(receive, limit=MAX_SUBMIT_BYTES)
         if body is None:  # the client went away
             return
         try:
@@ -446,7 +440,7 @@ class SurveySubmits:
                 raise Handover
             location = await self._accept(runtime, scope, headers, body, token)
         except Handover:
-            await self.django_app(handed, _replay(body, not complete, receive), send)
+            await self.django_app(handed, replay(body, not complete, receive), send)
             return
         await _respond(send, 302, b"", [(b"location", location.encode())])
 
@@ -518,36 +512,6 @@ def _page_url(path: str, language: str, link: Link, *, done: bool) -> str:
         params["lang"] = language
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return path + (f"?{query}" if query else "")
-
-
-async def _read_body(receive: Receive) -> tuple[bytes | None, bool]:
-    """The body, or as much of it as goes past MAX_SUBMIT_BYTES (then complete is False);
-    None when the client disconnected."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None, False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > MAX_SUBMIT_BYTES:
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    """`receive` with what was read of the body given back first."""
-    pending = [{"type": "http.request", "body": body, "more_body": more}]
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return replayed
 
 
 async def _respond(

@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -42,15 +41,10 @@ from ascolto.connectors.api_channel import intake
 from ascolto.connectors.api_channel.schemas import IngestIn
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
+from ascolto.core.fastpath import ASGIApp, Receive, Scope, Send, read_body, replay
 from ascolto.customers.normalize import normalize_identity
 
 logger = logging.getLogger(__name__)
-
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 INGEST_PATH = re.compile(r"/api/v1/channels/api/(?P<inbox>[0-9]{1,18})/messages")
 MAX_BODY = 256 * 1024
@@ -324,7 +318,7 @@ class ApiIngest:
         if length > MAX_BODY:
             await self.django_app(scope, receive, send)
             return
-        body, complete = await _read_body(receive)
+        body, complete = await read_body(receive, limit=MAX_BODY)
         if body is None:
             return
         try:
@@ -332,7 +326,7 @@ class ApiIngest:
                 raise Handover
             answer = await self._accept(headers, body, inbox_id)
         except Handover:
-            await self.django_app(scope, _replay(body, not complete, receive), send)
+            await self.django_app(scope, replay(body, not complete, receive), send)
             return
         data = json.dumps(answer.body).encode()
         await send(
@@ -388,33 +382,6 @@ def _validated(body: bytes) -> IngestIn:
     except ValidationFailed:
         raise Handover from None
     return payload
-
-
-async def _read_body(receive: Receive) -> tuple[bytes | None, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None, False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > MAX_BODY:
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
-    pending = [{"type": "http.request", "body": body, "more_body": more}]
-
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return replayed
 
 
 def with_api_ingest(django_app: ASGIApp) -> ASGIApp:
