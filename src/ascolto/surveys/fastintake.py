@@ -310,8 +310,11 @@ class Runtime:
         for batcher in (self.hits, self.reads, self.inserts):
             batcher.cancel()
         self.store.close()
-        self.django.shutdown(wait=False)
-        self.kicks.shutdown(wait=False)
+        # The threads' own Django connections (the wake-up job runs there when Huey is
+        # immediate; definitions and the 429 page are read in the other).
+        for pool in (self.django, self.kicks):
+            pool.submit(connections.close_all)
+            pool.shutdown(wait=False)
 
     async def _read(self, invitation_ids: list[int]) -> list[Link | None]:
         found = await self.store.read(sorted(set(invitation_ids)))
