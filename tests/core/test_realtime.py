@@ -19,7 +19,7 @@ from django.db import connection, connections, transaction
 from django.test import Client
 
 from ascolto.config.asgi import application
-from ascolto.config.env import redis_channel_layer
+from ascolto.config.env import in_memory_channel_layer, redis_channel_layer
 from ascolto.core import realtime
 from ascolto.core.realtime import InvalidEvent
 from ascolto.customers import services
@@ -327,3 +327,53 @@ def test_every_declared_event_has_a_valid_name_and_a_sample_payload_that_passes(
 def _sample(kind: Any) -> Any:
     first = kind[0] if isinstance(kind, tuple) else kind
     return {int: 1, str: "x", bool: True, float: 1.5, list: [], dict: {}}.get(first)
+
+
+async def _lagging_console_receives_everything(layer: Any, events: int) -> list[int]:
+    """A console that reads nothing while `events` are sent to its group, then catches up."""
+    channel = await layer.new_channel()
+    group = f"tests-lag-{channel.rsplit('!', 1)[-1][:8]}"
+    await layer.group_add(group, channel)
+    try:
+        for n in range(events):
+            await layer.group_send(group, {"type": "event", "n": n})
+        received = []
+        for _ in range(events):
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+            except TimeoutError:  # dropped by the layer: nothing more will come
+                break
+            received.append(message["n"])
+        return received
+    finally:
+        await layer.group_discard(group, channel)
+
+
+@pytest.mark.asyncio
+async def test_a_console_that_falls_behind_loses_no_event_embedded(settings):
+    """Channels drops what a full channel is sent, silently: a console a few hundred events
+    behind a busy workspace must still get every one (embedded, in-memory layer)."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": in_memory_channel_layer()}
+    channel_layers.backends.clear()
+    try:
+        received = await _lagging_console_receives_everything(get_channel_layer(), 500)
+    finally:
+        channel_layers.backends.clear()
+    assert received == list(range(500))
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_console_that_falls_behind_loses_no_event_scaled(settings, redis_url):
+    """The same on the Redis layer the web and worker processes share."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, settings.REDIS_PREFIX)}
+    channel_layers.backends.clear()
+    try:
+        received = await _lagging_console_receives_everything(get_channel_layer(), 500)
+    finally:
+        channel_layers.backends.clear()
+    assert received == list(range(500))

@@ -157,6 +157,21 @@ def _read_key(key_file: Path) -> str:
     raise ImproperlyConfigured(f"{str(key_file)!r} is empty; delete it or set SECRET_KEY.")
 
 
+# Messages a channel (one socket) may hold before the layer drops what is sent to it: Channels'
+# group_send drops silently when a channel is full (the default capacity is 100). An agent's
+# console receives every event of the inboxes it watches, so a console that falls a second or
+# two behind a busy workspace would lose pushes; the margin costs memory only while it lags.
+CHANNEL_CAPACITY = 2_000
+
+
+def in_memory_channel_layer() -> dict[str, Any]:
+    """The Channels layer of the embedded configuration (one process)."""
+    return {
+        "BACKEND": "channels.layers.InMemoryChannelLayer",
+        "CONFIG": {"capacity": CHANNEL_CAPACITY},
+    }
+
+
 def redis_channel_layer(url: str, prefix: str) -> dict[str, Any]:
     """The Channels layer on Redis shared by every web and worker process.
 
@@ -169,5 +184,6 @@ def redis_channel_layer(url: str, prefix: str) -> dict[str, Any]:
         "CONFIG": {
             "hosts": [{"address": url, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": prefix,
+            "capacity": CHANNEL_CAPACITY,
         },
     }

@@ -27,6 +27,7 @@ from ascolto.config.env import (
     env_list,
     env_public_url,
     env_str,
+    in_memory_channel_layer,
     redis_channel_layer,
     secret_key,
 )
@@ -221,7 +222,7 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": in_memory_channel_layer()}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 HUEY_IMMEDIATE = env_bool("ASCOLTO_HUEY_IMMEDIATE", default=TESTING)
