@@ -1,11 +1,16 @@
 """Pieces shared by the small ASGI apps that answer ordinary requests in front of Django (survey
 page submits, API channel messages; docs/decisions 0011 and 0012): the ASGI types, reading a
-request body up to a limit, and handing what was read on to Django unchanged."""
+request body up to a limit, handing what was read on to Django unchanged, and the psycopg async
+connections of one event loop."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from django.db import connections
+
+R = TypeVar("R")
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -43,3 +48,48 @@ def replay(body: bytes, more: bool, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+class AsyncConnections:
+    """psycopg async connections to Django's default database, one per name (e.g. one for
+    reads, one for writes), of one event loop; in autocommit, so one statement is one commit.
+    A connection found broken is opened again on the next use."""
+
+    def __init__(self, application_name: str) -> None:
+        self.application_name = application_name
+        self._connections: dict[str, Any] = {}
+
+    async def _connection(self, name: str) -> Any:
+        import psycopg
+
+        found = self._connections.get(name)
+        if found is None or found.closed:
+            config = connections["default"].settings_dict
+            found = await psycopg.AsyncConnection.connect(
+                dbname=config["NAME"],
+                user=config.get("USER") or None,
+                password=config.get("PASSWORD") or None,
+                host=config.get("HOST") or None,
+                port=config.get("PORT") or None,
+                connect_timeout=config.get("OPTIONS", {}).get("connect_timeout", 10),
+                application_name=self.application_name,
+                autocommit=True,
+            )
+            self._connections[name] = found
+        return found
+
+    async def run(self, name: str, work: Callable[[Any], Awaitable[R]]) -> R:
+        """`work(connection)` on the named connection."""
+        conn = await self._connection(name)
+        try:
+            return await work(conn)
+        except Exception:
+            if conn.broken or conn.closed:
+                self._connections.pop(name, None)
+            raise
+
+    def close(self) -> None:
+        """Close the connections without their loop (it may be gone)."""
+        for conn in self._connections.values():
+            conn.pgconn.finish()
+        self._connections.clear()

@@ -50,7 +50,7 @@ from django.utils.translation import gettext as _
 
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
-from ascolto.core.fastpath import ASGIApp, Receive, Scope, Send, read_body, replay
+from ascolto.core.fastpath import ASGIApp, AsyncConnections, Receive, Scope, Send, read_body, replay
 from ascolto.surveys import ratelimit, tokens
 from ascolto.surveys.definitions import survey_questions
 from ascolto.surveys.models import Question, Survey
@@ -148,41 +148,14 @@ class PostgresStore:
     reads, one for writes; each in autocommit, so one INSERT statement is one commit)."""
 
     def __init__(self) -> None:
-        self._connections: dict[str, Any] = {}
-
-    async def _connection(self, name: str) -> Any:
-        import psycopg
-
-        found = self._connections.get(name)
-        if found is None or found.closed:
-            config = connections["default"].settings_dict
-            found = await psycopg.AsyncConnection.connect(
-                dbname=config["NAME"],
-                user=config.get("USER") or None,
-                password=config.get("PASSWORD") or None,
-                host=config.get("HOST") or None,
-                port=config.get("PORT") or None,
-                connect_timeout=config.get("OPTIONS", {}).get("connect_timeout", 10),
-                application_name="ascolto-survey-submits",
-                autocommit=True,
-            )
-            self._connections[name] = found
-        return found
+        self._connections = AsyncConnections("ascolto-survey-submits")
 
     def close(self) -> None:
         """Close the connections without their loop (it may be gone)."""
-        for conn in self._connections.values():
-            conn.pgconn.finish()
-        self._connections.clear()
+        self._connections.close()
 
     async def _run(self, name: str, work: Callable[[Any], Awaitable[R]]) -> R:
-        conn = await self._connection(name)
-        try:
-            return await work(conn)
-        except Exception:
-            if conn.broken or conn.closed:
-                self._connections.pop(name, None)
-            raise
+        return await self._connections.run(name, work)
 
     async def read(self, invitation_ids: list[int]) -> dict[int, Link]:
         async def work(conn: Any) -> dict[int, Link]:

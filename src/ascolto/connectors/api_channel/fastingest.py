@@ -41,7 +41,7 @@ from ascolto.connectors.api_channel import intake
 from ascolto.connectors.api_channel.schemas import IngestIn
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
-from ascolto.core.fastpath import ASGIApp, Receive, Scope, Send, read_body, replay
+from ascolto.core.fastpath import ASGIApp, AsyncConnections, Receive, Scope, Send, read_body, replay
 from ascolto.customers.normalize import normalize_identity
 
 logger = logging.getLogger(__name__)
@@ -118,45 +118,21 @@ class Store:
     one INSERT statement is one commit)."""
 
     def __init__(self) -> None:
-        self._connections: dict[str, Any] = {}
-
-    async def connection(self, name: str) -> Any:
-        import psycopg
-
-        found = self._connections.get(name)
-        if found is None or found.closed:
-            config = connections["default"].settings_dict
-            found = await psycopg.AsyncConnection.connect(
-                dbname=config["NAME"],
-                user=config.get("USER") or None,
-                password=config.get("PASSWORD") or None,
-                host=config.get("HOST") or None,
-                port=config.get("PORT") or None,
-                connect_timeout=config.get("OPTIONS", {}).get("connect_timeout", 10),
-                application_name="ascolto-api-ingest",
-                autocommit=True,
-            )
-            self._connections[name] = found
-        return found
+        self._connections = AsyncConnections("ascolto-api-ingest")
 
     async def run(self, name: str, sql: list[tuple[str, list[Any]]]) -> list[list[Any]]:
-        conn = await self.connection(name)
-        try:
+        async def work(conn: Any) -> list[list[Any]]:
             results = []
             async with conn.cursor() as cursor:
                 for statement, params in sql:
                     await cursor.execute(statement, params)
                     results.append(await cursor.fetchall())
             return results
-        except Exception:
-            if conn.broken or conn.closed:
-                self._connections.pop(name, None)
-            raise
+
+        return await self._connections.run(name, work)
 
     def close(self) -> None:
-        for conn in self._connections.values():
-            conn.pgconn.finish()
-        self._connections.clear()
+        self._connections.close()
 
 
 class Runtime:
