@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import importlib
 import os
 import sys
 import time
@@ -102,6 +103,10 @@ WHERE c.workspace_id = %(ws)s AND c.assignee_id IS NOT NULL AND c.id %% 3 = 0;
 """
 
 
+def _drill_flags() -> Any:
+    return importlib.import_module("ascolto.inbox.migrations.0007_conversation_drill_flags")
+
+
 def _insert_sql(template: str, model: Any, values: dict[str, str]) -> str:
     """An INSERT naming every column of the model: the given expressions, else the field's
     default (Django keeps defaults in Python, not in the schema) or NULL."""
@@ -118,6 +123,8 @@ def _insert_sql(template: str, model: Any, values: dict[str, str]) -> str:
             default = f.get_default()
             if isinstance(default, dict):
                 expressions.append("'{}'")
+            elif isinstance(default, bool):
+                expressions.append("true" if default else "false")
             elif isinstance(default, str):
                 expressions.append("'" + default.replace("'", "''") + "'")
             else:
@@ -254,8 +261,14 @@ def _fill(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, dict[str, An
             chunk = max(1, 1_000_000 // max(1, args.messages))
             for first in range(low, high + 1, chunk):
                 cursor.execute(messages_sql, {**params, "first": first, "last": first + chunk - 1})
+            # The drill-down lists' flags, as the services keep them: the migration's backfill.
+            cursor.execute(_drill_flags().BACKFILL_SQL)
             cursor.execute("ANALYZE inbox_message;")
             cursor.execute("SET session_replication_role = DEFAULT")
+        with connection.cursor() as cursor:
+            # Outside a transaction: the counts are index-only scans once the pages are marked
+            # all-visible, as autovacuum leaves a table between bulk changes.
+            cursor.execute("VACUUM ANALYZE inbox_conversation")
 
     _timed(f"filled {args.conversations:,} conversations", conversations)
     _timed(f"filled {args.conversations * args.messages:,} messages", messages)

@@ -189,7 +189,8 @@ def test_the_flags_the_services_keep_select_what_the_facts_count(
         assert count == len(counted), name
         assert [row.pk for row in rows] == _newest_first(counted), name
     # The migration's backfill finds the same flags the services set.
-    kept = list(Conversation.objects.filter(workspace=workspace).values_list("pk", *FLAGS))
-    Conversation.objects.filter(workspace=workspace).update(**dict.fromkeys(FLAGS, False))
+    mine = Conversation.objects.filter(workspace=workspace).order_by("pk")
+    kept = list(mine.values_list("pk", *FLAGS))
+    mine.update(**dict.fromkeys(FLAGS, False))
     _backfill()
-    assert kept == list(Conversation.objects.filter(workspace=workspace).values_list("pk", *FLAGS))
+    assert list(mine.values_list("pk", *FLAGS)) == kept

@@ -1,6 +1,11 @@
 """What the drill-down lists select on, kept on the conversation (`handled`, `has_bot_message`,
 `has_agent_reply`), set for the existing conversations by one statement, then the lists'
-covering indexes (built after the backfill, so once)."""
+covering indexes (built after the backfill, so once).
+
+Not atomic: each step commits on its own, so the table is locked for writes only while a
+column is added or an index built, not for the whole migration, and the indexes are built
+after the backfill's old row versions are dead (inside one transaction they would be indexed
+too, leaving the indexes half empty once vacuumed)."""
 
 from typing import Any
 
@@ -62,6 +67,8 @@ CONDITION_COLUMNS = (
 
 
 class Migration(migrations.Migration):
+    atomic = False
+
     dependencies = [
         ("accounts", "0002_initial"),
         ("core", "0001_initial"),
