@@ -249,7 +249,10 @@ def _fill(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, dict[str, An
                 last = min(args.conversations, first + chunk - 1)
                 cursor.execute(conversations_sql, {**params, "first": first, "last": last})
             cursor.execute(HANDLING_SQL, params)
-            cursor.execute("ANALYZE inbox_conversation; ANALYZE inbox_handlinginterval;")
+            cursor.execute(
+                "ANALYZE customers_customer; ANALYZE inbox_conversation; "
+                "ANALYZE inbox_handlinginterval;"
+            )
 
     def messages() -> None:
         with connection.cursor() as cursor:

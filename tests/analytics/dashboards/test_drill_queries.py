@@ -29,6 +29,7 @@ from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.core.actors import Actor
 from ascolto.inbox import services
 from ascolto.inbox.models import Conversation, Message
+from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.analytics.test_rollups import DAYS, NOW, PICKS, _fill, _filters
 from tests.customers.factories import CustomerFactory
 from tests.inbox.factories import InboxFactory
@@ -173,8 +174,11 @@ def _thread(workspace: Any, agent: Any, steps: list[str]) -> Conversation:
 )
 @given(threads=st.lists(st.lists(st.sampled_from(STEPS), max_size=8), min_size=1, max_size=5))
 def test_the_flags_the_services_keep_select_what_the_facts_count(
-    workspace: Any, agent: Any, threads: list[list[str]]
+    db: Any, threads: list[list[str]]
 ) -> None:
+    workspace = WorkspaceFactory()  # one per example: a failing example names its own threads
+    agent = UserFactory()
+    MembershipFactory(workspace=workspace, user=agent, role="agent")
     for steps in threads:
         _thread(workspace, agent, steps)
     filters = parse_filters({}, workspace=workspace)
