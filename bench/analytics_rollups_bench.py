@@ -104,7 +104,14 @@ WHERE c.workspace_id = %(ws)s AND c.assignee_id IS NOT NULL AND c.id %% 3 = 0;
 
 
 def _drill_flags() -> Any:
-    return importlib.import_module("ascolto.inbox.migrations.0007_conversation_drill_flags")
+    """The inbox migration that adds the drill-down lists' flags (its BACKFILL_SQL)."""
+    import pkgutil
+
+    from ascolto.inbox import migrations
+
+    names = (m.name for m in pkgutil.iter_modules(migrations.__path__))
+    name = next(n for n in names if n.endswith("_conversation_drill_flags"))
+    return importlib.import_module(f"ascolto.inbox.migrations.{name}")
 
 
 def _insert_sql(template: str, model: Any, values: dict[str, str]) -> str:

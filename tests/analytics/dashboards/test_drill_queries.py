@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import import_module
+from pkgutil import iter_modules
 from typing import Any, cast
 
 import pytest
@@ -27,14 +28,18 @@ from ascolto.analytics.dashboards.conversations import (
 )
 from ascolto.analytics.dashboards.filters import parse_filters
 from ascolto.core.actors import Actor
-from ascolto.inbox import services
+from ascolto.inbox import migrations, services
 from ascolto.inbox.models import Conversation, Message
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
 from tests.analytics.test_rollups import DAYS, NOW, PICKS, _fill, _filters
 from tests.customers.factories import CustomerFactory
 from tests.inbox.factories import InboxFactory
 
-DRILL_FLAGS = import_module("ascolto.inbox.migrations.0007_conversation_drill_flags")
+# The migration that adds the flags, by its name whatever its number.
+DRILL_FLAGS = import_module(
+    "ascolto.inbox.migrations."
+    + next(m.name for m in iter_modules(migrations.__path__) if m.name.endswith("_drill_flags"))
+)
 FLAGS = ("handled", "has_bot_message", "has_agent_reply")
 
 
