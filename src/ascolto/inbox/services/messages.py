@@ -429,6 +429,10 @@ def message_send(
                 to_value=str(author.pk),
                 reason="replied",
             )
+    if kind == Message.Kind.OUTBOUND:
+        conversation.has_agent_reply = True
+    else:
+        conversation.has_bot_message = True
     conversation.last_message_at = now
     conversation.last_message_preview = plain[:200]
     conversation.message_count += 1
