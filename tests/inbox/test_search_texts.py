@@ -11,12 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ascolto.core.actors import Actor
+from ascolto.customers.models import Identity
 from ascolto.inbox import selectors, services
 from ascolto.inbox.models import Conversation, ConversationSearchText
 from ascolto.inbox.selectors import ConversationFilter
 from ascolto.inbox.services import search as search_service
 from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFactory
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import CustomerFactory, IdentityFactory
 from tests.inbox.factories import InboxFactory
 
 fill_migration = importlib.import_module("ascolto.inbox.migrations.0007_conversation_search_text")
@@ -145,7 +146,9 @@ def test_the_migration_fills_the_search_texts_from_the_messages(workspace, agent
     # (texts 0-600, 601-607 and 608-1208 start below 1,000; the order within a row may vary)
     filled = sorted(sorted(row.split("\n")) for row in texts(first))
     assert filled == [["parcel"], sorted([long, long, "refund"])]
-    assert sorted(sum(filled, [])) == sorted("\n".join(written[first.pk]).split("\n"))
+    assert sorted(t for row in filled for t in row) == sorted(
+        "\n".join(written[first.pk]).split("\n")
+    )
     for term in ("refund", "parcel", "כספי", "x" * 601):
         assert search(workspace, agent, term) == plain(workspace, term), term
 
@@ -194,7 +197,9 @@ def test_search_texts_answer_as_every_message_would(db, threads, chunk, strategy
                 if not text:
                     continue
                 if is_note:
-                    services.note_add(conversation=conversation, author=agent, text=text, actor=actor)
+                    services.note_add(
+                        conversation=conversation, author=agent, text=text, actor=actor
+                    )
                 else:
                     services.message_receive(
                         inbox=inbox, customer=conversation.customer, text=text, subject="T"
@@ -206,3 +211,58 @@ def test_search_texts_answer_as_every_message_would(db, threads, chunk, strategy
         search_service.SEARCH_TEXT_CHUNK = old[0]
         for name, value in zip(STRATEGIES, old[1], strict=True):
             setattr(selectors, name, value)
+
+
+IDENTITIES = [
+    "bob@example.com",
+    "jimbob@example.com",
+    "bob@example.com.au",
+    "a@bob@example.com",
+    "b%b@x.io",
+    "b_b@x.io",
+    "bxb@x.io",
+    "b\\b@x.io",
+    "josé@exämple.com",
+    "+393331234567",
+]
+
+
+@pytest.mark.parametrize(
+    "term",
+    [
+        "bob@example.com",
+        "BOB@Example.COM",
+        "ob@example.co",
+        "b%b@x.io",
+        "b_b@x.io",
+        "b\\b@x.io",
+        "@example.com",
+        "bob@",
+        "é@exä",
+        "JOSÉ@",
+        "bob@bob@example.com",
+        "3331234",
+    ],
+)
+def test_identity_lookup_finds_what_the_substring_match_finds(workspace, term):
+    other = WorkspaceFactory()
+    for value in IDENTITIES:
+        IdentityFactory(
+            workspace=workspace, customer=CustomerFactory(workspace=workspace), value=value
+        )
+        IdentityFactory(workspace=other, customer=CustomerFactory(workspace=other), value=value)
+    expected = sorted(
+        Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values_list(
+            "customer_id", flat=True
+        )
+    )
+
+    found = selectors.identity_customer_ids(workspace=workspace, term=term, cap=100)
+
+    assert sorted(found or []) == expected
+    assert found is not None
+    if expected:
+        assert (
+            selectors.identity_customer_ids(workspace=workspace, term=term, cap=len(expected) - 1)
+            is None
+        )

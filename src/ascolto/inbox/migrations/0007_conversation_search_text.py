@@ -21,7 +21,7 @@ FILL = """
 INSERT INTO inbox_conversationsearchtext (workspace_id, conversation_id, text)
 SELECT workspace_id, conversation_id, {aggregate}
 FROM (
-    SELECT workspace_id, conversation_id, id, text,
+    SELECT workspace_id, conversation_id, id, created_at, text,
            (SUM(LENGTH(text) + 1) OVER (PARTITION BY conversation_id ORDER BY created_at, id)
             - LENGTH(text) - 1) / {chunk} AS chunk
     FROM inbox_message
