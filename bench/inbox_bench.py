@@ -239,12 +239,8 @@ def main() -> None:
             print(f"  conversation search texts: {time.perf_counter() - t0:.0f} s")
             cursor.execute("SET session_replication_role = DEFAULT")
             t0 = time.perf_counter()
-            for index, table, column in trigram.INDEXES:
-                if index != texts.MESSAGE_INDEX:
-                    cursor.execute(
-                        f'CREATE INDEX "{index}" ON "{table}" '
-                        f'USING gin ((UPPER("{column}"::text)) gin_trgm_ops)'
-                    )
+            with connection.schema_editor() as editor:
+                trigram.create(None, editor)
             texts.create_search_index(connection)
             print(f"  trigram indexes: {time.perf_counter() - t0:.0f} s")
             cursor.execute("VACUUM ANALYZE")

@@ -195,25 +195,33 @@ def _searched(
     """
     if SEARCH_TEXT_SEPARATOR in term:
         return _newest(qs.filter(_matches(workspace, term)), limit)
-    hits, complete = _recent_match_ids(qs, workspace, term, limit)
+    # Customers with a matching identity are looked up once and tested by key below (None past
+    # the cap): tested per row, PostgreSQL would rather hash every matching identity, which for
+    # an email address means reading the posting lists of its common trigrams.
+    by_identity = identity_customer_ids(workspace=workspace, term=term, cap=SEARCH_ID_CAP)
+    hits, complete = _recent_match_ids(qs, workspace, term, limit, by_identity)
     if complete:
         return _newest(qs.filter(pk__in=hits), limit) if hits else []
-    if connections[qs.db].vendor == "postgresql":
-        ids = _indexed_match_ids(workspace, term)
+    if connections[qs.db].vendor == "postgresql" and by_identity is not None:
+        ids = _indexed_match_ids(workspace, term, by_identity)
         if ids is not None:
             return _newest(qs.filter(pk__in=ids), limit)
     return _newest(qs.filter(_matches(workspace, term, search_texts=True)), limit)
 
 
 def _recent_match_ids(
-    qs: QuerySet[Conversation], workspace: Workspace, term: str, limit: int
+    qs: QuerySet[Conversation],
+    workspace: Workspace,
+    term: str,
+    limit: int,
+    by_identity: list[int] | None,
 ) -> tuple[list[int], bool]:
     """Walk the view newest first in growing chunks (at most `SEARCH_RECENT_WINDOW` rows in
     all, `SEARCH_EMPTY_PROBE` if none of them matches). Returns the matching ids seen and
     whether they decide the page: `limit + 1` of them, or the whole view walked."""
     order = ("-last_message_at", "-pk")
     hit = Case(
-        When(_matches(workspace, term, search_texts=True), then=Value(True)),
+        When(_matches(workspace, term, by_identity, search_texts=True), then=Value(True)),
         default=Value(False),
         output_field=BooleanField(),
     )
@@ -245,11 +253,19 @@ def _recent_match_ids(
     return hits, False
 
 
-def _matches(workspace: Workspace, term: str, *, search_texts: bool = False) -> Q:
+def _matches(
+    workspace: Workspace,
+    term: str,
+    by_identity: list[int] | None = None,
+    *,
+    search_texts: bool = False,
+) -> Q:
     """Subject, customer name, any of the customer's identities, or any message of the
     conversation contains the term (case-insensitive): the definition of a search match.
-    `search_texts` reads the messages' texts from the conversation's search texts, which gives
-    the same answer for a term without a line break (their separator)."""
+    `by_identity`, when given, is the list of the workspace's customers with an identity
+    containing the term. `search_texts` reads the messages' texts from the conversation's
+    search texts, which gives the same answer for a term without a line break (their
+    separator)."""
     if search_texts:
         in_messages = Exists(
             ConversationSearchText.objects.filter(
@@ -262,23 +278,28 @@ def _matches(workspace: Workspace, term: str, *, search_texts: bool = False) -> 
                 workspace=workspace, conversation_id=OuterRef("pk"), text__icontains=term
             )
         )
-    identity = Exists(
-        Identity.objects.filter(
-            workspace=workspace, customer_id=OuterRef("customer_id"), value__icontains=term.lower()
+    identity = (
+        Q(customer_id__in=by_identity)
+        if by_identity is not None
+        else Q(
+            Exists(
+                Identity.objects.filter(
+                    workspace=workspace,
+                    customer_id=OuterRef("customer_id"),
+                    value__icontains=term.lower(),
+                )
+            )
         )
     )
     return (
-        Q(subject__icontains=term)
-        | Q(customer__name__icontains=term)
-        | Q(identity)
-        | Q(in_messages)
+        Q(subject__icontains=term) | Q(customer__name__icontains=term) | identity | Q(in_messages)
     )
 
 
-def _indexed_match_ids(workspace: Workspace, term: str) -> set[int] | None:
-    """Ids of the conversations matching the term, read through the trigram indexes; None
-    when a source has more than `SEARCH_ID_CAP` matches (then the plain query is the better
-    plan)."""
+def _indexed_match_ids(workspace: Workspace, term: str, by_identity: list[int]) -> set[int] | None:
+    """Ids of the conversations matching the term, read through the trigram indexes
+    (`by_identity`: the customers with a matching identity, already read); None when a source
+    has more than `SEARCH_ID_CAP` matches (then the plain query is the better plan)."""
     cap = SEARCH_ID_CAP
     conversations = Conversation.objects.filter(workspace=workspace)
     by_text = list(
@@ -294,10 +315,9 @@ def _indexed_match_ids(workspace: Workspace, term: str) -> set[int] | None:
             "pk", flat=True
         )[: cap + 1]
     )
-    by_identity = identity_customer_ids(workspace=workspace, term=term, cap=cap)
-    if by_identity is None or max(len(by_text), len(by_subject), len(customers)) > cap:
-        return None
     customers += by_identity
+    if max(len(by_text), len(by_subject), len(customers)) > cap:
+        return None
     by_customer = list(
         conversations.filter(customer_id__in=customers).values_list("pk", flat=True)[: cap + 1]
     )

@@ -3,8 +3,8 @@ tests one row per conversation instead of each message (inbox.models.Conversatio
 
 Filled from the messages in one statement per database (set-based: at 10M messages a few
 minutes on PostgreSQL), then indexed for substring search with a trigram GIN index on
-PostgreSQL. The trigram index on every message text (migration 0002) is dropped: search reads
-the search texts instead, and each new message no longer adds its trigrams twice.
+PostgreSQL. The trigram index on every message text (migration 0002) stays: console search no
+longer reads it, the admin's message search does.
 """
 
 import django.db.models.deletion
@@ -13,7 +13,6 @@ from django.db import migrations, models
 # Rows start every CHUNK characters of a conversation's texts (inbox.services.SEARCH_TEXT_CHUNK).
 CHUNK = 1000
 SEARCH_INDEX = "inbox_conversationsearchtext_text_trgm"
-MESSAGE_INDEX = "inbox_message_text_trgm"
 
 # A message starting past character CHUNK * k of its conversation's texts (newline included)
 # goes to row k; texts are joined with a newline (inbox.models.SEARCH_TEXT_SEPARATOR).
@@ -53,7 +52,6 @@ def create_search_index(connection):
             f'CREATE INDEX IF NOT EXISTS "{SEARCH_INDEX}" ON "inbox_conversationsearchtext" '
             'USING gin ((UPPER("text"::text)) gin_trgm_ops)'
         )
-        cursor.execute(f'DROP INDEX IF EXISTS "{MESSAGE_INDEX}"')
 
 
 def fill(apps, schema_editor):
@@ -65,13 +63,8 @@ def index(apps, schema_editor):
 
 
 def unindex(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f'DROP INDEX IF EXISTS "{SEARCH_INDEX}"')
-    schema_editor.execute(
-        f'CREATE INDEX IF NOT EXISTS "{MESSAGE_INDEX}" ON "inbox_message" '
-        'USING gin ((UPPER("text"::text)) gin_trgm_ops)'
-    )
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(f'DROP INDEX IF EXISTS "{SEARCH_INDEX}"')
 
 
 class Migration(migrations.Migration):
