@@ -8,703 +8,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
+        ('core', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Customer",
+            name='Customer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True, max_length=100, null=True, verbose_name="external id"
-                    ),
-                ),
-                (
-                    "name",
-                    models.CharField(blank=True, default="", max_length=200, verbose_name="name"),
-                ),
-                (
-                    "locale",
-                    models.CharField(blank=True, default="", max_length=8, verbose_name="language"),
-                ),
-                (
-                    "timezone",
-                    models.CharField(
-                        blank=True, default="", max_length=64, verbose_name="time zone"
-                    ),
-                ),
-                ("birthday", models.DateField(blank=True, null=True, verbose_name="birthday")),
-                (
-                    "attributes",
-                    models.JSONField(blank=True, default=dict, verbose_name="attributes"),
-                ),
-                (
-                    "value_tier",
-                    models.CharField(
-                        blank=True,
-                        choices=[
-                            ("platinum", "Platinum"),
-                            ("gold", "Gold"),
-                            ("silver", "Silver"),
-                            ("bronze", "Bronze"),
-                            ("", "Unranked"),
-                        ],
-                        default="",
-                        max_length=10,
-                        verbose_name="value tier",
-                    ),
-                ),
-                (
-                    "lifetime_spend",
-                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=14),
-                ),
-                ("orders_count", models.PositiveIntegerField(default=0)),
-                ("last_order_at", models.DateTimeField(blank=True, null=True)),
-                ("last_activity_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "merged_into",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="merged_from",
-                        to="customers.customer",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('external_id', models.CharField(blank=True, max_length=100, null=True, verbose_name='external id')),
+                ('name', models.CharField(blank=True, default='', max_length=200, verbose_name='name')),
+                ('locale', models.CharField(blank=True, default='', max_length=8, verbose_name='language')),
+                ('timezone', models.CharField(blank=True, default='', max_length=64, verbose_name='time zone')),
+                ('birthday', models.DateField(blank=True, null=True, verbose_name='birthday')),
+                ('attributes', models.JSONField(blank=True, default=dict, verbose_name='attributes')),
+                ('value_tier', models.CharField(blank=True, choices=[('platinum', 'Platinum'), ('gold', 'Gold'), ('silver', 'Silver'), ('bronze', 'Bronze'), ('', 'Unranked')], default='', max_length=10, verbose_name='value tier')),
+                ('lifetime_spend', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=14)),
+                ('orders_count', models.PositiveIntegerField(default=0)),
+                ('last_order_at', models.DateTimeField(blank=True, null=True)),
+                ('last_activity_at', models.DateTimeField(blank=True, null=True)),
+                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_from', to='customers.customer')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "customer",
-                "verbose_name_plural": "customers",
+                'verbose_name': 'customer',
+                'verbose_name_plural': 'customers',
             },
         ),
         migrations.CreateModel(
-            name="CustomerMerge",
+            name='CustomerMerge',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("merged_customer_id", models.BigIntegerField()),
-                ("snapshot", models.JSONField(default=dict)),
-                ("moved", models.JSONField(default=dict)),
-                ("actor_label", models.CharField(blank=True, default="", max_length=200)),
-                (
-                    "primary",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="merges",
-                        to="customers.customer",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('merged_customer_id', models.BigIntegerField()),
+                ('snapshot', models.JSONField(default=dict)),
+                ('moved', models.JSONField(default=dict)),
+                ('actor_label', models.CharField(blank=True, default='', max_length=200)),
+                ('primary', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='merges', to='customers.customer')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "customer merge",
-                "verbose_name_plural": "customer merges",
-                "ordering": ["-created_at"],
+                'verbose_name': 'customer merge',
+                'verbose_name_plural': 'customer merges',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Order",
+            name='Order',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("external_id", models.CharField(max_length=100, verbose_name="external id")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("paid", "Paid"),
-                            ("shipped", "Shipped"),
-                            ("delayed", "Delayed"),
-                            ("delivered", "Delivered"),
-                            ("cancelled", "Cancelled"),
-                            ("returned", "Returned"),
-                            ("refunded", "Refunded"),
-                        ],
-                        default="pending",
-                        max_length=12,
-                        verbose_name="status",
-                    ),
-                ),
-                ("placed_at", models.DateTimeField(verbose_name="placed at")),
-                (
-                    "delivered_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
-                ),
-                (
-                    "promised_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="promised delivery"),
-                ),
-                (
-                    "total",
-                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="total"),
-                ),
-                ("currency", models.CharField(max_length=3, verbose_name="currency")),
-                ("metadata", models.JSONField(blank=True, default=dict)),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="orders",
-                        to="customers.customer",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('external_id', models.CharField(max_length=100, verbose_name='external id')),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('paid', 'Paid'), ('shipped', 'Shipped'), ('delayed', 'Delayed'), ('delivered', 'Delivered'), ('cancelled', 'Cancelled'), ('returned', 'Returned'), ('refunded', 'Refunded')], default='pending', max_length=12, verbose_name='status')),
+                ('placed_at', models.DateTimeField(verbose_name='placed at')),
+                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
+                ('promised_at', models.DateTimeField(blank=True, null=True, verbose_name='promised delivery')),
+                ('total', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='total')),
+                ('currency', models.CharField(max_length=3, verbose_name='currency')),
+                ('metadata', models.JSONField(blank=True, default=dict)),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='customers.customer')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "order",
-                "verbose_name_plural": "orders",
+                'verbose_name': 'order',
+                'verbose_name_plural': 'orders',
             },
         ),
         migrations.CreateModel(
-            name="OrderLine",
+            name='OrderLine',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "sku",
-                    models.CharField(blank=True, default="", max_length=100, verbose_name="SKU"),
-                ),
-                ("name", models.CharField(max_length=300, verbose_name="name")),
-                (
-                    "quantity",
-                    models.DecimalField(decimal_places=3, max_digits=12, verbose_name="quantity"),
-                ),
-                (
-                    "unit_price",
-                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="unit price"),
-                ),
-                (
-                    "order",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="lines",
-                        to="customers.order",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(blank=True, default='', max_length=100, verbose_name='SKU')),
+                ('name', models.CharField(max_length=300, verbose_name='name')),
+                ('quantity', models.DecimalField(decimal_places=3, max_digits=12, verbose_name='quantity')),
+                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='unit price')),
+                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='customers.order')),
             ],
             options={
-                "verbose_name": "order line",
-                "verbose_name_plural": "order lines",
-                "ordering": ["id"],
+                'verbose_name': 'order line',
+                'verbose_name_plural': 'order lines',
+                'ordering': ['id'],
             },
         ),
         migrations.CreateModel(
-            name="Organization",
+            name='Organization',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                (
-                    "domain",
-                    models.CharField(blank=True, default="", max_length=200, verbose_name="domain"),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True, max_length=100, null=True, verbose_name="external id"
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('domain', models.CharField(blank=True, default='', max_length=200, verbose_name='domain')),
+                ('external_id', models.CharField(blank=True, max_length=100, null=True, verbose_name='external id')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "organization",
-                "verbose_name_plural": "organizations",
-                "ordering": ["name"],
+                'verbose_name': 'organization',
+                'verbose_name_plural': 'organizations',
+                'ordering': ['name'],
             },
         ),
         migrations.AddField(
-            model_name="customer",
-            name="organization",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="customers",
-                to="customers.organization",
-            ),
+            model_name='customer',
+            name='organization',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='customers', to='customers.organization'),
         ),
         migrations.CreateModel(
-            name="AttributeDefinition",
+            name='AttributeDefinition',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                ("key", models.SlugField(max_length=60, verbose_name="key")),
-                ("label", models.CharField(max_length=120, verbose_name="label")),
-                (
-                    "type",
-                    models.CharField(
-                        choices=[
-                            ("text", "Text"),
-                            ("number", "Number"),
-                            ("boolean", "Yes / no"),
-                            ("date", "Date"),
-                            ("choice", "Choice"),
-                        ],
-                        default="text",
-                        max_length=10,
-                        verbose_name="type",
-                    ),
-                ),
-                ("choices", models.JSONField(blank=True, default=list, verbose_name="choices")),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('key', models.SlugField(max_length=60, verbose_name='key')),
+                ('label', models.CharField(max_length=120, verbose_name='label')),
+                ('type', models.CharField(choices=[('text', 'Text'), ('number', 'Number'), ('boolean', 'Yes / no'), ('date', 'Date'), ('choice', 'Choice')], default='text', max_length=10, verbose_name='type')),
+                ('choices', models.JSONField(blank=True, default=list, verbose_name='choices')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "attribute definition",
-                "verbose_name_plural": "attribute definitions",
-                "ordering": ["key"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("workspace", "key"), name="attribute_key_unique"
-                    )
-                ],
+                'verbose_name': 'attribute definition',
+                'verbose_name_plural': 'attribute definitions',
+                'ordering': ['key'],
+                'constraints': [models.UniqueConstraint(fields=('workspace', 'key'), name='attribute_key_unique')],
             },
         ),
         migrations.CreateModel(
-            name="ConsentChange",
+            name='ConsentChange',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "purpose",
-                    models.CharField(
-                        choices=[
-                            ("service", "Service messages"),
-                            ("marketing", "Marketing"),
-                            ("surveys", "Surveys"),
-                        ],
-                        max_length=12,
-                        verbose_name="purpose",
-                    ),
-                ),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("any", "Any channel"),
-                            ("email", "Email"),
-                            ("sms", "SMS"),
-                            ("whatsapp", "WhatsApp"),
-                            ("messenger", "Messenger"),
-                            ("phone", "Phone"),
-                            ("web", "Web"),
-                        ],
-                        max_length=12,
-                        verbose_name="channel",
-                    ),
-                ),
-                ("granted", models.BooleanField(verbose_name="granted")),
-                (
-                    "source",
-                    models.CharField(blank=True, default="", max_length=120, verbose_name="source"),
-                ),
-                (
-                    "recorded_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="recorded at"
-                    ),
-                ),
-                ("actor_label", models.CharField(blank=True, default="", max_length=200)),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="consent_changes",
-                        to="customers.customer",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('purpose', models.CharField(choices=[('service', 'Service messages'), ('marketing', 'Marketing'), ('surveys', 'Surveys')], max_length=12, verbose_name='purpose')),
+                ('channel', models.CharField(choices=[('any', 'Any channel'), ('email', 'Email'), ('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('messenger', 'Messenger'), ('phone', 'Phone'), ('web', 'Web')], max_length=12, verbose_name='channel')),
+                ('granted', models.BooleanField(verbose_name='granted')),
+                ('source', models.CharField(blank=True, default='', max_length=120, verbose_name='source')),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
+                ('actor_label', models.CharField(blank=True, default='', max_length=200)),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consent_changes', to='customers.customer')),
             ],
             options={
-                "verbose_name": "consent change",
-                "verbose_name_plural": "consent changes",
-                "ordering": ["-recorded_at", "-id"],
-                "indexes": [
-                    models.Index(
-                        fields=["customer", "-recorded_at"], name="consent_change_time_idx"
-                    )
-                ],
+                'verbose_name': 'consent change',
+                'verbose_name_plural': 'consent changes',
+                'ordering': ['-recorded_at', '-id'],
+                'indexes': [models.Index(fields=['customer', '-recorded_at'], name='consent_change_time_idx')],
             },
         ),
         migrations.CreateModel(
-            name="Consent",
+            name='Consent',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "purpose",
-                    models.CharField(
-                        choices=[
-                            ("service", "Service messages"),
-                            ("marketing", "Marketing"),
-                            ("surveys", "Surveys"),
-                        ],
-                        max_length=12,
-                        verbose_name="purpose",
-                    ),
-                ),
-                (
-                    "channel",
-                    models.CharField(
-                        choices=[
-                            ("any", "Any channel"),
-                            ("email", "Email"),
-                            ("sms", "SMS"),
-                            ("whatsapp", "WhatsApp"),
-                            ("messenger", "Messenger"),
-                            ("phone", "Phone"),
-                            ("web", "Web"),
-                        ],
-                        max_length=12,
-                        verbose_name="channel",
-                    ),
-                ),
-                ("granted", models.BooleanField(verbose_name="granted")),
-                (
-                    "source",
-                    models.CharField(blank=True, default="", max_length=120, verbose_name="source"),
-                ),
-                (
-                    "recorded_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="recorded at"
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="consents",
-                        to="customers.customer",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('purpose', models.CharField(choices=[('service', 'Service messages'), ('marketing', 'Marketing'), ('surveys', 'Surveys')], max_length=12, verbose_name='purpose')),
+                ('channel', models.CharField(choices=[('any', 'Any channel'), ('email', 'Email'), ('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('messenger', 'Messenger'), ('phone', 'Phone'), ('web', 'Web')], max_length=12, verbose_name='channel')),
+                ('granted', models.BooleanField(verbose_name='granted')),
+                ('source', models.CharField(blank=True, default='', max_length=120, verbose_name='source')),
+                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='recorded at')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='customers.customer')),
             ],
             options={
-                "verbose_name": "consent",
-                "verbose_name_plural": "consents",
-                "ordering": ["purpose", "channel"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("customer", "purpose", "channel"), name="consent_current_unique"
-                    )
-                ],
+                'verbose_name': 'consent',
+                'verbose_name_plural': 'consents',
+                'ordering': ['purpose', 'channel'],
+                'constraints': [models.UniqueConstraint(fields=('customer', 'purpose', 'channel'), name='consent_current_unique')],
             },
         ),
         migrations.CreateModel(
-            name="Activity",
+            name='Activity',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("customer.created", "Customer created"),
-                            ("customer.updated", "Profile updated"),
-                            ("customer.merged", "Profiles merged"),
-                            ("identity.added", "Identity added"),
-                            ("order.placed", "Order placed"),
-                            ("order.updated", "Order updated"),
-                            ("consent.changed", "Consent changed"),
-                            ("note", "Note"),
-                            ("message", "Message"),
-                            ("conversation", "Conversation"),
-                            ("survey.response", "Survey answer"),
-                            ("event", "Event"),
-                        ],
-                        max_length=40,
-                        verbose_name="kind",
-                    ),
-                ),
-                (
-                    "occurred_at",
-                    models.DateTimeField(
-                        default=django.utils.timezone.now, verbose_name="occurred at"
-                    ),
-                ),
-                ("title", models.CharField(max_length=300, verbose_name="title")),
-                ("body", models.TextField(blank=True, default="", verbose_name="details")),
-                ("data", models.JSONField(blank=True, default=dict)),
-                ("source_type", models.CharField(blank=True, default="", max_length=40)),
-                ("source_id", models.CharField(blank=True, default="", max_length=64)),
-                (
-                    "actor",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="activities",
-                        to="customers.customer",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('kind', models.CharField(choices=[('customer.created', 'Customer created'), ('customer.updated', 'Profile updated'), ('customer.merged', 'Profiles merged'), ('identity.added', 'Identity added'), ('order.placed', 'Order placed'), ('order.updated', 'Order updated'), ('consent.changed', 'Consent changed'), ('note', 'Note'), ('message', 'Message'), ('conversation', 'Conversation'), ('survey.response', 'Survey answer'), ('event', 'Event')], max_length=40, verbose_name='kind')),
+                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='occurred at')),
+                ('title', models.CharField(max_length=300, verbose_name='title')),
+                ('body', models.TextField(blank=True, default='', verbose_name='details')),
+                ('data', models.JSONField(blank=True, default=dict)),
+                ('source_type', models.CharField(blank=True, default='', max_length=40)),
+                ('source_id', models.CharField(blank=True, default='', max_length=64)),
+                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='customers.customer')),
             ],
             options={
-                "verbose_name": "activity",
-                "verbose_name_plural": "activities",
-                "indexes": [
-                    models.Index(
-                        fields=["customer", "-occurred_at", "-id"], name="activity_timeline_idx"
-                    ),
-                    models.Index(
-                        fields=["workspace", "-occurred_at", "-id"], name="activity_ws_idx"
-                    ),
-                ],
+                'verbose_name': 'activity',
+                'verbose_name_plural': 'activities',
+                'indexes': [models.Index(fields=['customer', '-occurred_at', '-id'], name='activity_timeline_idx'), models.Index(fields=['workspace', '-occurred_at', '-id'], name='activity_ws_idx')],
             },
         ),
         migrations.CreateModel(
-            name="Identity",
+            name='Identity',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(default=django.utils.timezone.now, editable=False),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("email", "Email"),
-                            ("phone", "Phone"),
-                            ("whatsapp", "WhatsApp"),
-                            ("messenger", "Messenger"),
-                            ("instagram", "Instagram"),
-                            ("web", "Web visitor"),
-                            ("external", "External system"),
-                        ],
-                        max_length=12,
-                        verbose_name="kind",
-                    ),
-                ),
-                ("value", models.CharField(max_length=254, verbose_name="value")),
-                ("verified", models.BooleanField(default=False, verbose_name="verified")),
-                ("is_primary", models.BooleanField(default=False, verbose_name="primary")),
-                (
-                    "customer",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="identities",
-                        to="customers.customer",
-                    ),
-                ),
-                (
-                    "workspace",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.workspace",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
+                ('kind', models.CharField(choices=[('email', 'Email'), ('phone', 'Phone'), ('whatsapp', 'WhatsApp'), ('messenger', 'Messenger'), ('instagram', 'Instagram'), ('web', 'Web visitor'), ('external', 'External system')], max_length=12, verbose_name='kind')),
+                ('value', models.CharField(max_length=254, verbose_name='value')),
+                ('verified', models.BooleanField(default=False, verbose_name='verified')),
+                ('is_primary', models.BooleanField(default=False, verbose_name='primary')),
+                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='customers.customer')),
+                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace')),
             ],
             options={
-                "verbose_name": "identity",
-                "verbose_name_plural": "identities",
-                "ordering": ["kind", "value"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("workspace", "kind", "value"), name="identity_unique_per_kind"
-                    )
-                ],
+                'verbose_name': 'identity',
+                'verbose_name_plural': 'identities',
+                'ordering': ['kind', 'value'],
+                'constraints': [models.UniqueConstraint(fields=('workspace', 'kind', 'value'), name='identity_unique_per_kind')],
             },
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["customer", "-placed_at"], name="order_customer_time_idx"),
+            model_name='order',
+            index=models.Index(fields=['customer', '-placed_at'], name='order_customer_time_idx'),
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["workspace", "-placed_at", "-id"], name="order_ws_time_idx"),
+            model_name='order',
+            index=models.Index(fields=['workspace', '-placed_at', '-id'], name='order_ws_time_idx'),
         ),
         migrations.AddConstraint(
-            model_name="order",
-            constraint=models.UniqueConstraint(
-                fields=("workspace", "external_id"), name="order_external_id_unique"
-            ),
+            model_name='order',
+            constraint=models.UniqueConstraint(fields=('workspace', 'external_id'), name='order_external_id_unique'),
         ),
         migrations.AddConstraint(
-            model_name="organization",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("external_id__isnull", False)),
-                fields=("workspace", "external_id"),
-                name="organization_external_id_unique",
-            ),
+            model_name='organization',
+            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('workspace', 'external_id'), name='organization_external_id_unique'),
         ),
         migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(fields=["workspace", "-id"], name="customer_ws_id_idx"),
+            model_name='customer',
+            index=models.Index(fields=['workspace', '-id'], name='customer_ws_id_idx'),
         ),
         migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(
-                fields=["workspace", "value_tier", "-id"], name="customer_ws_tier_idx"
-            ),
+            model_name='customer',
+            index=models.Index(fields=['workspace', 'value_tier', '-id'], name='customer_ws_tier_idx'),
         ),
         migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(fields=["workspace", "name"], name="customer_ws_name_idx"),
+            model_name='customer',
+            index=models.Index(fields=['workspace', 'name'], name='customer_ws_name_idx'),
         ),
         migrations.AddConstraint(
-            model_name="customer",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("external_id__isnull", False)),
-                fields=("workspace", "external_id"),
-                name="customer_external_id_unique",
-            ),
+            model_name='customer',
+            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('workspace', 'external_id'), name='customer_external_id_unique'),
         ),
     ]

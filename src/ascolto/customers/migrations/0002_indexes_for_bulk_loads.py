@@ -22,71 +22,42 @@ def customer_fill_factor_back(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("core", "0001_initial"),
-        ("customers", "0001_initial"),
+        ('core', '0001_initial'),
+        ('customers', '0001_initial'),
     ]
 
     operations = [
         migrations.RunPython(customer_fill_factor, customer_fill_factor_back),
         migrations.AlterField(
-            model_name="activity",
-            name="customer",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="activities",
-                to="customers.customer",
-            ),
+            model_name='activity',
+            name='customer',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='activities', to='customers.customer'),
         ),
         migrations.AlterField(
-            model_name="activity",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="core.workspace",
-            ),
+            model_name='activity',
+            name='workspace',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace'),
         ),
         migrations.AlterField(
-            model_name="customer",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="core.workspace",
-            ),
+            model_name='customer',
+            name='workspace',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace'),
         ),
         migrations.AlterField(
-            model_name="identity",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="core.workspace",
-            ),
+            model_name='identity',
+            name='workspace',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace'),
         ),
         migrations.AlterField(
-            model_name="order",
-            name="customer",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="orders",
-                to="customers.customer",
-            ),
+            model_name='order',
+            name='customer',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='customers.customer'),
         ),
         migrations.AlterField(
-            model_name="order",
-            name="workspace",
-            field=models.ForeignKey(
-                db_index=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="+",
-                to="core.workspace",
-            ),
+            model_name='order',
+            name='workspace',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.workspace'),
         ),
     ]
