@@ -11,7 +11,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from ascolto.accounts.models import Team
-from ascolto.core.models import WorkspaceScopedModel
+from ascolto.core.models import WorkspaceScopedModel, workspace_key
 from ascolto.customers.models import Customer
 
 
@@ -350,6 +350,31 @@ class Message(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+
+# What separates two message texts in a search text. A term that contains it is searched the
+# plain way (inbox.selectors), so no match can run across two messages.
+SEARCH_TEXT_SEPARATOR = "\n"
+
+
+class ConversationSearchText(models.Model):
+    """The message texts of a conversation, newline-separated, in rows of about
+    `inbox.services.SEARCH_TEXT_CHUNK` characters: what console search reads instead of every
+    message (one row per conversation for most, a probe per row in the newest-first walk, and a
+    trigram index on PostgreSQL, migration inbox 0007). Written by the inbox services with each
+    message, in the same transaction; never edited by hand. A conversation's texts may sit in
+    any order across its rows: search only asks whether one of them contains the term."""
+
+    workspace = workspace_key(db_index=False)  # read through the conversation or the index
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = _("conversation search text")
+        verbose_name_plural = _("conversation search texts")
+
+    def __str__(self) -> str:
+        return f"search text of conversation #{self.conversation_id}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

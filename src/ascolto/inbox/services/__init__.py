@@ -19,8 +19,10 @@ from ascolto.inbox.services.messages import (
     message_send,
     note_add,
 )
+from ascolto.inbox.services.search import SEARCH_TEXT_CHUNK, search_text_add
 
 __all__ = [
+    "SEARCH_TEXT_CHUNK",
     "IncomingAttachment",
     "ReceiveResult",
     "conversation_assign",
@@ -35,5 +37,6 @@ __all__ = [
     "message_receive",
     "message_send",
     "note_add",
+    "search_text_add",
     "snoozed_wake_up",
 ]
