@@ -217,7 +217,7 @@ def main() -> None:
         )
         started = time.perf_counter()
         trigram = importlib.import_module("ascolto.inbox.migrations.0002_search_trigram_indexes")
-        texts = importlib.import_module("ascolto.inbox.migrations.0007_conversation_search_text")
+        texts = importlib.import_module("ascolto.inbox.migrations.0008_conversation_search_text")
         with connection.cursor() as cursor:
             # Loading speed is not what is measured: no foreign-key triggers while filling, and
             # the trigram indexes built once afterwards (as the migrations build them).

@@ -20,7 +20,7 @@ from tests.accounts.factories import MembershipFactory, UserFactory, WorkspaceFa
 from tests.customers.factories import CustomerFactory, IdentityFactory
 from tests.inbox.factories import InboxFactory
 
-fill_migration = importlib.import_module("ascolto.inbox.migrations.0007_conversation_search_text")
+fill_migration = importlib.import_module("ascolto.inbox.migrations.0008_conversation_search_text")
 
 STRATEGIES = ("SEARCH_RECENT_WINDOW", "SEARCH_FIRST_CHUNK", "SEARCH_EMPTY_PROBE", "SEARCH_ID_CAP")
 

@@ -361,7 +361,7 @@ class ConversationSearchText(models.Model):
     """The message texts of a conversation, newline-separated, in rows of about
     `inbox.services.SEARCH_TEXT_CHUNK` characters: what console search reads instead of every
     message (one row per conversation for most, a probe per row in the newest-first walk, and a
-    trigram index on PostgreSQL, migration inbox 0007). Written by the inbox services with each
+    trigram index on PostgreSQL, migration inbox 0008). Written by the inbox services with each
     message, in the same transaction; never edited by hand. A conversation's texts may sit in
     any order across its rows: search only asks whether one of them contains the term."""
 

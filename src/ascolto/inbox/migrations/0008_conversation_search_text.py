@@ -70,7 +70,7 @@ def unindex(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0001_initial"),
-        ("inbox", "0006_conversation_open_assignee_index"),
+        ("inbox", "0007_conversation_drill_flags"),
     ]
 
     operations = [
