@@ -18,11 +18,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='conversation',
-            index=models.Index(models.F('workspace'), models.F('team'), django.db.models.functions.comparison.Coalesce(models.F('first_customer_message_at'), models.F('created_at')), models.F('channel'), models.F('language'), models.F('assignee'), condition=models.Q(('merged_into__isnull', True)), name='conv_team_started_idx'),
+            index=models.Index(models.F('workspace'), models.F('team'), django.db.models.functions.comparison.Coalesce(models.F('first_customer_message_at'), models.F('created_at')), models.F('channel'), models.F('language'), models.F('assignee'), condition=models.Q(('merged_into__isnull', True)), include=('id', 'customer', 'status', 'reopen_count', 'transfer_count', 'created_at', 'first_customer_message_at', 'first_response_at', 'resolved_at', 'first_response_due_at', 'resolution_due_at'), name='conv_team_started_idx'),
         ),
         migrations.AddIndex(
             model_name='conversation',
-            index=models.Index(models.F('workspace'), models.F('assignee'), django.db.models.functions.comparison.Coalesce(models.F('first_customer_message_at'), models.F('created_at')), models.F('channel'), models.F('language'), models.F('team'), condition=models.Q(('merged_into__isnull', True)), name='conv_agent_started_idx'),
+            index=models.Index(models.F('workspace'), models.F('assignee'), django.db.models.functions.comparison.Coalesce(models.F('first_customer_message_at'), models.F('created_at')), models.F('channel'), models.F('language'), models.F('team'), condition=models.Q(('merged_into__isnull', True)), include=('id', 'customer', 'status', 'reopen_count', 'transfer_count', 'created_at', 'first_customer_message_at', 'first_response_at', 'resolved_at', 'first_response_due_at', 'resolution_due_at'), name='conv_agent_started_idx'),
         ),
         migrations.AddIndex(
             model_name='conversation',
