@@ -1,10 +1,15 @@
 import datetime as dt
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ascolto.analytics import service_metrics as m
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.inbox import services
+from ascolto.inbox.models import Conversation
+from tests.accounts.factories import TeamFactory
 from tests.customers.factories import CustomerFactory
 from tests.inbox.factories import InboxFactory
 
@@ -51,3 +56,55 @@ def test_facts_from_a_real_conversation(
     assert m.first_response_time(fact) > 0
     assert m.resolution_time(fact) is not None
     assert m.handle_time(fact) == 120
+
+
+def test_three_filters_with_a_team_read_the_facts_from_the_index_alone(workspace, actor):
+    """The facts' conversation read, filtered by team, channel and language, is an index-only
+    scan of conv_team_started_idx: every column it reads is included (inbox.models
+    FACT_COLUMNS). A column read but not included would make it read the rows again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("index-only scans are PostgreSQL's; run with DATABASE_URL=postgres://")
+    team = TeamFactory(workspace=workspace)
+    inbox = InboxFactory(workspace=workspace, channel="email")
+    start = timezone.now() - dt.timedelta(minutes=5)
+    conversation = services.message_receive(
+        inbox=inbox, customer=CustomerFactory(workspace=workspace), text="q", occurred_at=start
+    ).conversation
+    Conversation.objects.filter(pk=conversation.pk).update(team=team, language="he")
+    # Others of other teams, channels and languages over a year, so that the planner sees a
+    # table where a team's period is a small part.
+    others = [TeamFactory(workspace=workspace) for _ in range(3)]
+    customer = CustomerFactory(workspace=workspace)
+    Conversation.objects.bulk_create(
+        Conversation(
+            workspace=workspace,
+            inbox=inbox,
+            customer=customer,
+            channel=("email", "sms", "webchat")[n % 3],
+            language=("en", "it", "he")[n % 3],
+            team=others[n % 3],
+            created_at=start - dt.timedelta(hours=n * 7),
+        )
+        for n in range(1500)
+    )
+    among = Conversation.objects.filter(
+        workspace=workspace, team=team, channel="email", language="he"
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        facts = conversation_facts(
+            workspace=workspace,
+            start=start - dt.timedelta(hours=1),
+            end=timezone.now(),
+            with_messages=False,
+            among=among,
+        )
+    assert [f.id for f in facts] == [conversation.pk]
+    with connection.cursor() as cursor:
+        # The test tables are tiny: make the planner show the plan it takes at scale.
+        cursor.execute("ANALYZE inbox_conversation")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using conv_team_started_idx" in plan, plan

@@ -104,6 +104,25 @@ DRILL_CONDITION_COLUMNS = (
 )
 
 
+# What the dashboards' facts read of a conversation (analytics.selectors.conversation_facts),
+# covered by the indexes of a team's and an agent's periods. `created_at` and
+# `first_customer_message_at` are there too: PostgreSQL reads an index alone only when it holds
+# the columns behind `STARTED`, not just the expression.
+FACT_COLUMNS = [
+    "id",
+    "customer",
+    "status",
+    "reopen_count",
+    "transfer_count",
+    "created_at",
+    "first_customer_message_at",
+    "first_response_at",
+    "resolved_at",
+    "first_response_due_at",
+    "resolution_due_at",
+]
+
+
 class Conversation(WorkspaceScopedModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -202,6 +221,40 @@ class Conversation(WorkspaceScopedModel):
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
             # When it started (`STARTED`): the dashboards' periods and drill-down lists.
             models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
+            # A period of one team's or one agent's conversations, the other filter columns in
+            # the key so the dashboards' filters are checked in the index, with what
+            # analytics.selectors.conversation_facts reads of each included: with three filters
+            # the facts come from the index alone, not from rows spread over the table.
+            models.Index(
+                F("workspace"),
+                F("team"),
+                STARTED,
+                F("channel"),
+                F("language"),
+                F("assignee"),
+                include=FACT_COLUMNS,
+                condition=Q(merged_into__isnull=True),
+                name="conv_team_started_idx",
+            ),
+            models.Index(
+                F("workspace"),
+                F("assignee"),
+                STARTED,
+                F("channel"),
+                F("language"),
+                F("team"),
+                include=FACT_COLUMNS,
+                condition=Q(merged_into__isnull=True),
+                name="conv_agent_started_idx",
+            ),
+            # Whether a customer came back within the first-contact window after a resolution:
+            # one index probe per resolved conversation instead of reading all theirs.
+            models.Index(
+                F("customer"),
+                STARTED,
+                condition=Q(merged_into__isnull=True),
+                name="conv_customer_started_idx",
+            ),
             # The "SLA due soon" view: one small index per clock over the active conversations,
             # so the view (an OR of the three) is a bitmap of the due ones, not a scan.
             models.Index(
@@ -345,7 +398,14 @@ class Message(WorkspaceScopedModel):
             )
         ]
         indexes = [
-            models.Index(fields=["conversation", "created_at", "id"], name="message_thread_idx"),
+            # A thread in time order; with the kind (and workspace) included, what the
+            # dashboards need of a conversation's messages is read from the index alone
+            # (analytics.selectors, the message summary), not from rows spread over the table.
+            models.Index(
+                fields=["conversation", "created_at", "id"],
+                include=["kind", "workspace"],
+                name="message_thread_kind_idx",
+            ),
         ]
 
     def __str__(self) -> str:
