@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
         ('accounts', '0002_initial'),
         ('core', '0001_initial'),
         ('customers', '0002_indexes_for_bulk_loads'),
-        ('inbox', '0006_conversation_open_assignee_index'),
+        ('inbox', '0008_conversation_search_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
