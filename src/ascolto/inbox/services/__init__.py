@@ -1,5 +1,6 @@
 """Inbox writes. Import from here: `from ascolto.inbox import services`."""
 
+from ascolto.inbox.services.batch import BatchOutcome, InboundText, messages_receive_batch
 from ascolto.inbox.services.conversations import (
     conversation_assign,
     conversation_set_priority,
@@ -21,6 +22,8 @@ from ascolto.inbox.services.messages import (
 )
 
 __all__ = [
+    "BatchOutcome",
+    "InboundText",
     "IncomingAttachment",
     "ReceiveResult",
     "conversation_assign",
@@ -34,6 +37,7 @@ __all__ = [
     "message_mark_sent",
     "message_receive",
     "message_send",
+    "messages_receive_batch",
     "note_add",
     "snoozed_wake_up",
 ]
