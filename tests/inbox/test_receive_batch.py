@@ -206,11 +206,14 @@ def test_a_batch_mixes_new_continued_reopened_and_repeated_messages(db: Any) -> 
     assert [o.state for o in outcomes] == [STORED, STORED, STORED, DUPLICATE, DUPLICATE, STORED]
     assert outcomes[3].message_id == outcomes[0].message_id
     assert outcomes[4].message_id == old.pk
-    assert outcomes[0].conversation_created and not outcomes[5].conversation_created
+    assert outcomes[0].conversation_created
+    assert not outcomes[5].conversation_created
     assert outcomes[0].conversation_id == outcomes[5].conversation_id
     reopened = Conversation.objects.get(pk=outcomes[2].conversation_id)
-    assert outcomes[2].reopened and reopened.status == Status.OPEN
-    assert reopened.reopen_count == 1 and reopened.resolved_at is None
+    assert outcomes[2].reopened
+    assert reopened.status == Status.OPEN
+    assert reopened.reopen_count == 1
+    assert reopened.resolved_at is None
     assert Message.objects.filter(inbox=inbox).count() == 5
     assert Conversation.objects.get(pk=outcomes[0].conversation_id).message_count == 2
 
