@@ -21,6 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ascolto.core.models import OutboxDelivery, OutboxEvent, Workspace
@@ -204,18 +205,16 @@ def _dispatch_group(name: str, event_ids: list[int]) -> int:
                     delivered.append(OutboxDelivery(event=event, handler=handler_id))
         OutboxDelivery.objects.bulk_create(delivered)
         now = timezone.now()
+        OutboxEvent.objects.filter(pk__in=[e.pk for e in batch if e.pk not in errors]).update(
+            attempts=F("attempts") + 1, dispatched_at=now, last_error=""
+        )
         for event in batch:
-            event.attempts += 1
             failed = errors.get(event.pk)
             if failed:
+                event.attempts += 1
                 event.last_error = "\n".join(failed)[:4000]
                 event.next_attempt_at = now + timedelta(seconds=min(3600, 2**event.attempts))
-            else:
-                event.dispatched_at = now
-                event.last_error = ""
-        OutboxEvent.objects.bulk_update(
-            batch, ["attempts", "last_error", "next_attempt_at", "dispatched_at"]
-        )
+                event.save(update_fields=["attempts", "last_error", "next_attempt_at"])
         return len(batch) - len(errors)
 
 

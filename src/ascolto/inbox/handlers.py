@@ -12,7 +12,7 @@ from __future__ import annotations
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
 from ascolto.inbox import inbound, routing, sla
-from ascolto.inbox.models import Conversation, Inbox
+from ascolto.inbox.models import Conversation, Inbox, SLAPolicy
 
 STATUS_EVENTS = tuple(f"inbox.conversation.{status}" for status in Conversation.Status.values)
 # A status that takes the conversation off an agent's plate frees capacity for the queue.
@@ -58,8 +58,24 @@ def on_message_received(batch: list[OutboxEvent]) -> None:
         waiting = sum(1 for c in conversations if _waits_for_routing(c))
         if waiting:
             routing.route_waiting(workspace_id=workspace_id, limit=max(200, waiting))
+        # Without an active policy in the workspace, a conversation without a clock keeps none
+        # (what sla_sync would find, without locking each conversation to find it).
+        policies = SLAPolicy.objects.filter(workspace_id=workspace_id, is_active=True).exists()
         for conversation in conversations:
-            sla.sla_sync(conversation=conversation)
+            if policies or not _without_clock(conversation):
+                sla.sla_sync(conversation=conversation)
+
+
+def _without_clock(conversation: Conversation) -> bool:
+    return conversation.sla_policy_id is None and all(
+        value is None
+        for value in (
+            conversation.sla_paused_at,
+            conversation.first_response_due_at,
+            conversation.next_response_due_at,
+            conversation.resolution_due_at,
+        )
+    )
 
 
 @outbox.handles("inbox.message.sent")

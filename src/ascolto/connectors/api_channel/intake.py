@@ -25,6 +25,7 @@ from django.utils import timezone
 from ascolto.accounts.models import User
 from ascolto.connectors.api_channel.models import InboundIntake
 from ascolto.core.actors import Actor
+from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import DomainError
 from ascolto.customers import services as customer_services
 from ascolto.customers.services import Handle
@@ -212,7 +213,7 @@ def _complete_batch(rows: list[InboundIntake]) -> list[int]:
                 row.conversation_created = outcome.conversation_created
                 row.processed_at = now
             finished.append(row)
-    InboundIntake.objects.bulk_update(finished, PROCESSED_FIELDS)
+    update_rows(InboundIntake, finished, PROCESSED_FIELDS)
     return left
 
 

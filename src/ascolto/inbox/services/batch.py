@@ -30,6 +30,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ascolto.core import outbox, realtime
+from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Activity, Customer
@@ -359,7 +360,7 @@ def _write(inbox: Inbox, planned: list[_Planned], now: dt.datetime) -> None:
     )
     for conversation in existing.values():
         conversation.updated_at = now
-    Conversation.objects.bulk_update(list(existing.values()), CONVERSATION_FIELDS)
+    update_rows(Conversation, list(existing.values()), CONVERSATION_FIELDS)
     ConversationEvent.objects.bulk_create([e for p in planned for e in p.events])
     messages = Message.objects.bulk_create(
         [
