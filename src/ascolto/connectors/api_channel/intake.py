@@ -50,6 +50,7 @@ PROCESSED_FIELDS = [
     "last_error",
 ]
 KICK_KEY = "api-channel-intake-kick"
+KICK_TTL = 60  # a queued job lost with its queue: the sweeper runs every minute anyway
 
 # The fast path's group commit (PostgreSQL): one statement for every waiting request; the
 # message id is reserved from the messages' own sequence, so the acknowledgement names the id
@@ -77,10 +78,12 @@ JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
 
 
 def wake_worker() -> None:
-    """Enqueue the intake job unless one was enqueued in the last second (`intake_drain`
-    reads again after clearing the mark, so no message waits for the sweeper because of it)."""
+    """Enqueue the intake job unless one is queued and has not started yet (the job clears
+    the mark when it starts, and `intake_drain` reads again after clearing it, so no message
+    waits for the sweeper because of it). One queued job at most: under a steady load, jobs
+    queued faster than they finish would push the outbox dispatches ever further back."""
     try:
-        if not cache.add(KICK_KEY, 1, timeout=1):
+        if not cache.add(KICK_KEY, 1, timeout=KICK_TTL):
             return
         from ascolto.connectors.api_channel.tasks import process_intake
 

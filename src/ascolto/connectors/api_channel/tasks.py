@@ -4,6 +4,7 @@ any transaction, record the outcome in one, and schedule the next attempt when i
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
@@ -52,9 +53,10 @@ INTAKE_TURN = 5
 @db_task()  # type: ignore[untyped-decorator]
 def process_intake() -> int:
     """Store the messages the fast path accepted, a few batches at a time. Returns how many."""
+    cache.delete(intake.KICK_KEY)  # what arrives from now on queues one more job
     done = intake.intake_drain(max_batches=INTAKE_TURN)
     if done >= INTAKE_TURN * intake.BATCH:
-        process_intake()
+        intake.wake_worker()
     return done
 
 
