@@ -32,12 +32,20 @@ def update_rows(
         if only_if_newer is None:
             model._default_manager.bulk_update(rows, list(fields))
             return
-        for row in rows:
-            value = getattr(row, only_if_newer)
-            model._default_manager.filter(pk=row.pk).filter(
-                models.Q(**{f"{only_if_newer}__isnull": True})
-                | models.Q(**{f"{only_if_newer}__lt": value})
-            ).update(**{name: getattr(row, name) for name in fields})
+        assert list(fields) == [only_if_newer], "only_if_newer updates that one field"
+        field = model._meta.get_field(only_if_newer)
+        assert isinstance(field, models.Field)
+        newest = models.Case(
+            *(
+                models.When(pk=row.pk, then=models.Value(getattr(row, only_if_newer)))
+                for row in rows
+            ),
+            output_field=field,
+        )
+        model._default_manager.filter(pk__in=[row.pk for row in rows]).filter(
+            models.Q(**{f"{only_if_newer}__isnull": True})
+            | models.Q(**{f"{only_if_newer}__lt": newest})
+        ).update(**{only_if_newer: newest})
         return
     meta = model._meta
     pk = meta.pk
