@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import importlib
 import os
 import sys
 import time
@@ -102,6 +103,17 @@ WHERE c.workspace_id = %(ws)s AND c.assignee_id IS NOT NULL AND c.id %% 3 = 0;
 """
 
 
+def _drill_flags() -> Any:
+    """The inbox migration that adds the drill-down lists' flags (its BACKFILL_SQL)."""
+    import pkgutil
+
+    from ascolto.inbox import migrations
+
+    names = (m.name for m in pkgutil.iter_modules(migrations.__path__))
+    name = next(n for n in names if n.endswith("_conversation_drill_flags"))
+    return importlib.import_module(f"ascolto.inbox.migrations.{name}")
+
+
 def _insert_sql(template: str, model: Any, values: dict[str, str]) -> str:
     """An INSERT naming every column of the model: the given expressions, else the field's
     default (Django keeps defaults in Python, not in the schema) or NULL."""
@@ -118,6 +130,8 @@ def _insert_sql(template: str, model: Any, values: dict[str, str]) -> str:
             default = f.get_default()
             if isinstance(default, dict):
                 expressions.append("'{}'")
+            elif isinstance(default, bool):
+                expressions.append("true" if default else "false")
             elif isinstance(default, str):
                 expressions.append("'" + default.replace("'", "''") + "'")
             else:
@@ -242,7 +256,10 @@ def _fill(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, dict[str, An
                 last = min(args.conversations, first + chunk - 1)
                 cursor.execute(conversations_sql, {**params, "first": first, "last": last})
             cursor.execute(HANDLING_SQL, params)
-            cursor.execute("ANALYZE inbox_conversation; ANALYZE inbox_handlinginterval;")
+            cursor.execute(
+                "ANALYZE customers_customer; ANALYZE inbox_conversation; "
+                "ANALYZE inbox_handlinginterval;"
+            )
 
     def messages() -> None:
         with connection.cursor() as cursor:
@@ -254,8 +271,14 @@ def _fill(args: argparse.Namespace, now: dt.datetime) -> tuple[Any, dict[str, An
             chunk = max(1, 1_000_000 // max(1, args.messages))
             for first in range(low, high + 1, chunk):
                 cursor.execute(messages_sql, {**params, "first": first, "last": first + chunk - 1})
+            # The drill-down lists' flags, as the services keep them: the migration's backfill.
+            cursor.execute(_drill_flags().BACKFILL_SQL)
             cursor.execute("ANALYZE inbox_message;")
             cursor.execute("SET session_replication_role = DEFAULT")
+        with connection.cursor() as cursor:
+            # Outside a transaction: the counts are index-only scans once the pages are marked
+            # all-visible, as autovacuum leaves a table between bulk changes.
+            cursor.execute("VACUUM ANALYZE inbox_conversation")
 
     _timed(f"filled {args.conversations:,} conversations", conversations)
     _timed(f"filled {args.conversations * args.messages:,} messages", messages)

@@ -217,11 +217,12 @@ def main() -> None:
         )
         started = time.perf_counter()
         trigram = importlib.import_module("ascolto.inbox.migrations.0002_search_trigram_indexes")
+        texts = importlib.import_module("ascolto.inbox.migrations.0008_conversation_search_text")
         with connection.cursor() as cursor:
             # Loading speed is not what is measured: no foreign-key triggers while filling, and
-            # the trigram indexes built once afterwards (as the migration builds them).
+            # the trigram indexes built once afterwards (as the migrations build them).
             cursor.execute("SET session_replication_role = replica")
-            for index, _table, _column in trigram.INDEXES:
+            for index in [name for name, _table, _column in trigram.INDEXES] + [texts.SEARCH_INDEX]:
                 cursor.execute(f'DROP INDEX IF EXISTS "{index}"')
             for name, sql in FILL:
                 t0 = time.perf_counter()
@@ -233,10 +234,14 @@ def main() -> None:
                     params["first_customer"] = cursor.fetchone()[0]
                 cursor.execute(sql, params)
                 print(f"  {name}: {cursor.rowcount:,} rows in {time.perf_counter() - t0:.0f} s")
+            t0 = time.perf_counter()
+            texts.fill_search_texts(connection)
+            print(f"  conversation search texts: {time.perf_counter() - t0:.0f} s")
             cursor.execute("SET session_replication_role = DEFAULT")
             t0 = time.perf_counter()
             with connection.schema_editor() as editor:
                 trigram.create(None, editor)
+            texts.create_search_index(connection)
             print(f"  trigram indexes: {time.perf_counter() - t0:.0f} s")
             cursor.execute("VACUUM ANALYZE")
         print(f"filled in {time.perf_counter() - started:.0f} s")

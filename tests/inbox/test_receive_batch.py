@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Activity, Customer
 from ascolto.inbox import services
-from ascolto.inbox.models import Conversation, ConversationEvent, Inbox, Message
+from ascolto.inbox.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationSearchText,
+    Inbox,
+    Message,
+)
 from ascolto.inbox.services.batch import DEFERRED, DUPLICATE, REFUSED, STORED, InboundText
 from tests.accounts.factories import WorkspaceFactory
 from tests.customers.factories import CustomerFactory
@@ -108,6 +114,12 @@ def picture(inbox: Inbox, customers: list[Customer]) -> dict[str, Any]:
                 label[e.payload["conversation_id"]],
             )
             for e in outbox
+        ],
+        "search": [
+            (label[row.conversation_id], row.text)
+            for row in ConversationSearchText.objects.filter(conversation__inbox=inbox).order_by(
+                "pk"
+            )
         ],
         "timeline": [(a.title, a.body, index[a.customer_id], a.occurred_at) for a in activities],
     }

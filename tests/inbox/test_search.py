@@ -116,5 +116,6 @@ def test_postgresql_has_the_trigram_indexes(db):
         "customers_customer_name_trgm",
         "customers_identity_value_trgm",
         "inbox_conversation_subject_trgm",
+        "inbox_conversationsearchtext_text_trgm",
         "inbox_message_text_trgm",
     ]

@@ -255,6 +255,7 @@ def _note(conversation: Conversation, text: str) -> Message:
         delivery_status=Message.Delivery.SENT,
         metadata={"assistant": "handoff"},
     )
+    inbox.search_text_add(message=note)
     Conversation.objects.filter(pk=conversation.pk).update(message_count=F("message_count") + 1)
     inbox_events.publish_message(note, conversation)
     return note

@@ -18,6 +18,7 @@ from ascolto.inbox.models import (
     BusinessHours,
     Conversation,
     ConversationEvent,
+    ConversationSearchText,
     HandlingInterval,
     Inbox,
     Macro,
@@ -144,6 +145,12 @@ class MessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "conversation", "kind", "delivery_status", "created_at")
     list_filter = ("kind", "delivery_status")
     search_fields = ("text", "provider_id")
+    raw_id_fields = ("conversation",)
+
+
+@admin.register(ConversationSearchText)
+class ConversationSearchTextAdmin(ReadOnlyAdmin):
+    list_display = ("id", "conversation")
     raw_id_fields = ("conversation",)
 
 

@@ -11,7 +11,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from ascolto.accounts.models import Team
-from ascolto.core.models import WorkspaceScopedModel
+from ascolto.core.models import WorkspaceScopedModel, workspace_key
 from ascolto.customers.models import Customer
 
 
@@ -81,6 +81,28 @@ def started_between(start: object, end: object) -> Q:
 
 ACTIVE_STATUSES = ("open", "pending", "snoozed")
 
+# Columns the drill-down lists' indexes carry besides their keys: the dashboards' filters and
+# the start's parts (DRILL_FILTER_COLUMNS), and what the lists' conditions compare
+# (DRILL_CONDITION_COLUMNS).
+DRILL_FILTER_COLUMNS = (
+    "channel",
+    "team",
+    "assignee",
+    "language",
+    "customer",
+    "first_customer_message_at",
+    "created_at",
+)
+DRILL_CONDITION_COLUMNS = (
+    "status",
+    "resolved_at",
+    "first_response_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "reopen_count",
+    "transfer_count",
+)
+
 
 class Conversation(WorkspaceScopedModel):
     class Status(models.TextChoices):
@@ -145,6 +167,14 @@ class Conversation(WorkspaceScopedModel):
     transfer_count = models.PositiveIntegerField(default=0)
     message_count = models.PositiveIntegerField(default=0)
 
+    # What the dashboards' drill-down lists select on, kept with the conversation so that a list
+    # and its count are read from an index instead of a join over the messages or handling
+    # spans. Written by the services that add those rows, in the same transaction; true once
+    # the conversation has a handling span / an assistant message / an agent reply.
+    handled = models.BooleanField(default=False)
+    has_bot_message = models.BooleanField(default=False)
+    has_agent_reply = models.BooleanField(default=False)
+
     # SLA targets, computed by the SLA module (inbox/sla.py) when a policy applies. While the
     # conversation is pending on the customer the clock pauses: sla_paused_at marks the start.
     sla_policy = models.ForeignKey(
@@ -200,6 +230,41 @@ class Conversation(WorkspaceScopedModel):
                     assignee__isnull=False,
                 ),
                 name="conv_open_assignee_idx",
+            ),
+            # The drill-down lists (analytics/dashboards/conversations.py): the conversations
+            # started in a period, newest first, with the dashboards' filter columns and what
+            # the lists' conditions read, so that a list's count is an index-only scan. The
+            # start's own columns are included because the planner only takes an index-only
+            # scan when every column the query names is in the index.
+            models.Index(
+                F("workspace"),
+                STARTED,
+                F("id"),
+                include=[*DRILL_FILTER_COLUMNS, *DRILL_CONDITION_COLUMNS],
+                condition=Q(merged_into__isnull=True),
+                name="conv_drill_idx",
+            ),
+            # The lists whose condition few conversations meet, each its own small index.
+            models.Index(
+                F("workspace"),
+                STARTED,
+                F("id"),
+                include=DRILL_FILTER_COLUMNS,
+                condition=Q(merged_into__isnull=True, handled=True),
+                name="conv_drill_handled_idx",
+            ),
+            models.Index(
+                F("workspace"),
+                STARTED,
+                F("id"),
+                include=DRILL_FILTER_COLUMNS,
+                condition=Q(
+                    merged_into__isnull=True,
+                    resolved_at__isnull=False,
+                    has_bot_message=True,
+                    has_agent_reply=False,
+                ),
+                name="conv_drill_bot_resolved_idx",
             ),
         ]
 
@@ -285,6 +350,31 @@ class Message(WorkspaceScopedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
+
+
+# What separates two message texts in a search text. A term that contains it is searched the
+# plain way (inbox.selectors), so no match can run across two messages.
+SEARCH_TEXT_SEPARATOR = "\n"
+
+
+class ConversationSearchText(models.Model):
+    """The message texts of a conversation, newline-separated, in rows of about
+    `inbox.services.SEARCH_TEXT_CHUNK` characters: what console search reads instead of every
+    message (one row per conversation for most, a probe per row in the newest-first walk, and a
+    trigram index on PostgreSQL, migration inbox 0008). Written by the inbox services with each
+    message, in the same transaction; never edited by hand. A conversation's texts may sit in
+    any order across its rows: search only asks whether one of them contains the term."""
+
+    workspace = workspace_key(db_index=False)  # read through the conversation or the index
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(blank=True, default="")
+
+    class Meta:
+        verbose_name = _("conversation search text")
+        verbose_name_plural = _("conversation search texts")
+
+    def __str__(self) -> str:
+        return f"search text of conversation #{self.conversation_id}"
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

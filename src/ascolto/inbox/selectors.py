@@ -18,7 +18,14 @@ from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.core.pagination import decode_cursor, encode_cursor
 from ascolto.customers.models import Customer, Identity, ValueTier
-from ascolto.inbox.models import Conversation, Inbox, Mention, Message
+from ascolto.inbox.models import (
+    SEARCH_TEXT_SEPARATOR,
+    Conversation,
+    ConversationSearchText,
+    Inbox,
+    Mention,
+    Message,
+)
 
 MAX_PAGE = 100
 VIEWS = ("mine", "unassigned", "my_teams", "all", "sla_due", "high_value", "mentions")
@@ -160,8 +167,9 @@ def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
 # SEARCH_FIRST_CHUNK, testing each row in the same query that reads it; a term found among them
 # (any common word) needs no index at all and stops the walk as soon as a page is full. Past
 # SEARCH_RECENT_WINDOW conversations the matches are collected from the trigram indexes
-# (PostgreSQL, migration inbox 0002), at most SEARCH_ID_CAP ids per source; beyond it the single
-# full query runs.
+# (PostgreSQL, migrations inbox 0002 and 0007), at most SEARCH_ID_CAP ids per source; beyond it
+# the single full query runs. Message texts are read from the conversations' search texts
+# (inbox.models.ConversationSearchText): a row or two per conversation instead of every message.
 SEARCH_RECENT_WINDOW = 2000
 SEARCH_FIRST_CHUNK = 100
 # A walk that has found nothing in this many conversations stops early: the term is rare, and
@@ -182,16 +190,15 @@ def _searched(
     2. else, on PostgreSQL, the matching conversation ids come from the indexed columns source by
        source, as long as each source stays under `SEARCH_ID_CAP` ids (a rare term);
     3. else the plain query, correct everywhere and fast enough on small workspaces.
+    A term that contains the separator of the search texts (a line break) is only ever searched
+    the plain way, on the messages themselves.
     """
-    # Customers with a matching identity are looked up once (an email address is common
-    # trigrams, costly to look up) and tested by key below; None past the cap.
-    by_identity: list[int] | None = list(
-        Identity.objects.filter(workspace=workspace, value__icontains=term.lower()).values_list(
-            "customer_id", flat=True
-        )[: SEARCH_ID_CAP + 1]
-    )
-    if len(by_identity or ()) > SEARCH_ID_CAP:
-        by_identity = None
+    if SEARCH_TEXT_SEPARATOR in term:
+        return _newest(qs.filter(_matches(workspace, term)), limit)
+    # Customers with a matching identity are looked up once and tested by key below (None past
+    # the cap): tested per row, PostgreSQL would rather hash every matching identity, which for
+    # an email address means reading the posting lists of its common trigrams.
+    by_identity = identity_customer_ids(workspace=workspace, term=term, cap=SEARCH_ID_CAP)
     hits, complete = _recent_match_ids(qs, workspace, term, limit, by_identity)
     if complete:
         return _newest(qs.filter(pk__in=hits), limit) if hits else []
@@ -199,7 +206,7 @@ def _searched(
         ids = _indexed_match_ids(workspace, term, by_identity)
         if ids is not None:
             return _newest(qs.filter(pk__in=ids), limit)
-    return _newest(qs.filter(_matches(workspace, term)), limit)
+    return _newest(qs.filter(_matches(workspace, term, search_texts=True)), limit)
 
 
 def _recent_match_ids(
@@ -214,7 +221,7 @@ def _recent_match_ids(
     whether they decide the page: `limit + 1` of them, or the whole view walked."""
     order = ("-last_message_at", "-pk")
     hit = Case(
-        When(_matches(workspace, term, by_identity), then=Value(True)),
+        When(_matches(workspace, term, by_identity, search_texts=True), then=Value(True)),
         default=Value(False),
         output_field=BooleanField(),
     )
@@ -246,10 +253,31 @@ def _recent_match_ids(
     return hits, False
 
 
-def _matches(workspace: Workspace, term: str, by_identity: list[int] | None = None) -> Q:
+def _matches(
+    workspace: Workspace,
+    term: str,
+    by_identity: list[int] | None = None,
+    *,
+    search_texts: bool = False,
+) -> Q:
     """Subject, customer name, any of the customer's identities, or any message of the
-    conversation contains the term (case-insensitive). `by_identity`, when given, is the list
-    of the workspace's customers with an identity containing the term."""
+    conversation contains the term (case-insensitive): the definition of a search match.
+    `by_identity`, when given, is the list of the workspace's customers with an identity
+    containing the term. `search_texts` reads the messages' texts from the conversation's
+    search texts, which gives the same answer for a term without a line break (their
+    separator)."""
+    if search_texts:
+        in_messages = Exists(
+            ConversationSearchText.objects.filter(
+                workspace=workspace, conversation_id=OuterRef("pk"), text__icontains=term
+            )
+        )
+    else:
+        in_messages = Exists(
+            Message.objects.filter(
+                workspace=workspace, conversation_id=OuterRef("pk"), text__icontains=term
+            )
+        )
     identity = (
         Q(customer_id__in=by_identity)
         if by_identity is not None
@@ -264,16 +292,7 @@ def _matches(workspace: Workspace, term: str, by_identity: list[int] | None = No
         )
     )
     return (
-        Q(subject__icontains=term)
-        | Q(customer__name__icontains=term)
-        | identity
-        | Q(
-            Exists(
-                Message.objects.filter(
-                    workspace=workspace, conversation_id=OuterRef("pk"), text__icontains=term
-                )
-            )
-        )
+        Q(subject__icontains=term) | Q(customer__name__icontains=term) | identity | Q(in_messages)
     )
 
 
@@ -283,10 +302,10 @@ def _indexed_match_ids(workspace: Workspace, term: str, by_identity: list[int]) 
     has more than `SEARCH_ID_CAP` matches (then the plain query is the better plan)."""
     cap = SEARCH_ID_CAP
     conversations = Conversation.objects.filter(workspace=workspace)
-    by_message = list(
-        Message.objects.filter(workspace=workspace, text__icontains=term).values_list(
-            "conversation_id", flat=True
-        )[: cap + 1]
+    by_text = list(
+        ConversationSearchText.objects.filter(
+            workspace=workspace, text__icontains=term
+        ).values_list("conversation_id", flat=True)[: cap + 1]
     )
     by_subject = list(
         conversations.filter(subject__icontains=term).values_list("pk", flat=True)[: cap + 1]
@@ -297,14 +316,60 @@ def _indexed_match_ids(workspace: Workspace, term: str, by_identity: list[int]) 
         )[: cap + 1]
     )
     customers += by_identity
-    if max(len(by_message), len(by_subject), len(customers)) > cap:
+    if max(len(by_text), len(by_subject), len(customers)) > cap:
         return None
     by_customer = list(
         conversations.filter(customer_id__in=customers).values_list("pk", flat=True)[: cap + 1]
     )
     if len(by_customer) > cap:
         return None
-    return {*by_message, *by_subject, *by_customer}
+    return {*by_text, *by_subject, *by_customer}
+
+
+def identity_customer_ids(*, workspace: Workspace, term: str, cap: int) -> list[int] | None:
+    """The customers with an identity containing the term (lowercased, as identities are
+    stored), at most `cap`; None past it.
+
+    A whole email address ("local@domain", one "@") is looked up through the index of the
+    reversed part before the "@" (migration customers 0003): a value with a single "@" can
+    only contain the address if that part ends with "local"; values with more "@" are few and
+    indexed apart. Every candidate is then tested with the plain substring match, so the answer
+    is exactly the trigram lookup's, without reading the long posting lists of an address's
+    common trigrams. Other terms use the trigram index (migration inbox 0002)."""
+    needle = term.lower()
+    local, at, domain = needle.partition("@")
+    postgresql = connections[Identity.objects.db].vendor == "postgresql"
+    if not (postgresql and at and local and "@" not in domain):
+        ids = list(
+            Identity.objects.filter(workspace=workspace, value__icontains=needle).values_list(
+                "customer_id", flat=True
+            )[: cap + 1]
+        )
+        return None if len(ids) > cap else ids
+    contains = "%" + _like_escape(needle) + "%"
+    with connections[Identity.objects.db].cursor() as cursor:
+        # The prefix is computed by PostgreSQL (its own UPPER) and folded into a constant,
+        # which the planner turns into a range of the index.
+        cursor.execute(
+            r"""
+            SELECT customer_id FROM customers_identity
+            WHERE workspace_id = %s
+              AND (reverse(upper(split_part(value, '@', 1))) LIKE
+                       replace(replace(replace(reverse(upper(%s)), '\', '\\'),
+                                       '%%', '\%%'), '_', '\_') || '%%'
+                   OR value LIKE '%%@%%@%%')
+              AND UPPER(value::text) LIKE UPPER(%s)
+            LIMIT %s
+            """,
+            [workspace.pk, local, contains, cap + 1],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return None if len(ids) > cap else ids
+
+
+def _like_escape(text: str) -> str:
+    """`text` as a literal inside a LIKE pattern (the escaping Django's lookups use)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def thread(*, conversation: Conversation, include_notes: bool = True) -> list[Message]:

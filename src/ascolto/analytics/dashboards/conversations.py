@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -20,7 +20,7 @@ from ascolto.analytics import service_metrics as m
 from ascolto.analytics.dashboards.filters import DashboardFilters
 from ascolto.analytics.selectors import conversation_facts
 from ascolto.core.models import Workspace
-from ascolto.inbox.models import Conversation, HandlingInterval, Message, started_between
+from ascolto.inbox.models import STARTED, Conversation, started_between
 
 Facts = list[m.ConversationFacts]
 
@@ -117,10 +117,6 @@ def subset(facts: Facts, name: str, *, now: dt.datetime | None = None) -> Facts:
     return [c for c in facts if predicate(c, moment)]
 
 
-def _exists(model: type[HandlingInterval] | type[Message], **where: object) -> Exists:
-    return Exists(model.objects.filter(conversation_id=OuterRef("pk"), **where))
-
-
 def _sla_missed_q(due: str, done: str, now: dt.datetime) -> Q:
     return Q(**{f"{due}__isnull": False}) & (
         Q(**{f"{done}__isnull": True, f"{due}__lte": now})
@@ -136,13 +132,13 @@ SUBSET_QUERIES: dict[str, Callable[[dt.datetime], Q]] = {
     ),
     "resolved": lambda now: Q(resolved_at__isnull=False, status__in=RESOLVED_STATUSES),
     "reopened": lambda now: Q(reopen_count__gt=0),
-    "handled": lambda now: Q(_exists(HandlingInterval)),
+    # The flags the inbox services keep on the conversation (inbox.models.Conversation):
+    # a handling span; an assistant message and no agent reply.
+    "handled": lambda now: Q(handled=True),
     "transferred": lambda now: Q(transfer_count__gt=0),
     "active": lambda now: Q(status__in=("open", "pending", "snoozed")),
-    "bot_resolved": lambda now: (
-        Q(resolved_at__isnull=False)
-        & Q(_exists(Message, kind=Message.Kind.BOT))
-        & ~Q(_exists(Message, kind=Message.Kind.OUTBOUND))
+    "bot_resolved": lambda now: Q(
+        resolved_at__isnull=False, has_bot_message=True, has_agent_reply=False
     ),
     "frt_missed": lambda now: _sla_missed_q("first_response_due_at", "first_response_at", now),
     "resolution_missed": lambda now: _sla_missed_q("resolution_due_at", "resolved_at", now),
@@ -180,6 +176,12 @@ def subset_label(name: str) -> str:
     """The title of a named subset's list. Raises KeyError for an unknown name."""
     found = SUBSETS.get(name) or LIVE_SUBSETS[name]
     return str(found[0])
+
+
+def newest_first(qs: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Latest start first, then the higher id: the order of the lists' indexes read backwards
+    (inbox.models.Conversation, conv_drill_*), so a page stops after its rows."""
+    return qs.order_by(STARTED.desc(), "-pk")
 
 
 def subset_queryset(

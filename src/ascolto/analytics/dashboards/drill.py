@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from ascolto.analytics.dashboards.conversations import (
     LIVE_SUBSETS,
     SUBSETS,
+    newest_first,
     subset_label,
     subset_queryset,
 )
@@ -45,12 +46,21 @@ def _unknown(name: str) -> ValidationFailed:
 def drill_conversations(
     *, workspace: Workspace, filters: DashboardFilters, name: str, now: dt.datetime
 ) -> tuple[str, int, QuerySet[Conversation]]:
-    """The label, the count and (at most DRILL_LIMIT of, oldest first) the conversations a
-    number counts."""
+    """The label, the count and (at most DRILL_LIMIT of) the conversations a number counts:
+    those started in the period newest first (`newest_first`); the live lists, which are not
+    chosen by their start, by id."""
     if name not in SUBSETS and name not in LIVE_SUBSETS:
         raise _unknown(name)
     matching = subset_queryset(workspace=workspace, filters=filters, name=name, now=now)
-    rows = matching.select_related("customer", "assignee").order_by("pk")[:DRILL_LIMIT]
+    if name in LIVE_SUBSETS:
+        rows = matching.select_related("customer", "assignee").order_by("pk")[:DRILL_LIMIT]
+        return subset_label(name), matching.count(), rows
+    # The page's ids first, from the list's index alone (every column the filters and the
+    # condition read is in it), then those rows: reading whole rows while looking for the page
+    # would fetch every row a filter turns down.
+    ids = list(newest_first(matching).values_list("pk", flat=True)[:DRILL_LIMIT])
+    page = Conversation.objects.filter(workspace=workspace, pk__in=ids)
+    rows = newest_first(page.select_related("customer", "assignee"))
     return subset_label(name), matching.count(), rows
 
 

@@ -183,6 +183,7 @@ def call_record_create(
         metadata={"call_id": call.pk, "outcome": call.outcome, "direction": call.direction},
         created_at=call.started_at,
     )
+    inbox_services.search_text_add(message=call.message)
     call.save(update_fields=["message", "updated_at"])
     Conversation.objects.filter(pk=conversation.pk).update(message_count=F("message_count") + 1)
     realtime.publish_on_commit(

@@ -20,8 +20,10 @@ from ascolto.inbox.services.messages import (
     message_send,
     note_add,
 )
+from ascolto.inbox.services.search import SEARCH_TEXT_CHUNK, search_text_add
 
 __all__ = [
+    "SEARCH_TEXT_CHUNK",
     "BatchOutcome",
     "InboundText",
     "IncomingAttachment",
@@ -39,5 +41,6 @@ __all__ = [
     "message_send",
     "messages_receive_batch",
     "note_add",
+    "search_text_add",
     "snoozed_wake_up",
 ]

@@ -236,17 +236,21 @@ def handling_record(
     *, conversation: Conversation, agent: User, started_at: dt.datetime, ended_at: dt.datetime
 ) -> HandlingInterval | None:
     """Record active handling time (the console reports focus/compose spans). Spans shorter than
-    a second or longer than 4 hours are discarded as noise."""
+    a second or longer than 4 hours are discarded as noise. The conversation is marked `handled`
+    in the same transaction (a row update, so it waits for a service holding the row's lock)."""
     seconds = (ended_at - started_at).total_seconds()
     if seconds < 1 or seconds > 4 * 3600:
         return None
-    return HandlingInterval.objects.create(
+    interval = HandlingInterval.objects.create(
         workspace_id=conversation.workspace_id,
         conversation=conversation,
         agent=agent,
         started_at=started_at,
         ended_at=ended_at,
     )
+    Conversation.objects.filter(pk=conversation.pk, handled=False).update(handled=True)
+    conversation.handled = True
+    return interval
 
 
 def snoozed_wake_up(*, now: dt.datetime | None = None) -> int:

@@ -33,6 +33,7 @@ from ascolto.inbox.models import (
     Mention,
     Message,
 )
+from ascolto.inbox.services.search import search_text_add
 
 MAX_TEXT = 100_000
 MENTION_RE = re.compile(r"(?<![\w@])@([\w.+-]{2,150})")
@@ -297,6 +298,7 @@ def _receive(
         metadata=metadata,
         created_at=when,
     )
+    search_text_add(message=message)
     refused = _store_attachments(message, attachments) if attachments else []
 
     previous_status = conversation.status
@@ -408,6 +410,7 @@ def message_send(
         delivery_status=Message.Delivery.QUEUED,
         created_at=now,
     )
+    search_text_add(message=message)
     refused = _store_attachments(message, attachments) if attachments else []
     if refused:
         raise ValidationFailed(
@@ -429,6 +432,10 @@ def message_send(
                 to_value=str(author.pk),
                 reason="replied",
             )
+    if kind == Message.Kind.OUTBOUND:
+        conversation.has_agent_reply = True
+    else:
+        conversation.has_bot_message = True
     conversation.last_message_at = now
     conversation.last_message_preview = plain[:200]
     conversation.message_count += 1
@@ -461,6 +468,7 @@ def note_add(*, conversation: Conversation, author: User, text: str, actor: Acto
         text=plain,
         delivery_status=Message.Delivery.SENT,
     )
+    search_text_add(message=message)
     usernames = set(MENTION_RE.findall(plain))
     mentioned = list(
         User.objects.filter(
