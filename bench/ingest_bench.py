@@ -338,6 +338,9 @@ class Pushes:
     received: int = 0
     latency_ms: list[float] = field(default_factory=list)
     first_sent: dict[str, float] = field(default_factory=dict)
+    # Provider id -> first send -> push (ms), and the ids first sent in the open-loop run.
+    by_id: dict[str, float] = field(default_factory=dict)
+    run_ids: set[str] = field(default_factory=set)
 
 
 async def one(
@@ -353,7 +356,10 @@ async def one(
     batch = [workload.next() for _ in range(workload.batch)]
     started = time.perf_counter()
     for provider_id, _, _ in batch:
-        pushes.first_sent.setdefault(provider_id, started)
+        if provider_id not in pushes.first_sent:
+            pushes.first_sent[provider_id] = started
+            if phase == "run":
+                pushes.run_ids.add(provider_id)
     outcome: list[tuple[int, int | None]] = [(0, None)] * len(batch)
     try:
         if workload.batch == 1:
@@ -465,6 +471,7 @@ async def listen(port: int, session: str, pushes: Pushes, stop: asyncio.Event) -
             sent = pushes.first_sent.get(provider_id)
             if sent is not None:
                 pushes.latency_ms.append((now - sent) * 1000)
+                pushes.by_id.setdefault(provider_id, (now - sent) * 1000)
 
     reader = asyncio.get_running_loop().create_task(read())
     await stop.wait()
@@ -513,6 +520,24 @@ class CpuMeter:
     worker: list[int]
     database: str
     admin_url: str = ""
+
+    def progress(self) -> dict[str, int]:
+        """How far the workers are: messages stored from the intake, outbox events
+        dispatched, conversations assigned (psycopg directly, as `snapshot`)."""
+        if not self.database:
+            return {}
+        import psycopg
+
+        url = self.admin_url.rsplit("/", 1)[0] + "/" + self.database
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT (SELECT count(*) FROM api_channel_inboundintake"
+                "        WHERE processed_at IS NOT NULL),"
+                " (SELECT count(*) FROM core_outboxevent WHERE dispatched_at IS NOT NULL),"
+                " (SELECT count(*) FROM inbox_conversation WHERE assignee_id IS NOT NULL)"
+            ).fetchone()
+        assert row is not None
+        return {"stored": row[0], "events dispatched": row[1], "routed": row[2]}
 
     def snapshot(self) -> dict[str, dict[int, float]]:
         backends: list[int] = []
@@ -694,12 +719,23 @@ async def load(
     rate = rate or 200.0
     run: list[Result] = []
     before = meter.snapshot()
+    progress = meter.progress()
+    received = pushes.received
     elapsed = await open_loop(
         port, setup, workload, args.duration, rate, run, pushes, args.max_open
     )
     spent = CpuMeter.spent(before, meter.snapshot())
     summarise(f"run (open loop, {rate:.0f} msg/s offered)", run, elapsed, os.getloadavg())
     report_cpu(spent, len(run), elapsed)
+    if progress:
+        after = meter.progress()
+        gained = {part: after[part] - progress[part] for part in after}
+        done = ", ".join(f"{part} {n} ({n / elapsed:.0f}/s)" for part, n in gained.items())
+        new = sum(1 for r in run if r.status == 201)
+        print(
+            f"  during the run: {new} new messages accepted ({new / elapsed:.0f}/s); {done}; "
+            f"pushes {pushes.received - received} ({(pushes.received - received) / elapsed:.0f}/s)"
+        )
     results += run
     stop.set()
     if listener is not None:
@@ -711,6 +747,15 @@ async def load(
             f"for {created} new messages; first send -> push p50 "
             f"{percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms"
         )
+        new_in_run = {r.provider_id for r in run if r.status == 201}
+        run_lat = sorted(pushes.by_id[p] for p in new_in_run if p in pushes.by_id)
+        if run_lat:
+            print(
+                f"  new messages of the open-loop run: {len(run_lat)} of {len(new_in_run)} "
+                f"pushed; first send -> push p50 {percentile(run_lat, 50):.1f} ms, "
+                f"p95 {percentile(run_lat, 95):.1f} ms, p99 {percentile(run_lat, 99):.1f} ms, "
+                f"max {run_lat[-1]:.1f} ms"
+            )
     return warm + results, rate
 
 

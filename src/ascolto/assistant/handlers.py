@@ -13,17 +13,19 @@ from ascolto.inbox import inbound
 from ascolto.inbox.models import Message
 
 
-@outbox.handles("inbox.message.received")
-def on_message_received(event: OutboxEvent) -> None:
-    message_id = event.payload.get("message_id")
-    if not isinstance(message_id, int):
-        return
-    message = (
+@outbox.handles_many("inbox.message.received")
+def on_message_received(events: list[OutboxEvent]) -> None:
+    """Triage, then the bot, for each customer message of the batch (one query reads them)."""
+    wanted = {(event.workspace_id, event.payload.get("message_id")) for event in events}
+    messages = (
         Message.objects.select_related("conversation__workspace")
-        .filter(workspace_id=event.workspace_id, pk=message_id, kind=Message.Kind.INBOUND)
-        .first()
+        .filter(pk__in=[pk for _, pk in wanted if isinstance(pk, int)], kind=Message.Kind.INBOUND)
+        .order_by("pk")
     )
-    if message is None or not message.text.strip() or inbound.is_not_a_request(message):
-        return
-    triage = services.triage_message(message=message)
-    services.bot_handle_message(message=message, triage=triage)
+    for message in messages:
+        if (message.workspace_id, message.pk) not in wanted:
+            continue  # an id of another workspace
+        if not message.text.strip() or inbound.is_not_a_request(message):
+            continue
+        triage = services.triage_message(message=message)
+        services.bot_handle_message(message=message, triage=triage)

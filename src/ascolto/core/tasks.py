@@ -105,6 +105,11 @@ def dispatch_outbox_event(event_id: int) -> bool:
     return outbox.dispatch_event(event_id)
 
 
+@db_task(retries=3, retry_delay=5)  # type: ignore[untyped-decorator]
+def dispatch_outbox_events(event_ids: list[int]) -> int:
+    return outbox.dispatch_events(event_ids)
+
+
 @db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
 @single_instance(SWEEPER_LOCK)
 def sweep_outbox() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ascolto.core.actors import Actor
 from ascolto.core.models import OutboxEvent
-from ascolto.core.outbox import handles
+from ascolto.core.outbox import handles, handles_many
 from ascolto.engagement import services, triggers
 from ascolto.engagement.models import Event, EventType
 from ascolto.inbox.models import Conversation, Message
@@ -31,22 +31,27 @@ def run_rules(outbox_event: OutboxEvent) -> None:
         services.event_process(event=event, actor=ACTOR)
 
 
-@handles("inbox.message.received")
-def honour_stop_keyword(outbox_event: OutboxEvent) -> None:
-    message = (
-        Message.objects.select_related("author_customer", "inbox")
-        .filter(workspace_id=outbox_event.workspace_id, pk=outbox_event.payload.get("message_id"))
-        .first()
-    )
-    if message is None or message.author_customer is None:
-        return
-    if services.is_stop_keyword(message.text):
-        services.marketing_opt_out(
-            customer=message.author_customer,
-            channel=message.inbox.channel,
-            source=f"STOP keyword (message #{message.pk})",
-            actor=ACTOR,
+@handles_many("inbox.message.received")
+def honour_stop_keyword(outbox_events: list[OutboxEvent]) -> None:
+    by_workspace: dict[int, list[object]] = {}
+    for outbox_event in outbox_events:
+        by_workspace.setdefault(outbox_event.workspace_id, []).append(
+            outbox_event.payload.get("message_id")
         )
+    for workspace_id, message_ids in sorted(by_workspace.items()):
+        ids = [pk for pk in message_ids if isinstance(pk, int)]
+        for message in (
+            Message.objects.select_related("author_customer", "inbox")
+            .filter(workspace_id=workspace_id, pk__in=ids, author_customer__isnull=False)
+            .order_by("pk")
+        ):
+            if message.author_customer is not None and services.is_stop_keyword(message.text):
+                services.marketing_opt_out(
+                    customer=message.author_customer,
+                    channel=message.inbox.channel,
+                    source=f"STOP keyword (message #{message.pk})",
+                    actor=ACTOR,
+                )
 
 
 @handles("inbox.message.received")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ascolto.core import outbox
 from ascolto.core.models import OutboxEvent
 from ascolto.inbox import inbound, routing, sla
-from ascolto.inbox.models import Conversation, Inbox
+from ascolto.inbox.models import Conversation, Inbox, SLAPolicy
 
 STATUS_EVENTS = tuple(f"inbox.conversation.{status}" for status in Conversation.Status.values)
 # A status that takes the conversation off an agent's plate frees capacity for the queue.
@@ -38,18 +38,44 @@ def _waits_for_routing(conversation: Conversation) -> bool:
     )
 
 
-@outbox.handles("inbox.message.received")
-def on_message_received(event: OutboxEvent) -> None:
-    """A customer wrote: route the conversation if nobody has it (queue order respected, so a
-    new message never jumps a higher-tier customer already waiting), then update its SLA."""
-    if event.payload.get(inbound.NOT_A_REQUEST):
-        return  # not a request (inbound.py): nothing to route, no clock to run
-    conversation = _conversation(event)
-    if conversation is None:
-        return
-    if _waits_for_routing(conversation):
-        routing.route_waiting(workspace_id=event.workspace_id)
-    sla.sla_sync(conversation=conversation)
+@outbox.handles_many("inbox.message.received")
+def on_message_received(batch: list[OutboxEvent]) -> None:
+    """Customers wrote: route the conversations nobody has (one routing pass per workspace, in
+    queue order, so a new message never jumps a higher-tier customer already waiting), then
+    update each conversation's SLA once, in id order (the lock order of SLA updates)."""
+    wanted: dict[int, set[int]] = {}
+    for event in batch:
+        conversation_id = event.payload.get("conversation_id")
+        if event.payload.get(inbound.NOT_A_REQUEST) or not isinstance(conversation_id, int):
+            continue  # not a request (inbound.py): nothing to route, no clock to run
+        wanted.setdefault(event.workspace_id, set()).add(conversation_id)
+    for workspace_id in sorted(wanted):
+        conversations = list(
+            Conversation.objects.select_related("inbox")
+            .filter(workspace_id=workspace_id, pk__in=wanted[workspace_id])
+            .order_by("pk")
+        )
+        waiting = sum(1 for c in conversations if _waits_for_routing(c))
+        if waiting:
+            routing.route_waiting(workspace_id=workspace_id, limit=max(200, waiting))
+        # Without an active policy in the workspace, a conversation without a clock keeps none
+        # (what sla_sync would find, without locking each conversation to find it).
+        policies = SLAPolicy.objects.filter(workspace_id=workspace_id, is_active=True).exists()
+        for conversation in conversations:
+            if policies or not _without_clock(conversation):
+                sla.sla_sync(conversation=conversation)
+
+
+def _without_clock(conversation: Conversation) -> bool:
+    return conversation.sla_policy_id is None and all(
+        value is None
+        for value in (
+            conversation.sla_paused_at,
+            conversation.first_response_due_at,
+            conversation.next_response_due_at,
+            conversation.resolution_due_at,
+        )
+    )
 
 
 @outbox.handles("inbox.message.sent")

@@ -146,28 +146,28 @@ def on_response_submitted(event: OutboxEvent) -> None:
         services.response_follow_up(response=response)
 
 
-@outbox.handles("inbox.message.received")
-def on_message_received(event: OutboxEvent) -> None:
+@outbox.handles_many("inbox.message.received")
+def on_message_received(events: list[OutboxEvent]) -> None:
     """A customer's message in an SMS or WhatsApp inbox may answer their pending survey
-    invitation (services/distribution.py)."""
-    message_id = _id(event, "message_id")
-    if message_id is None:
-        return
-    message = (
+    invitation (services/distribution.py). One query finds the batch's messages of those
+    channels."""
+    wanted = {(event.workspace_id, _id(event, "message_id")): event for event in events}
+    messages = (
         Message.objects.select_related("conversation", "conversation__workspace")
         .filter(
-            workspace_id=event.workspace_id,
-            pk=message_id,
+            pk__in=[pk for _, pk in wanted if pk is not None],
             kind=Message.Kind.INBOUND,
             conversation__channel__in=distribution.MESSAGE_CHANNELS,
         )
-        .first()
+        .order_by("pk")
     )
-    if message is None:
-        return
-    distribution.reply_handle(
-        message=message,
-        opened_conversation=bool(
-            event.payload.get("conversation_created") or event.payload.get("reopened")
-        ),
-    )
+    for message in messages:
+        event = wanted.get((message.workspace_id, message.pk))
+        if event is None:
+            continue  # an id of another workspace
+        distribution.reply_handle(
+            message=message,
+            opened_conversation=bool(
+                event.payload.get("conversation_created") or event.payload.get("reopened")
+            ),
+        )

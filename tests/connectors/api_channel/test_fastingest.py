@@ -24,6 +24,8 @@ from ascolto.connectors.api_channel.fastingest import ApiIngest
 from ascolto.connectors.api_channel.models import InboundIntake
 from ascolto.core.actors import Actor
 from ascolto.core.realtime import workspace_group
+from ascolto.customers.models import Customer
+from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Conversation, Message
 from tests.accounts.factories import MembershipFactory, UserFactory
 from tests.connectors.api_channel.conftest import ingest_body
@@ -353,28 +355,27 @@ def test_a_worker_dying_mid_batch_leaves_its_rows_pending_and_each_is_stored_onc
     channel, monkeypatch
 ):
     accepted(channel, "a", "b", "c")
-    real = services.message_store
-    calls = {"n": 0}
+    real = inbox_services.messages_receive_batch
 
-    def dies_on_the_second(**kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise SystemExit("worker killed")
-        return real(**kwargs)
+    def dies_after_writing(**kwargs: Any) -> Any:
+        real(**kwargs)
+        raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "message_store", dies_on_the_second)
+    monkeypatch.setattr(inbox_services, "messages_receive_batch", dies_after_writing)
     with pytest.raises(SystemExit):
         intake.intake_process()
 
     pending = InboundIntake.objects.filter(processed_at__isnull=True)
-    assert sorted(pending.values_list("provider_id", flat=True)) == ["b", "c"]
-    assert list(Message.objects.values_list("provider_id", flat=True)) == ["a"]
+    assert sorted(pending.values_list("provider_id", flat=True)) == ["a", "b", "c"]
+    assert not Message.objects.exists()
+    assert not Customer.objects.exists()
 
-    monkeypatch.setattr(services, "message_store", real)
-    assert intake.intake_drain() == 2
+    monkeypatch.setattr(inbox_services, "messages_receive_batch", real)
+    assert intake.intake_drain() == 3
     assert intake.intake_drain() == 0
     assert sorted(Message.objects.values_list("provider_id", flat=True)) == ["a", "b", "c"]
     assert Conversation.objects.count() == 3
+    assert Customer.objects.count() == 3
     assert set(InboundIntake.objects.values_list("attempts", flat=True)) == {1}
 
 

@@ -60,7 +60,7 @@ def receive(inbox: Any, customer: Any, when: dt.datetime, **extra: Any) -> tuple
         name="inbox.message.received", payload__message_id=result.message.pk
     ).get()
     with transaction.atomic():
-        auto_reply(event)
+        auto_reply([event])
     return result.message, event
 
 
@@ -78,7 +78,7 @@ def test_outside_hours_the_customer_gets_the_away_text_once(inbox: Any, workspac
     first, event = receive(inbox, customer, MONDAY_EVENING)
     receive(inbox, customer, MONDAY_EVENING + dt.timedelta(minutes=5))
     with transaction.atomic():
-        auto_reply(event)  # a redelivered event
+        auto_reply([event])  # a redelivered event
     [answer] = bot_messages(first.conversation)
     assert answer.text == AWAY["it"]
     assert answer.delivery_status == Message.Delivery.QUEUED
@@ -142,7 +142,7 @@ def test_automatic_and_bulk_mail_is_never_answered(workspace: Any, hours: Busine
             name="inbox.message.received", payload__message_id=outcome.message.pk
         )
         with transaction.atomic():
-            auto_reply(event)
+            auto_reply([event])
         answered.append(len(bot_messages(outcome.message.conversation)))
     assert answered == [0, 0, 1]
 

@@ -83,7 +83,7 @@ def ingest(mailbox: Mailbox, **fields: Any) -> Message:
         name="inbox.message.received", payload__message_id=outcome.message.pk
     )
     with transaction.atomic():
-        auto_reply(event)
+        auto_reply([event])
     return outcome.message
 
 
@@ -223,7 +223,7 @@ def test_other_channels_get_no_articles(workspace: Any, returns_article: Any) ->
         name="inbox.message.received", payload__message_id=result.message.pk
     )
     with transaction.atomic():
-        auto_reply(event)
+        auto_reply([event])
     assert answers(result.message.conversation) == [ACK["en"]]
     assert not DeflectionOffer.objects.filter(workspace=workspace).exists()
 

@@ -106,7 +106,7 @@ def receive(mailbox: Mailbox, capture: Any) -> Conversation:
         name="inbox.message.received", payload__message_id=outcome.message.pk
     )
     with capture(execute=True), transaction.atomic():
-        auto_reply(event)
+        auto_reply([event])
     return outcome.message.conversation
 
 

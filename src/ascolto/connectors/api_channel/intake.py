@@ -1,18 +1,22 @@
 """The API channel's intake: accepted messages completed by the worker (docs/decisions/0012).
 
 A message accepted by the fast path (fastingest.py) is a pending `InboundIntake` row holding
-the validated body and the message id reserved for it. `intake_process` claims pending rows one
-transaction at a time (FOR UPDATE SKIP LOCKED, so several workers share the backlog and never
-take the same row), stores each through the inbox write path (customer match, threading,
-message, timeline, outbox, realtime push after commit) and marks the row processed in the same
-transaction: a worker that dies leaves its current row pending, and the next run completes it
-once. A row whose message cannot be stored (a domain error, say the customer's handle was
-refused) is marked processed with the error, so it never blocks the rows behind it.
+the validated body and the message id reserved for it. `intake_process` claims a batch of
+pending rows (FOR UPDATE SKIP LOCKED, so several workers share the backlog and never take the
+same row) and completes it in one transaction with set-based statements: the customers owning
+the handles (`customers.services.customers_by_handles`), then threading, messages, timeline,
+outbox events and realtime pushes after commit (`inbox.services.messages_receive_batch`), and
+the rows marked processed. A worker that dies leaves its batch pending, and the next run
+completes each row once. A row whose message cannot be stored (a domain error, say the
+customer's handle was refused) is marked processed with the error, so it never blocks the rows
+behind it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db import OperationalError, close_old_connections, transaction
@@ -21,13 +25,32 @@ from django.utils import timezone
 from ascolto.accounts.models import User
 from ascolto.connectors.api_channel.models import InboundIntake
 from ascolto.core.actors import Actor
+from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import DomainError
+from ascolto.customers import services as customer_services
+from ascolto.customers.services import Handle
+from ascolto.inbox import services as inbox_services
 from ascolto.inbox.models import Inbox
+from ascolto.inbox.services import batch
+from ascolto.inbox.services.batch import InboundText
+
+if TYPE_CHECKING:
+    from ascolto.connectors.api_channel.services import IngestItem
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
+PROCESSED_FIELDS = [
+    "message_id",
+    "conversation_id",
+    "customer_id",
+    "conversation_created",
+    "processed_at",
+    "attempts",
+    "last_error",
+]
 KICK_KEY = "api-channel-intake-kick"
+KICK_TTL = 60  # a queued job lost with its queue: the sweeper runs every minute anyway
 
 # The fast path's group commit (PostgreSQL): one statement for every waiting request; the
 # message id is reserved from the messages' own sequence, so the acknowledgement names the id
@@ -55,10 +78,12 @@ JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
 
 
 def wake_worker() -> None:
-    """Enqueue the intake job unless one was enqueued in the last second (`intake_drain`
-    reads again after clearing the mark, so no message waits for the sweeper because of it)."""
+    """Enqueue the intake job unless one is queued and has not started yet (the job clears
+    the mark when it starts, and `intake_drain` reads again after clearing it, so no message
+    waits for the sweeper because of it). One queued job at most: under a steady load, jobs
+    queued faster than they finish would push the outbox dispatches ever further back."""
     try:
-        if not cache.add(KICK_KEY, 1, timeout=1):
+        if not cache.add(KICK_KEY, 1, timeout=KICK_TTL):
             return
         from ascolto.connectors.api_channel.tasks import process_intake
 
@@ -96,47 +121,129 @@ def intake_drain(*, batch: int = BATCH, max_batches: int = 1000) -> int:
 
 
 def intake_process(*, limit: int = BATCH) -> int:
-    """Complete up to `limit` pending rows, each in a transaction of its own. Returns how many.
+    """Complete up to `limit` pending rows. Returns how many.
 
-    Each transaction claims the oldest pending row nobody holds (FOR UPDATE SKIP LOCKED),
-    stores its message and marks it processed, so locks (the row, the conversation) are held
-    for one message only: the routing and SLA handlers, which lock conversations too, never
-    wait behind a batch, and a worker that dies leaves only its current row pending. Raises
-    what is not a DomainError (that row rolls back and stays pending)."""
-    inboxes: dict[int, Inbox] = {}
-    users: dict[int, User | None] = {}
-    done = 0
-    while done < limit:
-        with transaction.atomic():
-            row = (
-                InboundIntake.objects.select_for_update(skip_locked=True)
-                .filter(processed_at__isnull=True)
-                .order_by("id")
-                .first()
-            )
-            if row is None:
-                break
-            if row.inbox_id not in inboxes:
-                inboxes[row.inbox_id] = Inbox.objects.select_related("workspace").get(
-                    pk=row.inbox_id
-                )
-            user_id = row.user_id or 0
-            if user_id not in users:
-                users[user_id] = User.objects.filter(pk=user_id).first()
-            _complete(row, inboxes[row.inbox_id], users[user_id])
-            row.save(
-                update_fields=[
-                    "message_id",
-                    "conversation_id",
-                    "customer_id",
-                    "conversation_created",
-                    "processed_at",
-                    "attempts",
-                    "last_error",
-                ]
-            )
-        done += 1
+    The oldest pending rows nobody holds are claimed (FOR UPDATE SKIP LOCKED) and completed
+    together in one transaction with set-based statements (`_complete_batch`): customers,
+    conversations, messages, timeline and outbox rows, and the rows marked processed. A worker
+    that dies leaves the whole batch pending, and the next run stores each row once. The batch
+    waits for no lock on a conversation (inbox/services/batch.py), so it cannot deadlock with
+    the routing and SLA handlers; the rows it had to leave (a customer being threaded by
+    another transaction, a message with attachments or HTML) are completed after its commit
+    one transaction each. Raises what is not a DomainError (the batch rolls back, pending)."""
+    with transaction.atomic():
+        rows = list(
+            InboundIntake.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True)
+            .order_by("id")[:limit]
+        )
+        if not rows:
+            return 0
+        left = _complete_batch(rows)
+    done = len(rows) - len(left)
+    for row_id in left:
+        done += _complete_one(row_id)
     return done
+
+
+def _complete_batch(rows: list[InboundIntake]) -> list[int]:
+    """Store the rows' messages; returns the ids of the rows left for `_complete_one`."""
+    from ascolto.connectors.api_channel import services
+
+    inboxes = Inbox.objects.select_related("workspace").in_bulk({row.inbox_id for row in rows})
+    users = User.objects.in_bulk({row.user_id for row in rows if row.user_id})
+    left: list[int] = []
+    groups: dict[tuple[int, int | None, int | None], list[tuple[InboundIntake, IngestItem]]] = {}
+    for row in rows:
+        try:
+            item = services.item_from_payload(row.payload)
+        except ValueError:
+            left.append(row.pk)  # `_complete_one` raises it, row by row, as before
+            continue
+        if item.attachments or item.html:
+            left.append(row.pk)  # stored, cleaned and checked by the one-message path
+            continue
+        # The message was received when it was accepted, not when the worker came to it.
+        item.occurred_at = item.occurred_at or row.received_at
+        groups.setdefault((row.inbox_id, row.user_id, row.token_id), []).append((row, item))
+    now = timezone.now()
+    finished: list[InboundIntake] = []
+    for (inbox_id, user_id, token_id), group in groups.items():
+        inbox = inboxes[inbox_id]
+        user = users.get(user_id) if user_id else None
+        actor = (
+            Actor.for_user(user, token_id=token_id)
+            if user is not None
+            else Actor.system("api-channel")
+        )
+        found = customer_services.customers_by_handles(
+            workspace=inbox.workspace,
+            handles=[Handle(i.identity_kind, i.identity_value, i.name) for _, i in group],
+            actor=actor,
+        )
+        texts: list[InboundText] = []
+        taken: list[InboundIntake] = []
+        for (row, item), customer in zip(group, found.customers, strict=True):
+            if isinstance(customer, DomainError):
+                _refused(row, customer.message, now)
+                finished.append(row)
+                continue
+            texts.append(
+                InboundText(
+                    customer=customer,
+                    text=item.text,
+                    provider_id=item.provider_id,
+                    subject=item.subject,
+                    occurred_at=item.occurred_at,
+                    metadata=item.metadata,
+                    message_id=row.message_id,
+                )
+            )
+            taken.append(row)
+        outcomes = inbox_services.messages_receive_batch(inbox=inbox, items=texts)
+        for row, outcome in zip(taken, outcomes, strict=True):
+            if outcome.state == batch.DEFERRED:
+                left.append(row.pk)
+                continue
+            if outcome.state == batch.REFUSED:
+                assert outcome.error is not None
+                _refused(row, outcome.error.message, now)
+            else:
+                row.attempts += 1
+                row.message_id = outcome.message_id
+                row.conversation_id = outcome.conversation_id
+                row.customer_id = outcome.customer_id
+                row.conversation_created = outcome.conversation_created
+                row.processed_at = now
+            finished.append(row)
+    update_rows(InboundIntake, finished, PROCESSED_FIELDS)
+    return left
+
+
+def _refused(row: InboundIntake, error: str, now: dt.datetime) -> None:
+    logger.warning("API channel message %s could not be stored: %s", row.pk, error)
+    row.attempts += 1
+    row.last_error = error
+    row.message_id = None  # never stored: a repeat is answered with the error (services)
+    row.processed_at = now
+
+
+def _complete_one(row_id: int) -> int:
+    """Store one row's message through the one-message write path in a transaction of its
+    own (waiting for its conversation's lock). Returns 1, or 0 when another worker has it."""
+    with transaction.atomic():
+        row = (
+            InboundIntake.objects.select_for_update(skip_locked=True)
+            .filter(pk=row_id, processed_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return 0
+        inbox = Inbox.objects.select_related("workspace").get(pk=row.inbox_id)
+        user = User.objects.filter(pk=row.user_id).first() if row.user_id else None
+        _complete(row, inbox, user)
+        row.save(update_fields=PROCESSED_FIELDS)
+    return 1
 
 
 def _complete(row: InboundIntake, inbox: Inbox, user: User | None) -> None:

@@ -22,6 +22,7 @@ from ascolto.customers.services.customers import (
     identity_remove,
     organization_upsert,
 )
+from ascolto.customers.services.handles import Handle, HandlesResult, customers_by_handles
 from ascolto.customers.services.merge import customer_merge
 from ascolto.customers.services.orders import (
     OrderInput,
@@ -33,6 +34,8 @@ from ascolto.customers.services.orders import (
 __all__ = [
     "BulkResult",
     "CustomerInput",
+    "Handle",
+    "HandlesResult",
     "OrderInput",
     "OrderLineInput",
     "OrderRowInput",
@@ -49,6 +52,7 @@ __all__ = [
     "customer_update",
     "customer_upsert",
     "customers_bulk_upsert",
+    "customers_by_handles",
     "identity_add",
     "identity_remove",
     "order_upsert",

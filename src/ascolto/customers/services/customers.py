@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from ascolto.core import outbox, realtime
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record, diff
+from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import Conflict, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.models import (
@@ -500,13 +500,12 @@ def activities_record(*, activities: list[Activity]) -> list[Activity]:
         when = latest.get(activity.customer_id)
         if when is None or activity.occurred_at > when:
             latest[activity.customer_id] = activity.occurred_at
-    newest = Case(
-        *(When(pk=pk, then=Value(when)) for pk, when in latest.items()),
-        output_field=DateTimeField(),
+    update_rows(
+        Customer,
+        [Customer(pk=pk, last_activity_at=when) for pk, when in sorted(latest.items())],
+        ["last_activity_at"],
+        only_if_newer="last_activity_at",
     )
-    Customer.objects.filter(pk__in=list(latest)).filter(
-        Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=newest)
-    ).update(last_activity_at=newest)
     realtime.publish_many_on_commit(
         events=[
             (

@@ -1,5 +1,6 @@
 """Inbox writes. Import from here: `from ascolto.inbox import services`."""
 
+from ascolto.inbox.services.batch import BatchOutcome, InboundText, messages_receive_batch
 from ascolto.inbox.services.conversations import (
     conversation_assign,
     conversation_set_priority,
@@ -23,6 +24,8 @@ from ascolto.inbox.services.search import SEARCH_TEXT_CHUNK, search_text_add
 
 __all__ = [
     "SEARCH_TEXT_CHUNK",
+    "BatchOutcome",
+    "InboundText",
     "IncomingAttachment",
     "ReceiveResult",
     "conversation_assign",
@@ -36,6 +39,7 @@ __all__ = [
     "message_mark_sent",
     "message_receive",
     "message_send",
+    "messages_receive_batch",
     "note_add",
     "search_text_add",
     "snoozed_wake_up",

@@ -1,0 +1,180 @@
+"""The intake worker completes a batch of accepted messages in one transaction: new and known
+customers, repeats, a reopened conversation, a refused handle, a message with HTML left to the
+one-message path; and on PostgreSQL, several workers draining one backlog store each message
+once, with one customer per handle and one conversation per customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from ascolto.connectors.api_channel import intake
+from ascolto.connectors.api_channel.models import InboundIntake
+from ascolto.core.actors import Actor
+from ascolto.customers import services as customer_services
+from ascolto.customers.models import Customer, Identity
+from ascolto.customers.services import Handle
+from ascolto.inbox.models import Conversation, Message
+from tests.connectors.api_channel.conftest import ingest_body
+
+
+def accept(channel: Any, provider_id: str, who: str, **extra: Any) -> InboundIntake:
+    """A row as the fast path leaves it (the message id is then the worker's own)."""
+    customer = {"kind": "email", "value": f"{who}@example.com", "name": who.title()}
+    return InboundIntake.objects.create(
+        workspace_id=channel.inbox.workspace_id,
+        inbox=channel.inbox,
+        provider_id=provider_id,
+        payload=ingest_body(provider_id, customer=customer, **extra),
+        received_at=timezone.now(),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_new_known_repeated_reopened_refused_and_html_messages(channel):
+    inbox = channel.inbox
+    accept(channel, "first", "ada")
+    assert intake.intake_drain() == 1
+    ada = Customer.objects.get()
+    Conversation.objects.filter(customer=ada).update(
+        status=Conversation.Status.RESOLVED, resolved_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    old = Message.objects.create(  # stored before the intake ledger existed: no row for it
+        workspace_id=inbox.workspace_id,
+        inbox=inbox,
+        conversation=Conversation.objects.get(customer=ada),
+        kind=Message.Kind.INBOUND,
+        author_customer=ada,
+        text="from before",
+        provider_id="legacy",
+    )
+    accept(channel, "a-2", "ada")
+    accept(channel, "b-1", "bea")
+    accept(channel, "b-2", "bea")
+    accept(channel, "legacy", "ada")
+    bad = accept(channel, "bad", "x")
+    bad.payload = {**bad.payload, "customer": {"kind": "phone", "value": "not a phone"}}
+    bad.save()
+    accept(channel, "html", "cy", html="<p>Hi <script>x()</script><b>there</b></p>", text="")
+
+    assert intake.intake_drain() == 6
+
+    rows = {row.provider_id: row for row in InboundIntake.objects.all()}
+    assert all(row.processed_at is not None for row in rows.values())
+    assert {row.attempts for row in rows.values()} == {1}
+    assert rows["legacy"].message_id == old.pk
+    assert rows["bad"].message_id is None
+    assert rows["bad"].last_error
+    reopened = Conversation.objects.get(pk=rows["a-2"].conversation_id)
+    assert reopened.customer_id == ada.pk
+    assert reopened.status == Conversation.Status.OPEN
+    assert reopened.reopen_count == 1
+    assert rows["b-1"].conversation_created
+    assert not rows["b-2"].conversation_created
+    assert rows["b-1"].conversation_id == rows["b-2"].conversation_id
+    for name in ("a-2", "b-1", "b-2", "html"):
+        message = Message.objects.get(pk=rows[name].message_id)
+        assert message.provider_id == name
+        assert message.conversation_id == rows[name].conversation_id
+        assert message.author_customer_id == rows[name].customer_id
+    assert "script" not in Message.objects.get(provider_id="html").html
+    assert sorted(Identity.objects.values_list("value", flat=True)) == [
+        "ada@example.com",
+        "bea@example.com",
+        "cy@example.com",
+    ]
+    assert Message.objects.filter(inbox=inbox).count() == 6  # first, legacy, a-2, b-1, b-2, html
+    assert intake.intake_drain() == 0
+
+
+# --- Several workers at once (PostgreSQL) ----------------------------------------------------
+
+
+def at_once(work: Any, workers: int) -> list[Any]:
+    start = threading.Barrier(workers)
+    results: list[Any] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            start.wait(10)
+            outcome = work()
+            with lock:
+                results.append(outcome)
+        except BaseException as exc:  # reported by the main thread
+            with lock:
+                failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert failures == []
+    return results
+
+
+@pytest.fixture
+def pg() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("needs the test database on PostgreSQL (DATABASE_URL=postgres://...)")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_workers_draining_one_backlog_store_each_message_once(pg, channel):
+    known = [f"known{n}" for n in range(4)]
+    for n, who in enumerate(known):
+        accept(channel, f"warm-{n}", who)
+    intake.intake_drain()
+    people = known + [f"new{n}" for n in range(8)]
+    for n in range(120):
+        accept(channel, f"m-{n}", people[n % len(people)])
+
+    done = at_once(lambda: intake.intake_drain(batch=7), workers=4)
+
+    assert sum(done) == 120
+    assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()
+    stored = Message.objects.filter(inbox=channel.inbox)
+    assert stored.count() == 124
+    assert not stored.values("provider_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+    for row in InboundIntake.objects.all():
+        assert Message.objects.get(pk=row.message_id).provider_id == row.provider_id
+    assert Customer.objects.count() == len(people)
+    assert Identity.objects.count() == len(people)
+    per_customer = Conversation.objects.values("customer").annotate(n=Count("id"))
+    assert {row["n"] for row in per_customer} == {1}
+    for conversation in Conversation.objects.all():
+        assert conversation.message_count == conversation.messages.count()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_creating_the_same_customers_make_one_each(pg, workspace):
+    handles = [Handle("email", f"c{n}@example.com", f"C {n}") for n in range(30)]
+
+    def resolve() -> tuple[list[int], set[int]]:
+        from django.db import transaction
+
+        with transaction.atomic():
+            found = customer_services.customers_by_handles(
+                workspace=workspace, handles=handles, actor=Actor.system("test")
+            )
+        return [c.pk for c in found.customers if isinstance(c, Customer)], found.created
+
+    results = at_once(resolve, workers=3)
+
+    assert len({tuple(ids) for ids, _ in results}) == 1  # every worker saw the same customers
+    created = [pk for _, made in results for pk in made]
+    assert len(created) == len(set(created)) == 30
+    assert Customer.objects.count() == 30
+    assert Identity.objects.count() == 30
