@@ -1,7 +1,7 @@
 """Benchmark: 2,000 concurrent web chat widget sockets on one node, customer -> agent delivery.
 
     python bench/widget_bench.py [--sockets 2000] [--active 300] [--messages 3000] [--rate 50]
-                                 [--processes 1] [--database-url URL] [--keep]
+                                 [--processes 1] [--database-url URL] [--keep] [--reuse]
 
 Creates its own database (bench/_setup.py), a workspace with a webchat inbox and an agent, then
 starts the product's ASGI app under uvicorn in --processes separate web processes (as
@@ -327,6 +327,12 @@ def main() -> None:
         help="Web processes; more than one needs REDIS_URL (the channel layer between them).",
     )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Use the database an earlier run left with --keep as it is (each run makes its own "
+        "workspace), so that a timed run does not include creating and migrating one.",
+    )
     add_database_argument(parser)
     parser.set_defaults(
         database_url=os.environ.get("DATABASE_URL")
@@ -345,7 +351,7 @@ def main() -> None:
         f"{machine()} · {args.database_url.split('@')[-1]} · {args.processes} web process(es) · "
         f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
     )
-    with bench_database(args.database_url, keep=args.keep):
+    with bench_database(args.database_url, keep=args.keep or args.reuse, reuse=args.reuse):
         setup = prepare()
         from django.db import connections
 
