@@ -438,3 +438,29 @@ async def test_a_console_that_falls_behind_loses_no_event_scaled(settings, redis
     finally:
         channel_layers.backends.clear()
     assert received == list(range(500))
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_burst_of_pushes_waits_for_a_redis_connection_instead_of_failing(
+    settings, redis_url
+):
+    """Hundreds of pushes at once (a wave of widget messages, each sent to two groups) need
+    more connections than a process' pool holds: they wait for one, none fails."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, settings.REDIS_PREFIX)}
+    channel_layers.backends.clear()
+    try:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("tests.burst", channel)
+        await asyncio.gather(
+            *(layer.group_send("tests.burst", {"type": "tests.burst", "n": n}) for n in range(500))
+        )
+        received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(500)]
+        await layer.group_discard("tests.burst", channel)
+        await layer.flush()
+    finally:
+        channel_layers.backends.clear()
+    assert sorted(received) == list(range(500))

@@ -177,10 +177,11 @@ def redis_channel_layer(url: str, prefix: str) -> dict[str, Any]:
 
     channels_redis waits for messages with BZPOPMIN for up to 5 seconds, and redis-py (8+) gives
     every read a 5-second socket timeout by default: an idle websocket would then fail with
-    "Timeout reading". The socket timeout is set well above the blocking wait.
+    "Timeout reading". The socket timeout is set well above the blocking wait. The layer is
+    channels_redis' with pools that wait for a free connection (core/channel_layer.py).
     """
     return {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "ascolto.core.channel_layer.RedisChannelLayer",
         "CONFIG": {
             "hosts": [{"address": url, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": prefix,
