@@ -17,8 +17,9 @@ socket stays open.
 
 Measured, with one clock (this process): customer -> agent delivery, from the visitor's send to
 the agent console receiving `inbox.message.created`; the visitor's ack; widget connect + hello;
-the web processes' resident memory. Goal: p99 customer -> agent <= 50 ms with 2,000 sockets open
-(judged on follow-ups; first messages are reported beside them).
+the web processes' resident memory, and the CPU time they spend a message (a figure that other
+work on the machine changes much less than it changes latencies). Goal: p99 customer -> agent
+<= 50 ms with 2,000 sockets open (judged on follow-ups; first messages are reported beside them).
 Rate limits are raised in the server for the run (every socket comes from 127.0.0.1).
 """
 
@@ -133,6 +134,16 @@ def _rss_mb(pid: int) -> tuple[float, float]:
         name, _, value = line.partition(":")
         fields[name] = value.strip()
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the web processes have used so far, all threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def _memory(pids: list[int], peak: bool) -> str:
@@ -255,11 +266,14 @@ async def load(
         except TimeoutError:
             lost.append(text)
 
+    cpu_ms: dict[str, float] = {}
+
     async def phase(name: str, senders: list[Visitor], count: int) -> tuple[list[float], float]:
         """`count` messages at --rate from `senders` (in turn for first messages, at random for
         follow-ups); waits until the agent has them all. Returns (acks, seconds)."""
         acks: list[float] = []
         pending = []
+        cpu_before = _cpu_seconds(pids)
         start = time.perf_counter()
         for n in range(count):
             delay = start + n / args.rate - time.perf_counter()
@@ -273,6 +287,7 @@ async def load(
             await asyncio.sleep(0.1)
         if len(delivery_ms[name]) < count:
             print(f"only {len(delivery_ms[name])} of {count} {name} messages reached the agent")
+        cpu_ms[name] = (_cpu_seconds(pids) - cpu_before) * 1000 / count
         return acks, time.perf_counter() - start
 
     # Active visitors write a first message (a new customer, identity and conversation: the
@@ -297,7 +312,10 @@ async def load(
     )
     for name, (acks, seconds) in results.items():
         delivery = sorted(delivery_ms[name])
-        print(f"{name} messages: {len(delivery)} in {seconds:.1f} s")
+        print(
+            f"{name} messages: {len(delivery)} in {seconds:.1f} s; web processes' CPU "
+            f"{cpu_ms[name]:.1f} ms a message (all threads, idle sockets included)"
+        )
         for label, values in (("customer -> agent", delivery), ("visitor ack", sorted(acks))):
             print(
                 f"  {label:18} p50 {percentile(values, 50):6.1f} ms   p95 "
