@@ -456,10 +456,16 @@ async def test_a_burst_of_pushes_waits_for_a_redis_connection_instead_of_failing
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add("tests.burst", channel)
-        await asyncio.gather(
-            *(layer.group_send("tests.burst", {"type": "tests.burst", "n": n}) for n in range(500))
-        )
-        received = [(await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(500)]
+        async with asyncio.timeout(120):  # a pool that never hands a connection back fails here
+            await asyncio.gather(
+                *(
+                    layer.group_send("tests.burst", {"type": "tests.burst", "n": n})
+                    for n in range(500)
+                )
+            )
+            received = [
+                (await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(500)
+            ]
         await layer.group_discard("tests.burst", channel)
         await layer.flush()
     finally:
