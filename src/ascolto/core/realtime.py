@@ -13,6 +13,7 @@ instead of leaving a screen stale.
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import json
 import logging
@@ -153,40 +154,44 @@ def _send_many(batch: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 class _ServerLoopSender:
-    """Hands pushes to the server's loop without waiting for them.
+    """Hands pushes to the server's loop without waiting for them, sent there one after the
+    other in the order they were handed over.
 
     A thread that has just committed (a web request, a widget message, a job of `ascolto
-    serve`) returns at once instead of waiting for the busy loop to get round to its push. Each
-    push is started on the loop in the order it was handed over; on Redis several are under way
-    at once (each takes a few round trips), so a busy loop does not make them queue one behind
-    the other, and two pushes close together may arrive in either order, as they could when
-    each thread sent its own. Clients key what they show by id.
+    serve`) returns at once instead of waiting for the busy loop to get round to its push, and
+    the pushes of one transaction, or of two in a row, still reach sockets in commit order.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.running: set[asyncio.Task[None]] = set()
+        self.pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.draining = False
 
     def submit(self, group: str, message: dict[str, Any]) -> None:
         if _running_in(self.loop):
-            self._start(group, message)
+            self._add(group, message)
         else:
-            self.loop.call_soon_threadsafe(self._start, group, message)
+            self.loop.call_soon_threadsafe(self._add, group, message)
 
-    def _start(self, group: str, message: dict[str, Any]) -> None:
-        task = self.loop.create_task(_group_send(group, message))
-        self.running.add(task)  # the loop keeps only weak references to its tasks
-        task.add_done_callback(self.running.discard)
+    def _add(self, group: str, message: dict[str, Any]) -> None:
+        self.pending.append((group, message))
+        if not self.draining:
+            self.draining = True
+            self.loop.create_task(self._drain())
 
-
-async def _group_send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        await layer.group_send(group, message)
-    except Exception:
-        logger.exception("Realtime publish of %s failed", message.get("event"))
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                group, message = self.pending.popleft()
+                layer = get_channel_layer()
+                if layer is None:
+                    continue
+                try:
+                    await layer.group_send(group, message)
+                except Exception:
+                    logger.exception("Realtime publish of %s failed", message.get("event"))
+        finally:
+            self.draining = False
 
 
 _sender: _ServerLoopSender | None = None
