@@ -240,7 +240,7 @@ def test_scaled_setup_uses_postgresql_and_shares_redis(outcomes):
 
     assert report["db_engine"] == "django.db.backends.postgresql"
     assert report["db_name"] == "ascolto"
-    assert report["channel_layer"] == "ascolto.core.channel_layer.RedisChannelLayer"
+    assert report["channel_layer"] == "channels_redis.core.RedisChannelLayer"
     assert report["channel_prefix"] == "ascolto"
     assert report["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert report["huey"] == "RedisHuey"
