@@ -1,21 +1,25 @@
 """Benchmark: 2,000 concurrent web chat widget sockets on one node, customer -> agent delivery.
 
     python bench/widget_bench.py [--sockets 2000] [--active 300] [--messages 3000] [--rate 50]
-                                 [--database-url URL] [--keep]
+                                 [--processes 1] [--database-url URL] [--keep] [--reuse]
 
 Creates its own database (bench/_setup.py), a workspace with a webchat inbox and an agent, then
-starts the product's ASGI app under uvicorn in a separate process (one web process, as
-`ascolto web` runs it: the outbox is enqueued to the job queue, no worker consumes it). This
-process opens --sockets widget websockets (each says hello and waits for its welcome) and one
-agent console socket on /ws/events/. Then --active of the visitors each write a first message
-(the heaviest path: a new customer, identity and conversation), and --messages follow-ups come
-from them at random, all at --rate per second (open loop: a slow server does not slow the
-senders down) while every socket stays open.
+starts the product's ASGI app under uvicorn in --processes separate web processes (as
+`ascolto web` runs them: the outbox is enqueued to the job queue, no worker consumes it; with
+more than one, the Redis channel layer carries pushes between them, the README's scaled setup,
+so REDIS_URL must be set). This process opens --sockets widget websockets spread evenly over
+the web processes (each says hello and waits for its welcome) and one agent console socket on
+/ws/events/ of the first one (with N processes, N-1 of N pushes cross from one process to
+another). Then --active of the visitors each write a first message (the heaviest path: a new
+customer, identity and conversation), and --messages follow-ups come from them at random, all
+at --rate per second (open loop: a slow server does not slow the senders down) while every
+socket stays open.
 
 Measured, with one clock (this process): customer -> agent delivery, from the visitor's send to
 the agent console receiving `inbox.message.created`; the visitor's ack; widget connect + hello;
-the server's resident memory. Goal: p99 customer -> agent <= 50 ms with 2,000 sockets open
-(judged on follow-ups; first messages are reported beside them).
+the web processes' resident memory, and the CPU time they spend a message (a figure that other
+work on the machine changes much less than it changes latencies). Goal: p99 customer -> agent
+<= 50 ms with 2,000 sockets open (judged on follow-ups; first messages are reported beside them).
 Rate limits are raised in the server for the run (every socket comes from 127.0.0.1).
 """
 
@@ -132,6 +136,24 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the web processes have used so far, all threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def _memory(pids: list[int], peak: bool) -> str:
+    """The web processes' resident memory in MB (current or peak): the total, and each one's."""
+    each = [_rss_mb(pid)[1 if peak else 0] for pid in pids]
+    if len(each) == 1:
+        return f"{each[0]:.0f} MB"
+    return f"{sum(each):.0f} MB ({' + '.join(f'{mb:.0f}' for mb in each)})"
+
+
 class Visitor:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
@@ -172,16 +194,18 @@ async def open_visitor(url: str, opened: list[Visitor], connect_ms: list[float])
     asyncio.get_running_loop().create_task(visitor.listen())
 
 
-async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: int) -> None:
+async def load(
+    args: argparse.Namespace, ports: list[int], setup: dict[str, Any], pids: list[int]
+) -> None:
     from websockets.asyncio.client import connect
 
-    base = f"ws://127.0.0.1:{port}"
+    base = f"ws://127.0.0.1:{ports[0]}"
     sent_at: dict[str, float] = {}
     delivery_ms: dict[str, list[float]] = {"first": [], "follow-up": []}
 
     agent = await connect(
         f"{base}/ws/events/",
-        origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+        origin=f"http://127.0.0.1:{ports[0]}",  # type: ignore[arg-type]
         additional_headers={"Cookie": f"sessionid={setup['session']}"},
         ping_interval=None,
     )
@@ -210,14 +234,14 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
     visitors: list[Visitor] = []
     connect_ms: list[float] = []
     gate = asyncio.Semaphore(100)
-    url = f"{base}/ws/widget/?key={setup['key']}"
+    urls = [f"ws://127.0.0.1:{port}/ws/widget/?key={setup['key']}" for port in ports]
 
-    async def one() -> None:
+    async def one(n: int) -> None:
         async with gate:
-            await open_visitor(url, visitors, connect_ms)
+            await open_visitor(urls[n % len(urls)], visitors, connect_ms)
 
     ramp = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(args.sockets)))
+    await asyncio.gather(*(one(n) for n in range(args.sockets)))
     ramp_s = time.perf_counter() - ramp
     print(
         f"{len(visitors)} widget sockets open in {ramp_s:.1f} s "
@@ -225,8 +249,9 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         f"p99 {percentile(sorted(connect_ms), 99):.0f} ms)"
     )
     await asyncio.sleep(2)
-    rss, _ = _rss_mb(pid)
-    print(f"server RSS with {len(visitors)} sockets open: {rss:.0f} MB")
+    print(f"server RSS with {len(visitors)} sockets open: {_memory(pids, peak=False)}")
+
+    from websockets.exceptions import ConnectionClosed
 
     rng = random.Random(7)
     lost: list[str] = []
@@ -237,17 +262,24 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         visitor.acks[client_id] = future
         started = time.perf_counter()
         sent_at[text] = started
-        await visitor.ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
         try:
+            await visitor.ws.send(
+                json.dumps({"type": "message", "client_id": client_id, "text": text})
+            )
             acks.append((await asyncio.wait_for(future, 60) - started) * 1000)
-        except TimeoutError:
+        except (TimeoutError, ConnectionClosed):
+            # An overloaded server misses its keep-alive pings and closes sockets: the run goes
+            # on and counts what was lost.
             lost.append(text)
+
+    cpu_ms: dict[str, float] = {}
 
     async def phase(name: str, senders: list[Visitor], count: int) -> tuple[list[float], float]:
         """`count` messages at --rate from `senders` (in turn for first messages, at random for
         follow-ups); waits until the agent has them all. Returns (acks, seconds)."""
         acks: list[float] = []
         pending = []
+        cpu_before = _cpu_seconds(pids)
         start = time.perf_counter()
         for n in range(count):
             delay = start + n / args.rate - time.perf_counter()
@@ -261,6 +293,7 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
             await asyncio.sleep(0.1)
         if len(delivery_ms[name]) < count:
             print(f"only {len(delivery_ms[name])} of {count} {name} messages reached the agent")
+        cpu_ms[name] = (_cpu_seconds(pids) - cpu_before) * 1000 / count
         return acks, time.perf_counter() - start
 
     # Active visitors write a first message (a new customer, identity and conversation: the
@@ -270,7 +303,7 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         "first": await phase("first", active, len(active)),
         "follow-up": await phase("follow-up", active, args.messages),
     }
-    _, peak = _rss_mb(pid)
+    peak = _memory(pids, peak=True)
     listener.cancel()
     await agent.close()
     for visitor in visitors:
@@ -281,11 +314,14 @@ async def load(args: argparse.Namespace, port: int, setup: dict[str, Any], pid: 
         print(f"{len(lost)} messages got no ack within 60 s; {dropped} sockets were dropped")
     print(
         f"{args.rate:g} messages/s offered with {len(visitors)} sockets open; "
-        f"server peak RSS {peak:.0f} MB"
+        f"server peak RSS {peak}"
     )
     for name, (acks, seconds) in results.items():
         delivery = sorted(delivery_ms[name])
-        print(f"{name} messages: {len(delivery)} in {seconds:.1f} s")
+        print(
+            f"{name} messages: {len(delivery)} in {seconds:.1f} s; web processes' CPU "
+            f"{cpu_ms[name]:.1f} ms a message (all threads, idle sockets included)"
+        )
         for label, values in (("customer -> agent", delivery), ("visitor ack", sorted(acks))):
             print(
                 f"  {label:18} p50 {percentile(values, 50):6.1f} ms   p95 "
@@ -308,7 +344,19 @@ def main() -> None:
     )
     parser.add_argument("--messages", type=int, default=3000, help="Follow-up messages.")
     parser.add_argument("--rate", type=float, default=50.0, help="Messages per second.")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="Web processes; more than one needs REDIS_URL (the channel layer between them).",
+    )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Use the database an earlier run left with --keep as it is (each run makes its own "
+        "workspace), so that a timed run does not include creating and migrating one.",
+    )
     add_database_argument(parser)
     parser.set_defaults(
         database_url=os.environ.get("DATABASE_URL")
@@ -318,31 +366,46 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
+    if args.processes < 1:
+        parser.error("--processes must be at least 1.")
+    if args.processes > 1 and not os.environ.get("REDIS_URL"):
+        parser.error("--processes above 1 needs REDIS_URL: the processes share its channel layer.")
     _raise_file_limit()
-    print(f"{machine()} · {args.database_url.split('@')[-1]} · {time.strftime('%Y-%m-%d %H:%M')}")
-    with bench_database(args.database_url, keep=args.keep):
+    print(
+        f"{machine()} · {args.database_url.split('@')[-1]} · {args.processes} web process(es) · "
+        f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC"
+    )
+    with bench_database(args.database_url, keep=args.keep or args.reuse, reuse=args.reuse):
         setup = prepare()
         from django.db import connections
 
         connections.close_all()
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
-        )
+        ports = [_free_port() for _ in range(args.processes)]
+        servers = [
+            subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port)])
+            for port in ports
+        ]
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("The server did not start.") from None
-                    time.sleep(0.2)
-            asyncio.run(load(args, port, setup, server.pid))
+            for port, server in zip(ports, servers, strict=True):
+                _wait_for(port, server)
+            asyncio.run(load(args, ports, setup, [server.pid for server in servers]))
         finally:
-            server.terminate()
-            server.wait(30)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(30)
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("A web process did not start.") from None
+            time.sleep(0.2)
 
 
 if __name__ == "__main__":

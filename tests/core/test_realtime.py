@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -224,6 +225,66 @@ def _publish_from_worker(workspace_id: int) -> None:
         connection.close()
 
 
+@pytest.mark.asyncio
+async def test_a_thread_that_publishes_does_not_wait_for_a_busy_server_loop(connected, workspace):
+    """A committed change hands its push to the server's loop and returns: the push is sent
+    once the loop is free, the thread (a widget message's database thread) goes on at once."""
+    realtime.bind_server_loop(asyncio.get_running_loop())
+    try:
+        worker = threading.Thread(target=_publish_from_worker, args=(workspace.pk,))
+        worker.start()
+        worker.join(timeout=5)  # on the loop's thread: the loop is busy until the join ends
+        returned = not worker.is_alive()
+        message = await connected.receive_json_from(timeout=5)
+    finally:
+        realtime.bind_server_loop(None)
+        await asyncio.to_thread(worker.join, 15)
+
+    assert returned
+    assert message["payload"] == {"job_id": 9}
+
+
+def _publish_in_order(workspace_id: int, count: int) -> None:
+    try:
+        for n in range(count):
+            with transaction.atomic():
+                _publish(workspace_id, "tests.job.progressed", {"job_id": n})
+    finally:
+        connection.close()
+
+
+@pytest.mark.asyncio
+async def test_pushes_handed_to_the_server_loop_arrive_in_commit_order(connected, workspace):
+    realtime.bind_server_loop(asyncio.get_running_loop())
+    try:
+        await asyncio.to_thread(_publish_in_order, workspace.pk, 100)
+        received = [(await connected.receive_json_from(timeout=5))["payload"] for _ in range(100)]
+    finally:
+        realtime.bind_server_loop(None)
+
+    assert received == [{"job_id": n} for n in range(100)]
+
+
+@pytest.mark.asyncio
+async def test_a_push_reaches_the_socket_while_the_sync_thread_is_busy(connected, workspace):
+    """The one thread-sensitive thread (Django's sync views, sync ORM calls from async code)
+    can be busy for seconds; a push to a console must not queue behind it."""
+    realtime.bind_server_loop(asyncio.get_running_loop())
+    busy = asyncio.ensure_future(sync_to_async(time.sleep)(3))
+    try:
+        await asyncio.sleep(0.1)
+        worker = threading.Thread(target=_publish_from_worker, args=(workspace.pk,))
+        worker.start()
+        message = await connected.receive_json_from(timeout=1.5)
+        assert not busy.done()
+    finally:
+        realtime.bind_server_loop(None)
+        await busy
+        await asyncio.to_thread(worker.join, 10)
+
+    assert message["payload"] == {"job_id": 9}
+
+
 @pytest.mark.redis
 @pytest.mark.asyncio
 async def test_an_event_published_in_another_process_reaches_this_socket(
@@ -377,3 +438,33 @@ async def test_a_console_that_falls_behind_loses_no_event_scaled(settings, redis
     finally:
         channel_layers.backends.clear()
     assert received == list(range(500))
+
+
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_a_burst_of_pushes_finds_redis_connections_instead_of_failing(settings, redis_url):
+    """Hundreds of pushes at once (a wave of widget messages, each sent to two groups) need
+    more connections than redis-py's default pool of 100: none fails."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, settings.REDIS_PREFIX)}
+    channel_layers.backends.clear()
+    try:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("tests.burst", channel)
+        async with asyncio.timeout(120):
+            await asyncio.gather(
+                *(
+                    layer.group_send("tests.burst", {"type": "tests.burst", "n": n})
+                    for n in range(500)
+                )
+            )
+            received = [
+                (await asyncio.wait_for(layer.receive(channel), 5))["n"] for _ in range(500)
+            ]
+        await layer.group_discard("tests.burst", channel)
+        await layer.flush()
+    finally:
+        channel_layers.backends.clear()
+    assert sorted(received) == list(range(500))

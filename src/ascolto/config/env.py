@@ -172,17 +172,35 @@ def in_memory_channel_layer() -> dict[str, Any]:
     }
 
 
+# Connections one process' channel layer may open to Redis at once (Redis serves 10,000
+# clients by default).
+REDIS_LAYER_CONNECTIONS = 1_000
+
+
 def redis_channel_layer(url: str, prefix: str) -> dict[str, Any]:
     """The Channels layer on Redis shared by every web and worker process.
 
     channels_redis waits for messages with BZPOPMIN for up to 5 seconds, and redis-py (8+) gives
     every read a 5-second socket timeout by default: an idle websocket would then fail with
     "Timeout reading". The socket timeout is set well above the blocking wait.
+
+    redis-py refuses a command with MaxConnectionsError once all of a pool's connections are in
+    use (100 by default), and channels_redis has one pool per process: a web process holding
+    thousands of sockets gets there in a burst (a wave of messages, each pushed to two groups,
+    while Redis answers slowly; sockets joining their groups after a deploy), and the push or
+    join fails. The pool may open up to REDIS_LAYER_CONNECTIONS.
     """
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": url, "socket_timeout": 30, "socket_connect_timeout": 5}],
+            "hosts": [
+                {
+                    "address": url,
+                    "socket_timeout": 30,
+                    "socket_connect_timeout": 5,
+                    "max_connections": REDIS_LAYER_CONNECTIONS,
+                }
+            ],
             "prefix": prefix,
             "capacity": CHANNEL_CAPACITY,
         },

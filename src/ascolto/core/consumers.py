@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -23,7 +24,24 @@ def _workspace_ids_for(user: Any) -> list[int]:
     return list(Workspace.objects.filter(memberships__user=user).values_list("pk", flat=True))
 
 
-class WorkspaceEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class DirectDispatch:
+    """Dispatch each message straight to its handler.
+
+    Channels' own dispatch first runs `close_old_connections` through `sync_to_async` on the
+    one thread-sensitive thread, for every frame and every channel-layer message of every
+    socket: with thousands of sockets that shared thread becomes a queue every push waits in.
+    A consumer that mixes this in reaches the database only through `database_sync_to_async`
+    (or an executor of its own that closes connections the same way), never on that thread.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class WorkspaceEventsConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     groups_joined: list[str]
 
     async def connect(self) -> None:

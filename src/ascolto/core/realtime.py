@@ -13,6 +13,7 @@ instead of leaving a screen stale.
 from __future__ import annotations
 
 import asyncio
+import collections
 import importlib
 import json
 import logging
@@ -37,7 +38,6 @@ FieldType = type | tuple[type, ...]
 _schemas: dict[str, dict[str, FieldType]] = {}
 _discovered = False
 _discover_lock = threading.Lock()
-_server_loop: asyncio.AbstractEventLoop | None = None
 _warned_undeclared: set[str] = set()
 
 
@@ -143,13 +143,58 @@ def _send_many(batch: list[tuple[str, dict[str, Any]]]) -> None:
                 logger.exception("Realtime publish of %s failed", message.get("event"))
 
     try:
-        loop = _server_loop
-        if loop is not None and loop.is_running() and not _running_in(loop):
-            asyncio.run_coroutine_threadsafe(send_all(), loop).result(timeout=30)
+        sender = _sender
+        if sender is not None and sender.loop.is_running():
+            for group, message in batch:
+                sender.submit(group, message)
         else:
             async_to_sync(send_all)()
     except Exception:
         logger.exception("Realtime publish of %d events failed", len(batch))
+
+
+class _ServerLoopSender:
+    """Hands pushes to the server's loop without waiting for them, sent there one after the
+    other in the order they were handed over.
+
+    A thread that has just committed (a web request, a widget message, a job of `ascolto
+    serve`) returns at once instead of waiting for the busy loop to get round to its push, and
+    the pushes of one transaction, or of two in a row, still reach sockets in commit order.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
+        self.draining = False
+
+    def submit(self, group: str, message: dict[str, Any]) -> None:
+        if _running_in(self.loop):
+            self._add(group, message)
+        else:
+            self.loop.call_soon_threadsafe(self._add, group, message)
+
+    def _add(self, group: str, message: dict[str, Any]) -> None:
+        self.pending.append((group, message))
+        if not self.draining:
+            self.draining = True
+            self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                group, message = self.pending.popleft()
+                layer = get_channel_layer()
+                if layer is None:
+                    continue
+                try:
+                    await layer.group_send(group, message)
+                except Exception:
+                    logger.exception("Realtime publish of %s failed", message.get("event"))
+        finally:
+            self.draining = False
+
+
+_sender: _ServerLoopSender | None = None
 
 
 def bind_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
@@ -157,21 +202,23 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
 
     The in-memory channel layer of `ascolto serve` keeps its queues on that loop, so a push from
     a worker thread must be handed to that loop rather than run on a loop of its own, which
-    would leave the waiting websocket asleep.
+    would leave the waiting websocket asleep. Pushes are handed over without waiting for them
+    (`_ServerLoopSender`).
     """
-    global _server_loop
-    _server_loop = loop
+    global _sender
+    _sender = _ServerLoopSender(loop) if loop is not None else None
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
+    """Send one push now: through the server's loop when there is one (without waiting),
+    otherwise on a loop of this thread (a worker process, a script, a test)."""
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        loop = _server_loop
-        if loop is not None and loop.is_running() and not _running_in(loop):
-            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-            future.result(timeout=10)
+        sender = _sender
+        if sender is not None and sender.loop.is_running():
+            sender.submit(group, message)
         else:
             async_to_sync(layer.group_send)(group, message)
     except Exception:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.db import transaction
 
 from ascolto.connectors.webchat import consumers, handlers, ratelimit, services
+from ascolto.connectors.webchat.protocol import frame
+from ascolto.connectors.webchat.push import envelope, visitor_group
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
@@ -66,6 +72,29 @@ async def test_an_agent_reply_appears_live_but_a_note_never_does(app, widget, ag
     await tab.send({"type": "sync", "last_id": 0})
     synced = await tab.receive("sync")
     assert [m["text"] for m in synced["messages"]] == ["Hello?", "Ciao!"]
+    await tab.close()
+
+
+async def test_a_push_reaches_the_widget_while_the_sync_thread_is_busy(app, widget):
+    """Django's one thread-sensitive thread can be busy for seconds (a sync view, a slow
+    query); a reply pushed to a widget must not queue behind it."""
+    tab = Widget(app, widget)
+    await tab.open()
+    ack = await tab.say("Hello?")
+    customer_id = await database_sync_to_async(lambda: Conversation.objects.get().customer_id)()
+    reply = {**ack["message"], "id": ack["message"]["id"] + 1, "kind": "agent", "text": "Ciao!"}
+
+    busy = asyncio.ensure_future(sync_to_async(time.sleep)(3))
+    try:
+        await asyncio.sleep(0.1)
+        await get_channel_layer().group_send(
+            visitor_group(widget.pk, customer_id), envelope(frame("message", message=reply))
+        )
+        pushed = await tab.receive("message", timeout=1.5)
+        assert not busy.done()
+    finally:
+        await busy
+    assert pushed["message"]["text"] == "Ciao!"
     await tab.close()
 
 

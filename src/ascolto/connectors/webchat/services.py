@@ -209,14 +209,21 @@ def clean_locale(value: str) -> str:
 
 
 def visitor_customer_ensure(
-    *, session: VisitorSession, name: str = "", locale: str = "", email: str = ""
+    *,
+    session: VisitorSession,
+    name: str = "",
+    locale: str = "",
+    email: str = "",
+    workspace: Workspace | None = None,
 ) -> Customer:
     """The visitor's customer, created on first need. A verified user id is the customer's
-    external id; the email a host page sends beside it is added unverified if nobody has it."""
+    external id; the email a host page sends beside it is added unverified if nobody has it.
+    `workspace`: the session's, when the caller has it loaded already (its inbox's)."""
     customer = selectors.visitor_customer(session)
     if customer is not None:
         return customer
-    workspace = Workspace.objects.get(pk=session.workspace_id)
+    if workspace is None or workspace.pk != session.workspace_id:
+        workspace = Workspace.objects.get(pk=session.workspace_id)
     name, locale = name.strip()[:200], clean_locale(locale)
     if session.user_id:
         try:
@@ -293,7 +300,9 @@ def visitor_message_send(
             f"A message is at most {MAX_TEXT} characters.",
             field_errors={"text": [f"At most {MAX_TEXT} characters."]},
         )
-    customer = visitor_customer_ensure(session=session, name=name, locale=locale, email=email)
+    customer = visitor_customer_ensure(
+        session=session, name=name, locale=locale, email=email, workspace=inbox.workspace
+    )
     metadata: dict[str, object] = {"webchat": {"page": page[:500]}} if page else {}
     result = inbox_services.message_receive(
         inbox=inbox,
@@ -361,7 +370,7 @@ def visitor_upload(
             field_errors={"file": ["File type not accepted."]},
         )
     caption = (text or "").strip()[:MAX_TEXT]
-    customer = visitor_customer_ensure(session=session, locale=locale)
+    customer = visitor_customer_ensure(session=session, locale=locale, workspace=inbox.workspace)
     name = re.sub(r"[\x00-\x1f/\\]", "_", filename or "file")[-120:]
     result = inbox_services.message_receive(
         inbox=inbox,
@@ -387,7 +396,7 @@ def visitor_email_capture(
     belongs to another customer, which it is never attached to (that would let anyone who
     types an address read its owner's chats). Either way a timeline note tells the agents."""
     normalized = normalize_identity(Identity.Kind.EMAIL, email)
-    customer = visitor_customer_ensure(session=session, locale=locale)
+    customer = visitor_customer_ensure(session=session, locale=locale, workspace=inbox.workspace)
     linked = True
     try:
         customer_services.identity_add(

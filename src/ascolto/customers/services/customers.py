@@ -89,10 +89,11 @@ def customer_create(
     _validate_profile(
         {"name": name, "value_tier": value_tier, "timezone": timezone_name, "birthday": birthday}
     )
+    # Most customers are created without attributes (a visitor's first message, an email from
+    # someone new): their definitions are read only when there is something to check.
+    definitions = attribute_definitions(workspace) if attributes else {}
     clean_attrs = {
-        k: v
-        for k, v in validate_attributes(attributes or {}, attribute_definitions(workspace)).items()
-        if v is not None
+        k: v for k, v in validate_attributes(attributes or {}, definitions).items() if v is not None
     }
     normalized = _normalized_identities(identities or [])
     _ensure_identities_free(workspace, normalized, customer=None)

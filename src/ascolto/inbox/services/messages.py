@@ -352,6 +352,13 @@ def _receive(
             source_type="conversation",
             source_id=str(conversation.pk),
         )
+    # Registered before the outbox event: after commit, the agents' push leaves first instead of
+    # waiting behind the event's hand-over to the job queue.
+    events.publish_message(message, conversation)
+    if created or reopened:
+        events.publish_conversation(
+            conversation, "inbox.conversation.created" if created else "inbox.conversation.updated"
+        )
     outbox.emit(
         workspace=inbox.workspace,
         name="inbox.message.received",
@@ -363,11 +370,6 @@ def _receive(
             inbound.NOT_A_REQUEST: quiet,
         },
     )
-    events.publish_message(message, conversation)
-    if created or reopened:
-        events.publish_conversation(
-            conversation, "inbox.conversation.created" if created else "inbox.conversation.updated"
-        )
     return ReceiveResult(message, conversation, created, False, reopened, refused)
 
 
