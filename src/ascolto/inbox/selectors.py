@@ -155,24 +155,37 @@ def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
     One query, but the page's keys are chosen in a subquery before the customer, agent, inbox
     and team are joined: a view read through a bitmap (SLA due) would otherwise join every
     candidate row before the sort keeps 51 of them."""
-    order = ("-last_message_at", "-pk")
-    page = qs.order_by(*order).values("pk")[: limit + 1]
+    page = qs.order_by("-last_message_at", "-pk").values("pk")[: limit + 1]
+    return _rows(Conversation.objects.filter(pk__in=page))
+
+
+# What a list row shows of a conversation's customer, agent, inbox and team (the console's
+# rows and the API's `ConversationOut`); their other columns are not read for a page.
+LIST_RELATED_FIELDS = (
+    "customer__name",
+    "customer__value_tier",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "inbox__name",
+    "inbox__channel",
+    "team__name",
+)
+
+
+def _rows(qs: QuerySet[Conversation]) -> list[Conversation]:
+    """The conversations of `qs` as list rows, most recent activity first."""
+    own = [field.name for field in Conversation._meta.concrete_fields]
     return list(
-        Conversation.objects.filter(pk__in=page)
-        .select_related("customer", "assignee", "inbox", "team")
-        .order_by(*order)
+        qs.select_related("customer", "assignee", "inbox", "team")
+        .only(*own, *LIST_RELATED_FIELDS)
+        .order_by("-last_message_at", "-pk")
     )
 
 
 def _page(ids: list[int]) -> list[Conversation]:
     """The conversations `ids` (already of the view, newest first), read for the page."""
-    if not ids:
-        return []
-    return list(
-        Conversation.objects.filter(pk__in=ids)
-        .select_related("customer", "assignee", "inbox", "team")
-        .order_by("-last_message_at", "-pk")
-    )
+    return _rows(Conversation.objects.filter(pk__in=ids)) if ids else []
 
 
 # Search walks the most recent conversations of the view first, in chunks that grow from
@@ -278,7 +291,7 @@ def _walk_sql(
     order = ("-last_message_at", "-pk")
     tested = (
         Conversation.objects.using(qs.db)
-        .filter(pk__in=RawSQL(_WALK_KEYS, ()))
+        .filter(pk__in=RawSQL(_WALK_KEYS, ()))  # noqa: S611 - a constant, replaced below
         .annotate(search_hit=hit)
         .order_by(*order)
         .values_list("pk", "last_message_at", "search_hit")
@@ -293,13 +306,12 @@ def _walk_sql(
     if test_sql.count(_WALK_KEYS) != 1:  # pragma: no cover - the ORM's SQL changed shape
         raise AssertionError("The walk's chunk query cannot be composed.")
     # The placeholder is the only parameter-free part of the WHERE, which follows the SELECT's
-    # parameters: the view's parameters and the chunk's go last.
+    # parameters: the view's parameters and the chunk's go last. Only SQL compiled by the ORM
+    # is composed here; every value stays a parameter.
     order_by = " ORDER BY v.walk_at DESC, v.walk_id DESC LIMIT %s"
-    first = f"SELECT v.walk_id FROM ({view_sql}) v{order_by}"
-    rest = (
-        f"SELECT v.walk_id FROM ({view_sql}) v"
-        " WHERE (v.walk_at < %s OR (v.walk_at = %s AND v.walk_id < %s))" + order_by
-    )
+    keyset = " WHERE (v.walk_at < %s OR (v.walk_at = %s AND v.walk_id < %s))"
+    first = f"SELECT v.walk_id FROM ({view_sql}) v{order_by}"  # noqa: S608
+    rest = f"SELECT v.walk_id FROM ({view_sql}) v{keyset}{order_by}"  # noqa: S608
     return (
         test_sql.replace(_WALK_KEYS, first),
         test_sql.replace(_WALK_KEYS, rest),
