@@ -10,8 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ascolto.accounts.models import User
@@ -279,8 +291,8 @@ def _walk_sql(
     """The walk's chunk query, for the first chunk and for the chunks after a keyset, and the
     parameters they share; each then takes the keyset (for `rest`) and the chunk's size.
 
-    A chunk reads its rows and tests the term in one query: `(pk, last_message_at, hit)` of
-    the chunk, newest first. The chunk's keys are chosen in a subquery so that PostgreSQL plans
+    A chunk reads its rows and tests the term in one query: `(pk, last_message_at as text, hit)`
+    of the chunk, newest first. The chunk's keys are chosen in a subquery so that PostgreSQL plans
     the test for that many rows (a probe per row), not for the whole view (a hashed scan of
     every match)."""
     hit = Case(
@@ -292,9 +304,12 @@ def _walk_sql(
     tested = (
         Conversation.objects.using(qs.db)
         .filter(pk__in=RawSQL(_WALK_KEYS, ()))  # noqa: S611 - a constant, replaced below
-        .annotate(search_hit=hit)
+        # The row's time as the database writes it (a text is cheaper to read than a
+        # datetime, and only the last row's is used: as the next chunk's keyset, compared as
+        # exactly the value stored).
+        .annotate(search_hit=hit, walk_key=Cast("last_message_at", TextField()))
         .order_by(*order)
-        .values_list("pk", "last_message_at", "search_hit")
+        .values_list("pk", "walk_key", "search_hit")
     )
     test_sql, test_params = tested.query.get_compiler(using=qs.db).as_sql()
     view = (
