@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ascolto.inbox import selectors
+from ascolto.inbox.models import Conversation
 from ascolto.inbox.selectors import ConversationFilter
 from tests.customers.factories import CustomerFactory, IdentityFactory
 from tests.inbox.test_selectors import inbox, receive  # noqa: F401 - the inbox fixture
@@ -101,6 +102,28 @@ def test_pages_never_skip_or_repeat_a_match(
     finally:
         for name, value in zip(names, old, strict=True):
             setattr(selectors, name, value)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_the_walk_steps_over_conversations_with_the_same_last_activity(
+    workspace, agent, corpus, monkeypatch, chunk
+):
+    """The walk's keyset (the last row's time as stored, then the id) neither skips nor
+    repeats conversations whose last activity is the same instant, whatever the chunk size."""
+    moment = timezone.now() - dt.timedelta(minutes=30, microseconds=123457)
+    tied = [c.pk for c, _text in corpus[:9]]
+    Conversation.objects.filter(pk__in=tied).update(last_message_at=moment)
+    for conversation, _text in corpus:
+        conversation.refresh_from_db()
+    monkeypatch.setattr(selectors, "SEARCH_FIRST_CHUNK", chunk)
+    monkeypatch.setattr(selectors, "SEARCH_EMPTY_PROBE", 1000)
+    for word in ["e", "rimborso", "refund", "החזר", "mizrahi"]:
+        for limit in (1, 2, 5, 50):
+            found = search_all(workspace, agent, word, limit=limit)
+            if word == "mizrahi":
+                assert found == [c.pk for c, _ in corpus if c.customer.name == "Tamar Mizrahi"]
+            else:
+                assert found == expected(corpus, word), (word, limit)
 
 
 def test_postgresql_has_the_trigram_indexes(db):

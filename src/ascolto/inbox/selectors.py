@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ascolto.accounts.models import User
@@ -154,13 +167,37 @@ def _newest(qs: QuerySet[Conversation], limit: int) -> list[Conversation]:
     One query, but the page's keys are chosen in a subquery before the customer, agent, inbox
     and team are joined: a view read through a bitmap (SLA due) would otherwise join every
     candidate row before the sort keeps 51 of them."""
-    order = ("-last_message_at", "-pk")
-    page = qs.order_by(*order).values("pk")[: limit + 1]
+    page = qs.order_by("-last_message_at", "-pk").values("pk")[: limit + 1]
+    return _rows(Conversation.objects.filter(pk__in=page))
+
+
+# What a list row shows of a conversation's customer, agent, inbox and team (the console's
+# rows and the API's `ConversationOut`); their other columns are not read for a page.
+LIST_RELATED_FIELDS = (
+    "customer__name",
+    "customer__value_tier",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "inbox__name",
+    "inbox__channel",
+    "team__name",
+)
+
+
+def _rows(qs: QuerySet[Conversation]) -> list[Conversation]:
+    """The conversations of `qs` as list rows, most recent activity first."""
+    own = [field.name for field in Conversation._meta.concrete_fields]
     return list(
-        Conversation.objects.filter(pk__in=page)
-        .select_related("customer", "assignee", "inbox", "team")
-        .order_by(*order)
+        qs.select_related("customer", "assignee", "inbox", "team")
+        .only(*own, *LIST_RELATED_FIELDS)
+        .order_by("-last_message_at", "-pk")
     )
+
+
+def _page(ids: list[int]) -> list[Conversation]:
+    """The conversations `ids` (already of the view, newest first), read for the page."""
+    return _rows(Conversation.objects.filter(pk__in=ids)) if ids else []
 
 
 # Search walks the most recent conversations of the view first, in chunks that grow from
@@ -201,7 +238,7 @@ def _searched(
     by_identity = identity_customer_ids(workspace=workspace, term=term, cap=SEARCH_ID_CAP)
     hits, complete = _recent_match_ids(qs, workspace, term, limit, by_identity)
     if complete:
-        return _newest(qs.filter(pk__in=hits), limit) if hits else []
+        return _page(list(dict.fromkeys(hits))[: limit + 1])
     if connections[qs.db].vendor == "postgresql" and by_identity is not None:
         ids = _indexed_match_ids(workspace, term, by_identity)
         if ids is not None:
@@ -217,40 +254,84 @@ def _recent_match_ids(
     by_identity: list[int] | None,
 ) -> tuple[list[int], bool]:
     """Walk the view newest first in growing chunks (at most `SEARCH_RECENT_WINDOW` rows in
-    all, `SEARCH_EMPTY_PROBE` if none of them matches). Returns the matching ids seen and
-    whether they decide the page: `limit + 1` of them, or the whole view walked."""
-    order = ("-last_message_at", "-pk")
+    all, `SEARCH_EMPTY_PROBE` if none of them matches). Returns the matching ids seen, newest
+    first, and whether they decide the page: `limit + 1` of them, or the whole view walked.
+
+    The chunk query is compiled once per search and run with the chunk's keyset and size as
+    parameters: compiling the test of the term and the view's filters took as much of the
+    process's time as running the query."""
+    first, rest, params = _walk_sql(qs, workspace, term, by_identity)
+    hits: list[int] = []
+    walked, chunk = 0, max(1, SEARCH_FIRST_CHUNK)
+    after: list[Any] = []
+    with connections[qs.db].cursor() as cursor:
+        while walked < SEARCH_RECENT_WINDOW:
+            size = min(chunk, SEARCH_RECENT_WINDOW - walked)
+            cursor.execute(rest if after else first, [*params, *after, size])
+            rows = cursor.fetchall()
+            hits += [pk for pk, _at, matched in rows if matched]
+            walked += len(rows)
+            if len(hits) > limit or len(rows) < size:
+                return hits, True
+            if not hits and walked >= SEARCH_EMPTY_PROBE:
+                break
+            last_pk, last_at, _matched = rows[-1]
+            after = [last_at, last_at, last_pk]
+            chunk *= 2
+    return hits, False
+
+
+# Stands for the chunk's keys in the compiled test of the term (replaced by `_walk_sql`).
+_WALK_KEYS = "/* walk keys */ SELECT NULL"
+
+
+def _walk_sql(
+    qs: QuerySet[Conversation], workspace: Workspace, term: str, by_identity: list[int] | None
+) -> tuple[str, str, list[Any]]:
+    """The walk's chunk query, for the first chunk and for the chunks after a keyset, and the
+    parameters they share; each then takes the keyset (for `rest`) and the chunk's size.
+
+    A chunk reads its rows and tests the term in one query: `(pk, last_message_at as text, hit)`
+    of the chunk, newest first. The chunk's keys are chosen in a subquery so that PostgreSQL plans
+    the test for that many rows (a probe per row), not for the whole view (a hashed scan of
+    every match)."""
     hit = Case(
         When(_matches(workspace, term, by_identity, search_texts=True), then=Value(True)),
         default=Value(False),
         output_field=BooleanField(),
     )
-    hits: list[int] = []
-    walked, chunk = 0, max(1, SEARCH_FIRST_CHUNK)
-    rest = qs
-    while walked < SEARCH_RECENT_WINDOW:
-        size = min(chunk, SEARCH_RECENT_WINDOW - walked)
-        # The chunk's keys are chosen in a subquery so that PostgreSQL plans the test for
-        # `size` rows (a probe per row), not for the whole view (a hashed scan of every match).
-        keys = rest.order_by(*order).values("pk")[:size]
-        rows = list(
-            Conversation.objects.filter(pk__in=keys)
-            .annotate(search_hit=hit)
-            .order_by(*order)
-            .values_list("pk", "last_message_at", "search_hit")
-        )
-        hits += [pk for pk, _at, matched in rows if matched]
-        walked += len(rows)
-        if len(hits) > limit or len(rows) < size:
-            return hits, True
-        if not hits and walked >= SEARCH_EMPTY_PROBE:
-            break
-        last_pk, last_at, _matched = rows[-1]
-        rest = qs.filter(
-            Q(last_message_at__lt=last_at) | Q(last_message_at=last_at, pk__lt=last_pk)
-        )
-        chunk *= 2
-    return hits, False
+    order = ("-last_message_at", "-pk")
+    tested = (
+        Conversation.objects.using(qs.db)
+        .filter(pk__in=RawSQL(_WALK_KEYS, ()))  # noqa: S611 - a constant, replaced below
+        # The row's time as the database writes it (a text is cheaper to read than a
+        # datetime, and only the last row's is used: as the next chunk's keyset, compared as
+        # exactly the value stored).
+        .annotate(search_hit=hit, walk_key=Cast("last_message_at", TextField()))
+        .order_by(*order)
+        .values_list("pk", "walk_key", "search_hit")
+    )
+    test_sql, test_params = tested.query.get_compiler(using=qs.db).as_sql()
+    view = (
+        qs.order_by()
+        .annotate(walk_at=F("last_message_at"), walk_id=F("pk"))
+        .values("walk_id", "walk_at")
+    )
+    view_sql, view_params = view.query.get_compiler(using=qs.db).as_sql()
+    if test_sql.count(_WALK_KEYS) != 1:  # pragma: no cover - the ORM's SQL changed shape
+        raise AssertionError("The walk's chunk query cannot be composed.")
+    # The placeholder is the only parameter-free part of the WHERE, which follows the SELECT's
+    # parameters: the view's parameters and the chunk's go last. Only SQL compiled by the ORM
+    # is composed here; every value stays a parameter.
+    order_by = " ORDER BY v.walk_at DESC, v.walk_id DESC LIMIT %s"
+    keyset = " WHERE (v.walk_at < %s OR (v.walk_at = %s AND v.walk_id < %s))"
+    first = f"SELECT v.walk_id FROM ({view_sql}) v{order_by}"  # noqa: S608
+    rest = f"SELECT v.walk_id FROM ({view_sql}) v{keyset}{order_by}"  # noqa: S608
+    return (
+        test_sql.replace(_WALK_KEYS, first),
+        test_sql.replace(_WALK_KEYS, rest),
+        [*test_params, *view_params],
+    )
 
 
 def _matches(
