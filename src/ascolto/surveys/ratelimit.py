@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from ascolto.core import ratelimit as counters
 from ascolto.surveys import conf
 
 WINDOW_SECONDS = 60
@@ -53,25 +54,8 @@ def hit_ip(ip: str, *, now: float | None = None) -> int:
     limit = conf.page_hits_per_minute()
     moment = int(time.time() if now is None else now)
     key, start = _window(ip, moment)
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-        count = 1
+    count = counters.count(key, WINDOW_SECONDS + 5)
     return _wait(count, start, moment, limit)
-
-
-# One round trip and one reply for a whole batch: each key counted, and given its expiry when
-# the count starts (a key Django's `cache.add` made already has one).
-COUNT_SCRIPT = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCR', key)
-  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
-end
-return counts
-"""
 
 
 _scripts: dict[asyncio.AbstractEventLoop, Any] = {}
@@ -88,7 +72,7 @@ def _count_script() -> Any:
         for old in [other for other in _scripts if other.is_closed()]:
             del _scripts[old]
         client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        script = _scripts[loop] = client.register_script(COUNT_SCRIPT)
+        script = _scripts[loop] = client.register_script(counters.COUNT_SCRIPT)
     return script
 
 

@@ -8,15 +8,11 @@ below, e.g. `ASCOLTO_WEBCHAT_CONNECTS_PER_MINUTE`.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-from django.conf import settings
-from django.core.cache import cache
 
 from ascolto.connectors.webchat.config import setting
+from ascolto.core import ratelimit
 
 LIMITS: dict[str, tuple[str, int, int]] = {
     # name: (setting, default count, window seconds)
@@ -41,52 +37,8 @@ def hit(kind: str, ip: str) -> int:
     now = int(_clock())
     start = now - now % window
     key = f"webchat:rl:{kind}:{ip}:{start}"
-    count = _count_in_redis(key, window + 5)
-    if count is None:
-        cache.add(key, 0, timeout=window + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=window + 5)
-            count = 1
+    count = ratelimit.count(key, window + 5)
     return 0 if count <= limit else max(1, start + window - now)
-
-
-# INCR, and the expiry when the count starts: one round trip. Django's Redis cache stores
-# integers as plain Redis integers, so these are the cache's own keys and values.
-COUNT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return count
-"""
-_scripts: dict[str, Any] = {}
-_scripts_lock = threading.Lock()
-
-
-def _count_in_redis(key: str, ttl: int) -> int | None:
-    """The key's new count when the Django cache is Redis, else None.
-
-    Django's Redis cache takes three round trips for add + incr, and builds a new redis-py
-    client for each call (a few hundred microseconds of CPU each); every socket's context also
-    gets a cache object, with a connection pool, of its own. One client per process, shared by
-    every thread, and one script call instead.
-    """
-    backend = settings.CACHES.get("default", {})
-    if not str(backend.get("BACKEND", "")).endswith(".RedisCache"):
-        return None
-    location = backend.get("LOCATION")
-    if not isinstance(location, str) or "," in location:  # several servers: Django's sharding
-        return None
-    script = _scripts.get(location)
-    if script is None:
-        import redis
-
-        with _scripts_lock:
-            script = _scripts.get(location)
-            if script is None:
-                client = redis.Redis.from_url(location)
-                script = _scripts[location] = client.register_script(COUNT_SCRIPT)
-    return int(script(keys=[cache.make_and_validate_key(key)], args=[ttl]))
 
 
 @dataclass
