@@ -16,6 +16,7 @@ from django.utils import timezone
 from ascolto.core.models import OutboxEvent
 from ascolto.inbox import routing, services, sla
 from ascolto.inbox.models import AgentProfile, Conversation, SLAAlert, SLAPolicy
+from tests import concurrency
 from tests.accounts.factories import MembershipFactory, UserFactory
 from tests.customers.factories import CustomerFactory
 from tests.inbox.factories import InboxFactory
@@ -32,31 +33,7 @@ def _on_postgres() -> None:
 
 def run_at_once(work: Callable[[], object], workers: int = WORKERS) -> list[object]:
     """Start `workers` threads (each with its own database connection) on `work` together."""
-    start = threading.Barrier(workers)
-    results: list[object] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            start.wait(10)
-            outcome = work()
-            with lock:
-                results.append(outcome)
-        except BaseException as exc:  # reported by the main thread
-            with lock:
-                failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert failures == []
-    assert len(results) == workers
-    return results
+    return concurrency.run_at_once(work, workers)
 
 
 def test_concurrent_checks_fire_each_alert_and_escalation_once(workspace):

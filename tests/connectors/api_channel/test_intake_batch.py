@@ -6,7 +6,6 @@ once, with one customer per handle and one conversation per customer."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from ascolto.customers import services as customer_services
 from ascolto.customers.models import Customer, Identity
 from ascolto.customers.services import Handle
 from ascolto.inbox.models import Conversation, Message
+from tests.concurrency import run_at_once
 from tests.connectors.api_channel.conftest import ingest_body
 
 
@@ -96,33 +96,6 @@ def test_a_batch_of_new_known_repeated_reopened_refused_and_html_messages(channe
 # --- Several workers at once (PostgreSQL) ----------------------------------------------------
 
 
-def at_once(work: Any, workers: int) -> list[Any]:
-    start = threading.Barrier(workers)
-    results: list[Any] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def worker() -> None:
-        try:
-            start.wait(10)
-            outcome = work()
-            with lock:
-                results.append(outcome)
-        except BaseException as exc:  # reported by the main thread
-            with lock:
-                failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert failures == []
-    return results
-
-
 @pytest.fixture
 def pg() -> None:
     if connection.vendor != "postgresql":
@@ -140,7 +113,7 @@ def test_workers_draining_one_backlog_store_each_message_once(pg, channel):
     for n in range(120):
         accept(channel, f"m-{n}", people[n % len(people)])
 
-    done = at_once(lambda: intake.intake_drain(batch=7), workers=4)
+    done = run_at_once(lambda: intake.intake_drain(batch=7), workers=4, timeout=120)
 
     assert sum(done) == 120
     assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()
@@ -171,7 +144,7 @@ def test_concurrent_batches_creating_the_same_customers_make_one_each(pg, worksp
             )
         return [c.pk for c in found.customers if isinstance(c, Customer)], found.created
 
-    results = at_once(resolve, workers=3)
+    results = run_at_once(resolve, workers=3, timeout=120)
 
     assert len({tuple(ids) for ids, _ in results}) == 1  # every worker saw the same customers
     created = [pk for _, made in results for pk in made]
