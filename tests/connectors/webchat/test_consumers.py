@@ -279,6 +279,25 @@ async def test_other_tabs_of_the_visitor_see_the_message(app, widget):
     assert await first.nothing()
 
 
+async def test_a_tab_does_not_get_again_a_message_its_welcome_showed(app, widget):
+    """Tab one's push of its message can still be on its way when a new tab reads the history:
+    the new tab shows the message once, from the welcome, and the late push is dropped."""
+    first = Widget(app, widget)
+    token = (await first.open())["token"]
+    hello = (await first.say("hello"))["message"]
+    second = Widget(app, widget)
+    welcome = await second.open(token=token)
+    assert [m["id"] for m in welcome["messages"]] == [hello["id"]]
+    group = visitor_group(
+        widget.pk, (await database_sync_to_async(Conversation.objects.get)()).customer_id
+    )
+    late = envelope(frame("message", message=hello), skip_channel="another-tab")
+    await get_channel_layer().group_send(group, late)
+    assert await second.nothing()
+    said = await first.say("and then")
+    assert (await second.receive("message"))["message"]["id"] == said["message"]["id"]
+
+
 # --- typing, read, end -------------------------------------------------------------------------
 
 

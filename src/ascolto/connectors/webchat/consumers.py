@@ -79,6 +79,7 @@ from ascolto.inbox.models import Inbox
 logger = logging.getLogger(__name__)
 
 HELLO_TIMEOUT = 15.0
+SHOWN_LIMIT = 1_000  # message ids a socket remembers having shown (see shown)
 MAX_FRAME = 16 * 1024
 SUGGEST_TEXT = 1000  # what the help center search reads of a question
 TYPING_REPEAT = 2.0
@@ -361,10 +362,14 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
     typing_at: float = 0.0
     read_up_to: int = 0
     offers: set[int]
+    # Messages this socket already sent in a welcome, a sync or a catch-up: a push of one of
+    # them that was on its way when the tab read it (another tab's message, a reply) is dropped.
+    shown: set[int]
 
     async def connect(self) -> None:
         self.user = {}
         self.offers = set()
+        self.shown = set()
         self.suggests = ratelimit.TokenBucket(capacity=5, rate=0.2)
         self.frames = ratelimit.TokenBucket(capacity=30, rate=3.0)
         self.messages = ratelimit.TokenBucket(capacity=5, rate=0.5)
@@ -490,6 +495,7 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
         messages, has_more, online, reply = await _welcome(
             self.inbox, self.widget, visitor.session, _int_or_none(content.get("last_id"))
         )
+        self._showing(messages)
         await self.send_json(
             frame(
                 "welcome",
@@ -541,6 +547,7 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
         self.visitor.conversation_id = sent.message["conversation_id"]
         joining = self.group != visitor_group(self.inbox.pk, sent.customer_id)
         await self._join(sent.customer_id)
+        self._showing([sent.message])
         await self.send_json(
             frame("ack", client_id=sent.message["client_id"], message=sent.message)
         )
@@ -550,6 +557,7 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
             answers, _more = await _messages(
                 self.inbox, self.widget, self.visitor.session, sent.message["id"]
             )
+            self._showing(answers)
             for answer in answers:
                 await self.send_json(frame("message", message=answer))
         await self.channel_layer.group_send(
@@ -626,6 +634,7 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
         assert self.inbox is not None
         assert self.visitor is not None
         messages, has_more = await _messages(self.inbox, self.widget, self.visitor.session, last_id)
+        self._showing(messages)
         await self.send_json(frame("sync", messages=messages, has_more=has_more))
 
     async def _read(self, last_id: int | None) -> None:
@@ -636,6 +645,11 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
         self.read_up_to = last_id
         await _mark_read(self.inbox, self.visitor, last_id)
 
+    def _showing(self, messages: list[dict[str, Any]]) -> None:
+        if len(self.shown) > SHOWN_LIMIT:
+            self.shown.clear()  # a push this late is a duplicate the widget ignores anyway
+        self.shown.update(m["id"] for m in messages)
+
     # --- channel layer -----------------------------------------------------------------------
 
     async def webchat_push(self, event: dict[str, Any]) -> None:
@@ -643,5 +657,8 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
             return
         pushed = event["frame"]
         if pushed.get("type") == "message" and self.visitor is not None:
+            if pushed["message"]["id"] in self.shown:
+                self.shown.discard(pushed["message"]["id"])
+                return
             self.visitor.conversation_id = pushed["message"]["conversation_id"]
         await self.send_json(pushed)
