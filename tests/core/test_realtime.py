@@ -266,6 +266,41 @@ async def test_pushes_handed_to_the_server_loop_arrive_in_commit_order(connected
 
 
 @pytest.mark.asyncio
+async def test_a_burst_of_pushes_goes_out_in_a_few_group_sends_and_in_order(
+    connected, workspace, monkeypatch
+):
+    """Pushes that pile up while the loop is busy (a burst of new conversations) leave as one
+    channel-layer message per group and round, not one each, and the console gets every event
+    in commit order."""
+    layer = get_channel_layer()
+    sends: list[str] = []
+    group_send = layer.group_send
+
+    async def counting(group: str, message: dict[str, Any]) -> None:
+        sends.append(group)
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+    realtime.bind_server_loop(asyncio.get_running_loop())
+    try:
+        worker = threading.Thread(target=_publish_in_order, args=(workspace.pk, 250))
+        worker.start()
+        worker.join(timeout=30)  # on the loop's thread: the pushes wait for the loop
+        received = [(await connected.receive_json_from(timeout=5))["payload"] for _ in range(250)]
+    finally:
+        realtime.bind_server_loop(None)
+
+    assert received == [{"job_id": n} for n in range(250)]
+    assert len(sends) == 3  # batches of at most realtime.BATCH_SIZE (100)
+
+
+def test_batched_keeps_each_groups_order_and_sends_one_alone_as_it_is():
+    one, two, three = ({"type": "realtime.event", "n": n} for n in range(3))
+    merged = realtime.batched([("a", one), ("b", two), ("a", three)])
+    assert merged == [("a", {"type": realtime.BATCH_TYPE, "messages": [one, three]}), ("b", two)]
+
+
+@pytest.mark.asyncio
 async def test_a_push_reaches_the_socket_while_the_sync_thread_is_busy(connected, workspace):
     """The one thread-sensitive thread (Django's sync views, sync ORM calls from async code)
     can be busy for seconds; a push to a console must not queue behind it."""

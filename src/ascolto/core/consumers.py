@@ -40,6 +40,11 @@ class DirectDispatch:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def realtime_batch(self, message: dict[str, Any]) -> None:
+        """Several messages for this socket's group sent as one (core.realtime.batched)."""
+        for inner in message["messages"]:
+            await self.dispatch(inner)
+
 
 class WorkspaceEventsConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     groups_joined: list[str]

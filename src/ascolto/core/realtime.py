@@ -29,6 +29,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "realtime.event"
+BATCH_TYPE = "realtime.batch"  # several channel-layer messages for one group, in order
+BATCH_SIZE = 100
 # A push past this size is dropped (and logged), never raised: its size depends on what people
 # wrote, and a long email must not make the change that carried it fail.
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -160,6 +162,12 @@ class _ServerLoopSender:
     A thread that has just committed (a web request, a widget message, a job of `ascolto
     serve`) returns at once instead of waiting for the busy loop to get round to its push, and
     the pushes of one transaction, or of two in a row, still reach sockets in commit order.
+
+    While one push is on its way the next ones wait; when it is done, everything that waits for
+    the same group goes as one channel-layer message (`BATCH_TYPE`, unpacked by
+    `core.consumers.DirectDispatch`), in order. A burst (new conversations arriving together,
+    each with several events for the workspace's consoles) then costs one group send per group
+    and round instead of one per event, so the queue cannot grow faster than it drains.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -182,16 +190,34 @@ class _ServerLoopSender:
     async def _drain(self) -> None:
         try:
             while self.pending:
-                group, message = self.pending.popleft()
+                waiting = list(self.pending)
+                self.pending.clear()
                 layer = get_channel_layer()
                 if layer is None:
                     continue
-                try:
-                    await layer.group_send(group, message)
-                except Exception:
-                    logger.exception("Realtime publish of %s failed", message.get("event"))
+                for group, message in batched(waiting):
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        logger.exception("Realtime publish to %s failed", group)
         finally:
             self.draining = False
+
+
+def batched(pushes: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """(group, message) pairs merged per group, in order within each group: one message alone,
+    several as a `BATCH_TYPE` message of at most BATCH_SIZE."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in pushes:
+        by_group.setdefault(group, []).append(message)
+    merged = []
+    for group, messages in by_group.items():
+        for start in range(0, len(messages), BATCH_SIZE):
+            chunk = messages[start : start + BATCH_SIZE]
+            merged.append(
+                (group, chunk[0] if len(chunk) == 1 else {"type": BATCH_TYPE, "messages": chunk})
+            )
+    return merged
 
 
 _sender: _ServerLoopSender | None = None

@@ -15,6 +15,7 @@ from django.db import transaction
 from ascolto.connectors.webchat import consumers, handlers, ratelimit, services
 from ascolto.connectors.webchat.protocol import frame
 from ascolto.connectors.webchat.push import envelope, visitor_group
+from ascolto.core import realtime
 from ascolto.core.actors import Actor
 from ascolto.customers.models import Identity
 from ascolto.inbox import services as inbox_services
@@ -277,6 +278,23 @@ async def test_other_tabs_of_the_visitor_see_the_message(app, widget):
     echoed = await second.receive("message")
     assert echoed["message"]["id"] == said["message"]["id"]
     assert await first.nothing()
+
+
+async def test_pushes_batched_for_the_visitors_group_reach_the_tab_in_order(app, widget):
+    """The server loop's sender merges pushes waiting for one group (core.realtime.batched)."""
+    tab = Widget(app, widget)
+    await tab.open()
+    await tab.say("hello")
+    customer_id = (await database_sync_to_async(Conversation.objects.get)()).customer_id
+    pushes = [
+        envelope(frame("typing", typing=True, author="Giulia")),
+        envelope(frame("typing", typing=False, author="Giulia")),
+    ]
+    [(group, batch)] = realtime.batched(
+        [(visitor_group(widget.pk, customer_id), p) for p in pushes]
+    )
+    await get_channel_layer().group_send(group, batch)
+    assert [(await tab.receive("typing"))["typing"] for _ in pushes] == [True, False]
 
 
 async def test_a_tab_does_not_get_again_a_message_its_welcome_showed(app, widget):
