@@ -388,6 +388,7 @@ def _dashboards(workspace: Any, people: dict[str, Any], args: argparse.Namespace
             "team": str(people["teams"][2].pk),
             "language": "he",
         },
+        "channel+language+tier (direct)": {"channel": "email", "language": "he", "tier": "gold"},
     }
     runs, freeze = args.runs, args.gc_freeze
     views = set(args.views.split(","))
@@ -460,7 +461,7 @@ def _dashboards(workspace: Any, people: dict[str, Any], args: argparse.Namespace
     print("| list | period | filter | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |")
     print("|---|---|---|---:|---:|---:|---:|")
     for subset in ("all", "frt_missed", "handled", "bot_resolved"):
-        for label in ("none", "channel+team"):
+        for label in ("none", "channel+team", "tier"):
             if label not in selections:
                 continue
             filters = filters_of("to yesterday", selections[label])
