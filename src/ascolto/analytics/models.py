@@ -165,7 +165,8 @@ class ConversationRollup(models.Model):
     reading every conversation (analytics/rollups.py; the sums are `analytics.tally.Tally`).
 
     `dimension` is "" for all conversations, else a filter (channel, team, agent, language,
-    tier) and `key` its value, or two filters together ("channel+team", key "email|3"). Rows
+    tier) and `key` its value, or two filters together ("channel+team", key "email|3"), or the
+    three of `rollups.TRIPLE` ("channel+language+tier", key "email|he|gold"). Rows
     with `agent` set break (dimension, key) down per assignee for the team view. Medians come
     from the fixed histograms (`frt`, `nrt`, `resolution`); `pending` holds the judgements
     that time alone will make later (an SLA target running out, the 7-day first-contact window
@@ -173,7 +174,7 @@ class ConversationRollup(models.Model):
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-    dimension = models.CharField(max_length=20, blank=True, default="")
+    dimension = models.CharField(max_length=40, blank=True, default="")
     key = models.CharField(max_length=40, blank=True, default="")
     agent = models.CharField(max_length=20, blank=True, default="")
     conversations = models.PositiveIntegerField(default=0)

@@ -56,6 +56,10 @@ DAYS_PER_BATCH = 7
 DIMENSIONS = ("channel", "team", "agent", "language", "tier")
 # Two filters together have rows of their own, named "channel+team" and keyed "email|3".
 PAIRS = tuple(itertools.combinations(DIMENSIONS, 2))
+# Three filters have rows only when none of them is a team or an agent: with one of those the
+# direct read is narrowed by the team's or agent's index (inbox.models.Conversation), without
+# one it would read every conversation of the channel, language and tier.
+TRIPLE = ("channel", "language", "tier")
 _ONE = dt.timedelta(days=1)
 
 RowKey = tuple[dt.date, str, str, str]  # day, dimension, key, agent
@@ -252,6 +256,8 @@ def _row_keys(day: dt.date, d: Dims) -> list[RowKey]:
     filters += [
         pair_key((a, values[a]), (b, values[b])) for a, b in PAIRS if a in values and b in values
     ]
+    if all(dimension in values for dimension in TRIPLE):
+        filters.append(triple_key([(dimension, values[dimension]) for dimension in TRIPLE]))
     keys = [(day, dimension, key, "") for dimension, key in filters]
     if d.agent:
         keys += [(day, dim, key, d.agent) for dim, key in filters if "agent" not in dim.split("+")]
@@ -262,6 +268,13 @@ def pair_key(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, str]
     """The (dimension, key) of the rows of two filters, in `DIMENSIONS` order."""
     (a, va), (b, vb) = sorted((first, second), key=lambda item: DIMENSIONS.index(item[0]))
     return f"{a}+{b}", f"{va}|{vb}"
+
+
+def triple_key(chosen: list[tuple[str, str]]) -> tuple[str, str]:
+    """The (dimension, key) of the rows of the three filters of `TRIPLE`, in its order:
+    ("channel+language+tier", "email|he|gold")."""
+    values = dict(chosen)
+    return "+".join(TRIPLE), "|".join(values[dimension] for dimension in TRIPLE)
 
 
 def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -304,7 +317,8 @@ class Selection:
 def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
     """The (dimension, key) of the rollup rows of the filters: ("", "") without a filter,
     ("channel", "email") for one, ("channel+team", "email|3") for two, None for three or more
-    (the dashboards then compute directly)."""
+    ("channel+language+tier", "email|he|gold") for those three, None for any other three or
+    more (the dashboards then compute directly)."""
     chosen = [
         (name, value)
         for name, value in (
@@ -316,6 +330,8 @@ def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
         )
         if value or (name == "tier" and filters.tier)
     ]
+    if len(chosen) == 3 and {name for name, _ in chosen} == set(TRIPLE):
+        return triple_key(chosen)
     if len(chosen) > 2:
         return None
     if len(chosen) == 2:
