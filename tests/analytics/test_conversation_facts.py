@@ -108,3 +108,22 @@ def test_three_filters_with_a_team_read_the_facts_from_the_index_alone(workspace
         cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Index Only Scan using conv_team_started_idx" in plan, plan
+
+
+@pytest.mark.django_db
+def test_autovacuum_keeps_the_visibility_map_of_messages_and_conversations_current():
+    """Index-only scans skip the table only for pages VACUUM marked all-visible: the message
+    and conversation tables are vacuumed after 1 % new rows (inbox migration 0010)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("autovacuum settings are PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class "
+            "WHERE relname IN ('inbox_message', 'inbox_conversation')"
+        )
+        options = {name: set(values or []) for name, values in cursor.fetchall()}
+    assert "autovacuum_vacuum_insert_scale_factor=0.01" in options["inbox_message"]
+    assert {
+        "autovacuum_vacuum_insert_scale_factor=0.01",
+        "autovacuum_vacuum_scale_factor=0.02",
+    } <= options["inbox_conversation"]
