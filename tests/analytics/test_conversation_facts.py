@@ -100,14 +100,19 @@ def test_three_filters_with_a_team_read_the_facts_from_the_index_alone(workspace
             among=among,
         )
     assert [f.id for f in facts] == [conversation.pk]
+    plan = _plan_at_scale(queries.captured_queries[0]["sql"])
+    assert "Index Only Scan using conv_team_started_idx" in plan, plan
+
+
+def _plan_at_scale(sql: str) -> str:
+    """The plan PostgreSQL takes for `sql` on large tables: the test tables are tiny, so
+    sequential and bitmap scans are ruled out (as the statistics of a large table would)."""
     with connection.cursor() as cursor:
-        # The test tables are tiny: make the planner show the plan it takes at scale.
         cursor.execute("ANALYZE inbox_conversation")
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Only Scan using conv_team_started_idx" in plan, plan
+        cursor.execute("EXPLAIN " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 @pytest.mark.django_db
@@ -175,10 +180,5 @@ def test_the_team_views_open_now_count_reads_the_open_conversations_index_alone(
         for q in queries.captured_queries
         if "GROUP BY" in q["sql"] and 'FROM "inbox_conversation"' in q["sql"]
     ]
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE inbox_conversation")
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute("EXPLAIN " + count)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    plan = _plan_at_scale(count)
     assert "Index Only Scan using conv_open_assignee_idx" in plan, plan
