@@ -658,7 +658,6 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
         pushed = event["frame"]
         if pushed.get("type") == "message" and self.visitor is not None:
             if pushed["message"]["id"] in self.shown:
-                self.shown.discard(pushed["message"]["id"])
-                return
+                return  # kept: the same message can be pushed more than once
             self.visitor.conversation_id = pushed["message"]["conversation_id"]
         await self.send_json(pushed)
