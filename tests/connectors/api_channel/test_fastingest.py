@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -138,7 +139,7 @@ def test_a_message_is_acknowledged_once_committed_and_stored_by_the_worker(
     assert (row.provider_id, row.message_id, row.processed_at) == ("m-1", body["message_id"], None)
     assert not Message.objects.exists()
 
-    assert intake.intake_drain() == 1
+    assert _drained() == 1
     message = Message.objects.get()
     assert message.pk == body["message_id"]
     assert message.text == "Where is my order 1001?"
@@ -410,3 +411,14 @@ def test_the_worker_pushes_each_message_to_the_agents_after_commit(channel, work
         if event["event"] == "inbox.message.created":
             pushed.append(event["payload"]["message"]["id"])
     assert sorted(pushed) == sorted(Message.objects.values_list("pk", flat=True))
+
+
+def _drained(tries: int = 50) -> int:
+    """What the worker stores, as it runs again and again: a row whose customer another session
+    holds the lock of at that moment is left for a later run, not stored late or twice."""
+    for _ in range(tries):
+        done = intake.intake_drain()
+        if done:
+            return done
+        time.sleep(0.1)
+    return 0
