@@ -257,7 +257,7 @@ def _row_keys(day: dt.date, d: Dims) -> list[RowKey]:
         pair_key((a, values[a]), (b, values[b])) for a, b in PAIRS if a in values and b in values
     ]
     if all(dimension in values for dimension in TRIPLE):
-        filters.append(triple_key([(dimension, values[dimension]) for dimension in TRIPLE]))
+        filters.append(triple_key(values))
     keys = [(day, dimension, key, "") for dimension, key in filters]
     if d.agent:
         keys += [(day, dim, key, d.agent) for dim, key in filters if "agent" not in dim.split("+")]
@@ -270,10 +270,9 @@ def pair_key(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, str]
     return f"{a}+{b}", f"{va}|{vb}"
 
 
-def triple_key(chosen: list[tuple[str, str]]) -> tuple[str, str]:
-    """The (dimension, key) of the rows of the three filters of `TRIPLE`, in its order:
-    ("channel+language+tier", "email|he|gold")."""
-    values = dict(chosen)
+def triple_key(values: dict[str, str]) -> tuple[str, str]:
+    """The (dimension, key) of the rows of the three filters of `TRIPLE` (their values by
+    dimension), in its order: ("channel+language+tier", "email|he|gold")."""
     return "+".join(TRIPLE), "|".join(values[dimension] for dimension in TRIPLE)
 
 
@@ -331,7 +330,7 @@ def filter_key(filters: DashboardFilters) -> tuple[str, str] | None:
         if value or (name == "tier" and filters.tier)
     ]
     if len(chosen) == 3 and {name for name, _ in chosen} == set(TRIPLE):
-        return triple_key(chosen)
+        return triple_key(dict(chosen))
     if len(chosen) > 2:
         return None
     if len(chosen) == 2:

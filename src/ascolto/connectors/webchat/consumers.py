@@ -362,8 +362,9 @@ class WidgetConsumer(DirectDispatch, AsyncJsonWebsocketConsumer):  # type: ignor
     typing_at: float = 0.0
     read_up_to: int = 0
     offers: set[int]
-    # Messages this socket already sent in a welcome, a sync or a catch-up: a push of one of
-    # them that was on its way when the tab read it (another tab's message, a reply) is dropped.
+    # Messages this socket already sent in a welcome, a sync, a catch-up or an ack: a push of
+    # one of them that was on its way when the tab read it (another tab's message, a reply) is
+    # dropped.
     shown: set[int]
 
     async def connect(self) -> None:
