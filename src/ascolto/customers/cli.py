@@ -71,8 +71,20 @@ class _Bar:
     default=None,
     help="Processes validating rows (default: 2 for large files, 0 for small ones).",
 )
+@click.option(
+    "--writers",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Database connections writing at once, PostgreSQL only "
+    "(default: 2 for large files, 1 for small ones).",
+)
 def import_(
-    kind: str, file: Path, fmt: str | None, workspace_slug: str | None, workers: int | None
+    kind: str,
+    file: Path,
+    fmt: str | None,
+    workspace_slug: str | None,
+    workers: int | None,
+    writers: int | None,
 ) -> None:
     """Import customers or orders from a CSV or JSON Lines FILE.
 
@@ -106,7 +118,7 @@ def import_(
     click.echo(f"Importing {kind} from {file} into {workspace.slug} (job #{job.pk})")
     bar = _Bar(f"{kind.capitalize()}")
     try:
-        job = importer.run_import_job(job.pk, progress=bar, workers=workers)
+        job = importer.run_import_job(job.pk, progress=bar, workers=workers, writers=writers)
     finally:
         bar.close()
     if job.status != "succeeded":

@@ -78,13 +78,14 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from ascolto.core import outbox
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record
 from ascolto.core.jobs import job_create, job_fail, job_finish, job_progress, job_start
 from ascolto.core.models import Job, Workspace
+from ascolto.customers.importer_parallel import ParallelWriter
 from ascolto.customers.importer_rows import (
     CUSTOMER_COLUMNS,
     ORDER_COLUMNS,
@@ -125,8 +126,11 @@ BATCH_SIZE = 50_000
 SQLITE_BATCH_SIZE = 10_000
 CHUNK_ROWS = 2_000
 SAMPLE_ERRORS = 100
-# Below this size, worker processes cost more to start than they save.
+WRITE_ATTEMPTS = 3
+# Below this size, worker processes and writer connections cost more to start than they save.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+# Database connections writing batches at once (PostgreSQL; one backend uses one core).
+WRITERS = 2
 JSONL_EXTRA_KEYS = {"customers": {"identities"}, "orders": set()}
 
 # A chunk of raw rows: (kind, format, header or None, [(row number, CSV values or JSON text)]);
@@ -435,18 +439,27 @@ class Batcher:
 
 
 def _write_batch(writer: SqlWriter, kind: Kind, batch: list[Record]) -> BatchOutcome:
-    """Write one batch in one transaction; a concurrent writer taking the same handle between
-    the checks and the insert is caught by the retry, which runs the checks again."""
-    for attempt in (1, 2):
+    """Write one batch in one transaction. A concurrent writer taking the same handle between
+    the checks and the insert, or a deadlock with one, is caught by a retry, which runs the
+    checks again."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 if kind == "customers":
                     return writer.customers([r for r in batch if isinstance(r, CustomerRecord)])
                 return writer.orders([r for r in batch if isinstance(r, OrderRecord)])
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError) as exc:
+            retry = isinstance(exc, IntegrityError) or _is_transient(exc)
+            if attempt == WRITE_ATTEMPTS or not retry:
                 raise
+            logger.info("Import batch written again after %s", exc)
     raise AssertionError("unreachable")
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    """A deadlock or a serialization failure: PostgreSQL aborted the transaction, a retry
+    may succeed."""
+    return getattr(exc.__cause__, "sqlstate", None) in {"40P01", "40001"}
 
 
 def attribute_specs(workspace: Workspace) -> list[AttributeSpec]:
@@ -463,20 +476,25 @@ def import_records(
     total: int = 0,
     job: Job | None = None,
     batch_size: int = BATCH_SIZE,
+    writers: int = 1,
 ) -> ImportResult:
     """Write validated chunks in batches and refresh order stats. The fast path shared by the
-    file import and the demo data. Does not record the audit entry or the outbox event."""
+    file import and the demo data. Does not record the audit entry or the outbox event.
+
+    With `writers` > 1 (PostgreSQL), batches are written on that many connections at once
+    (`importer_parallel`); the workspace and everything the rows refer to must be committed.
+    """
     started = time.monotonic()
     result = ImportResult(kind=kind)
     writer = SqlWriter(workspace=workspace, job_id=job.pk if job else None)
+    if not writer.postgres:
+        writers = 1  # SQLite has one writer at a time
     writer.reset()
     # Every order this import writes gets an updated_at at or after this instant.
     since = writer.db_now()
-    batcher = Batcher(batch_size)
     seen = 0
 
-    def flush(batch: list[Record]) -> None:
-        outcome = _write_batch(writer, kind, batch)
+    def done(outcome: BatchOutcome) -> None:
         result.created += outcome.created
         result.updated += outcome.updated
         result.unchanged += outcome.unchanged
@@ -486,18 +504,42 @@ def import_records(
         if progress is not None:
             progress(seen, max(total, seen))
 
+    def write(batch: list[Record]) -> BatchOutcome:
+        return _write_batch(writer, kind, batch)
+
+    parallel: ParallelWriter | None = None
     try:
-        for records, errors, rows in validated:
-            seen += rows
-            report.add(errors)
-            for record in records:
-                full = batcher.add(record)
-                if full:
-                    flush(full)
-        flush(batcher.take())
+        touched: list[int] = []
+        if writers > 1:
+            parallel = ParallelWriter(
+                writers=writers,
+                make_batcher=lambda: Batcher(batch_size),
+                write=write,
+                done=done,
+                writer=writer,
+            )
+            for records, errors, rows in validated:
+                seen += rows
+                report.add(errors)
+                for record in records:
+                    parallel.add(record)
+            touched = parallel.finish()
+            parallel = None
+        else:
+            batcher = Batcher(batch_size)
+            for records, errors, rows in validated:
+                seen += rows
+                report.add(errors)
+                for record in records:
+                    full = batcher.add(record)
+                    if full:
+                        done(write(full))
+            done(write(batcher.take()))
         if kind == "orders":
-            result.stats_refreshed = refresh_touched_stats(writer, since=since)
+            result.stats_refreshed = refresh_touched_stats(writer, since=since, extra=touched)
     finally:
+        if parallel is not None:
+            parallel.close()
         writer.reset()
     result.rows = seen
     result.error_count = report.count
@@ -507,9 +549,11 @@ def import_records(
     return result
 
 
-def refresh_touched_stats(writer: SqlWriter, *, since: Any, step: int = 50_000) -> int:
+def refresh_touched_stats(
+    writer: SqlWriter, *, since: Any, extra: Sequence[int] = (), step: int = 50_000
+) -> int:
     """Recompute the stats of every customer whose orders the import wrote, by id ranges."""
-    count, low, high = writer.collect_touched(since)
+    count, low, high = writer.collect_touched(since, extra)
     changed = 0
     if not count:
         return 0
@@ -529,6 +573,7 @@ def import_file(
     job: Job | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    writers: int | None = None,
     batch_size: int | None = None,
     total: int | None = None,
     error_path: Path | None = None,
@@ -544,6 +589,8 @@ def import_file(
         batch_size = BATCH_SIZE if connection.vendor == "postgresql" else SQLITE_BATCH_SIZE
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+    if writers is None:
+        writers = WRITERS if size >= PARALLEL_MIN_BYTES else 1
     if total is None:
         total = count_records(path, fmt)
     report = ErrorReport(error_path, fmt)
@@ -559,6 +606,7 @@ def import_file(
             total=total,
             job=job,
             batch_size=batch_size,
+            writers=writers,
         )
     finally:
         result_file = report.close()
@@ -618,7 +666,11 @@ def import_job_create(
 
 
 def run_import_job(
-    job_id: int, *, progress: Progress | None = None, workers: int | None = None
+    job_id: int,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    writers: int | None = None,
 ) -> Job:
     """Run a queued import job to the end. Idempotent: a job that already ran is left alone.
 
@@ -645,6 +697,7 @@ def run_import_job(
             job=job,
             progress=progress,
             workers=workers,
+            writers=writers,
             total=total,
             error_path=error_file_path(job, fmt),
         )

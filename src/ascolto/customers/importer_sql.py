@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.backends.utils import CursorWrapper
 
 from ascolto.core.models import Workspace
@@ -51,6 +51,11 @@ _STAGE_DDL = {
     "quantity numeric(12, 3), unit_price numeric(12, 2)",
     TOUCHED: "customer_id bigint PRIMARY KEY",
 }
+
+
+class ConcurrentWrite(IntegrityError):
+    """Another transaction took a handle of this batch between its checks and its insert; the
+    batch is rolled back and written again, and the repeat reports the row that lost."""
 
 
 @dataclass
@@ -209,13 +214,13 @@ class SqlWriter:
                     for kind, value in r.identities
                 ),
             )
-            outcome.errors.extend(self._customer_conflicts(cursor))
-            if outcome.errors:
-                self._drop_rows(
-                    cursor,
-                    (STAGE_CUSTOMERS, STAGE_IDENTITIES),
-                    sorted({e.row for e in outcome.errors}),
-                )
+            conflicts, owned_rows = self._customer_conflicts(cursor)
+            outcome.errors.extend(conflicts)
+            failed = {e.row for e in outcome.errors}
+            if failed:
+                self._drop_rows(cursor, (STAGE_CUSTOMERS, STAGE_IDENTITIES), sorted(failed))
+            # Handles the customer holds already are not inserted again.
+            already_held = sum(1 for row in owned_rows if row not in failed)
             cursor.execute(
                 f"UPDATE {STAGE_CUSTOMERS} SET existed = TRUE FROM {CUSTOMERS} c "
                 f"WHERE c.workspace_id = %s AND c.external_id = {STAGE_CUSTOMERS}.external_id",
@@ -241,20 +246,29 @@ class SqlWriter:
                 "ON CONFLICT (workspace_id, kind, value) DO NOTHING",
                 [self.ws, now, now, self.ws],
             )
+            inserted = cursor.rowcount
+            cursor.execute(f"SELECT COUNT(*) FROM {STAGE_IDENTITIES}")
+            if inserted + already_held < cursor.fetchone()[0]:
+                raise ConcurrentWrite("An identity of this batch was taken meanwhile.")
         return outcome
 
-    def _customer_conflicts(self, cursor: CursorWrapper) -> list[RowError]:
+    def _customer_conflicts(self, cursor: CursorWrapper) -> tuple[list[RowError], list[int]]:
+        """Staged handles held already: by another customer (an error for the row) and by the
+        same customer (returned as the rows holding them)."""
         errors: list[RowError] = []
+        owned: list[int] = []
         cursor.execute(
             f"SELECT s.row_no, s.external_id, s.kind, s.value, i.customer_id, c.external_id "
             f"FROM {STAGE_IDENTITIES} s JOIN {IDENTITIES} i ON i.workspace_id = %s "
             "AND i.kind = s.kind AND i.value = s.value "
-            f"JOIN {CUSTOMERS} c ON c.id = i.customer_id "
-            "WHERE c.external_id IS NULL OR c.external_id <> s.external_id",
+            f"JOIN {CUSTOMERS} c ON c.id = i.customer_id",
             [self.ws],
         )
         field_of = {"email": "email", "phone": "phone", "whatsapp": "whatsapp"}
         for row, external_id, kind, value, owner_id, owner_ext in cursor.fetchall():
+            if owner_ext == external_id:
+                owned.append(row)
+                continue
             owner = f"customer #{owner_id}" + (f" ({owner_ext})" if owner_ext else "")
             errors.append(
                 RowError(
@@ -280,7 +294,7 @@ class SqlWriter:
                     external_id,
                 )
             )
-        return errors
+        return errors, owned
 
     def _customer_upsert_sql(self) -> str:
         if self.postgres:
@@ -487,11 +501,27 @@ class SqlWriter:
         )
 
     # -- stats ---------------------------------------------------------------------------------
-    def collect_touched(self, since: Any) -> tuple[int, int, int]:
-        """Gather the customers whose orders this import wrote (orders updated since the import
-        started, plus the previous owners of moved orders): (count, lowest id, highest id)."""
+    def touched_ids(self) -> list[int]:
+        """The previous owners of moved orders this connection recorded."""
         with connection.cursor() as cursor:
             self._stage(cursor, TOUCHED)
+            cursor.execute(f"SELECT customer_id FROM {TOUCHED}")
+            return [row[0] for row in cursor.fetchall()]
+
+    def collect_touched(self, since: Any, extra: Sequence[int] = ()) -> tuple[int, int, int]:
+        """Gather the customers whose orders this import wrote (orders updated since the import
+        started, plus the previous owners of moved orders, recorded here or passed as `extra`
+        by other connections): (count, lowest id, highest id)."""
+        with connection.cursor() as cursor:
+            self._stage(cursor, TOUCHED)
+            for start in range(0, len(extra), 1000):
+                chunk = list(extra[start : start + 1000])
+                marks = ", ".join(["(%s)"] * len(chunk))
+                cursor.execute(
+                    f"INSERT INTO {TOUCHED} (customer_id) VALUES {marks} "
+                    "ON CONFLICT (customer_id) DO NOTHING",
+                    chunk,
+                )
             cursor.execute(
                 f"INSERT INTO {TOUCHED} (customer_id) SELECT DISTINCT customer_id FROM {ORDERS} "
                 "WHERE workspace_id = %s AND updated_at >= %s ON CONFLICT (customer_id) DO NOTHING",
