@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import json
 from decimal import Decimal
@@ -360,3 +361,31 @@ def test_an_order_already_placed_keeps_its_customer_stats_right(tmp_path, worksp
 
     customer.refresh_from_db()
     assert (customer.lifetime_spend, customer.orders_count) == (Decimal("15.00"), 2)
+
+
+def test_a_failed_write_with_validation_workers_fails_the_job_and_returns(
+    tmp_path, workspace, monkeypatch
+):
+    """Validation runs ahead in a worker process; when a write fails, the import stops the
+    feeding of that process and the job fails with the cause, instead of waiting forever."""
+    rows = "".join(f"W{i},w{i}@example.com\n" for i in range(200))
+    path = write(tmp_path, "c.csv", "external_id,email\n" + rows)
+    monkeypatch.setattr(
+        importer, "read_chunks", functools.partial(importer.read_chunks, chunk_rows=10)
+    )
+    monkeypatch.setattr(importer, "BATCH_SIZE", 20)
+    monkeypatch.setattr(importer, "SQLITE_BATCH_SIZE", 20)
+    calls = []
+
+    def failing(self, records):  # type: ignore[no-untyped-def]
+        calls.append(len(records))
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer.SqlWriter, "customers", failing)
+    job = importer.import_job_create(workspace=workspace, kind="customers", path=path, fmt="csv")
+
+    job = importer.run_import_job(job.pk, workers=1, writers=1)
+
+    assert job.status == "failed"
+    assert "disk full" in job.error
+    assert calls == [20]

@@ -333,20 +333,29 @@ def validated_chunks(
         return
     import threading
 
-    slots = threading.BoundedSemaphore(workers * 2)
+    slots = threading.Semaphore(workers * 2)
+    stopped = threading.Event()
 
     def throttled() -> Iterator[RawChunk]:
         for chunk in chunks:
             slots.acquire()
+            if stopped.is_set():
+                return
             yield chunk
 
     from ascolto.customers import importer_worker
 
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=importer_worker.init, initargs=(specs,)) as pool:
-        for result in pool.imap(importer_worker.validate, throttled()):
+        try:
+            for result in pool.imap(importer_worker.validate, throttled()):
+                slots.release()
+                yield result
+        finally:
+            # The consumer stopped early (a failed write): let the feeding thread return, or
+            # closing the pool would wait for it forever.
+            stopped.set()
             slots.release()
-            yield result
 
 
 # -- errors -----------------------------------------------------------------------------------
