@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import functools
 import datetime as dt
+import functools
 import json
 from decimal import Decimal
 from pathlib import Path

@@ -126,6 +126,11 @@ def test_rows_racing_for_a_handle_across_writers_fail_whole(tmp_path: Path) -> N
         Customer.objects.filter(workspace=workspace).values_list("id", flat=True)
     )
     assert all("already belongs to" in e["message"] for e in result.errors)
+    # As with one writer, the first row of the file to claim an address gets it.
+    owners = Identity.objects.filter(workspace=workspace).values_list(
+        "value", "customer__external_id"
+    )
+    assert sorted(owners) == [(f"p{k}@example.com", f"R{k}") for k in range(7)]
 
 
 def test_a_handle_taken_during_the_batch_fails_the_row(tmp_path: Path) -> None:

@@ -6,11 +6,13 @@ is batched on its own and written by its own thread on its own connection. Rows 
 id always land in the same shard, in file order, so a key written twice in a file ends as it
 would end written row by row.
 
-What shards can race on is an identity handle (an email, a phone) claimed by two customers of
-different shards at the same moment. `SqlWriter.customers` notices a handle it could not insert
-and raises `ConcurrentWrite`; the batch is rolled back and written again, and the repeat sees the
-other shard's committed handle and reports the row as an error, as a single writer would. A
-deadlock between two shards (PostgreSQL aborts one of them) is retried the same way.
+What shards could race on is an identity handle (an email, a phone) claimed by two customers of
+different shards. So a record whose handle is in a batch of another shard that is not yet
+written is held back, with every later record of its external id, and written once the other
+batches are done, on this connection: as with a single writer, the first row to claim a handle
+gets it and the later one is reported. Against writers outside this import (the API, another
+import), `SqlWriter.customers` notices a handle it could not insert and raises
+`ConcurrentWrite`, and the batch is written again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def shard_of(external_id: str, shards: int) -> int:
     return zlib.crc32(external_id.encode("utf-8")) % shards
 
 
+def _handles(record: Record) -> tuple[tuple[str, str], ...]:
+    return getattr(record, "identities", ())
+
+
 class ParallelWriter:
     """Batches records per shard and writes each shard's batches in order on its own thread.
 
@@ -59,15 +65,33 @@ class ParallelWriter:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ascolto-import-{i}")
             for i in range(writers)
         ]
-        self.pending: list[deque[Future[BatchOutcome]]] = [deque() for _ in range(writers)]
+        self.pending: list[deque[tuple[Future[BatchOutcome], list[Record]]]] = [
+            deque() for _ in range(writers)
+        ]
         self._write = write
         self._done = done
         self._writer = writer
+        self._make_batcher = make_batcher
+        # Handles of records not written yet -> the shard writing them.
+        self.unwritten: dict[tuple[str, str], int] = {}
+        self.held: list[Record] = []
+        self.held_keys: set[str] = set()
         for pool in self.pools:
             pool.submit(writer.reset).result()
 
     def add(self, record: Record) -> None:
         shard = shard_of(record.external_id, self.shards)
+        handles = _handles(record)
+        if record.external_id in self.held_keys or any(
+            self.unwritten.get(h, shard) != shard for h in handles
+        ):
+            self.held.append(record)
+            self.held_keys.add(record.external_id)
+            if len(self.held) >= self.batchers[0].size:
+                self._write_held()
+            return
+        for handle in handles:
+            self.unwritten[handle] = shard
         full = self.batchers[shard].add(record)
         if full:
             self._submit(shard, full)
@@ -75,11 +99,42 @@ class ParallelWriter:
     def _submit(self, shard: int, batch: list[Record]) -> None:
         queue = self.pending[shard]
         while len(queue) > QUEUED_PER_SHARD:
-            self._done(queue.popleft().result())
-        queue.append(self.pools[shard].submit(self._write, batch))
-        for other in self.pending:  # report what has finished elsewhere, without waiting
-            while other and other[0].done():
-                self._done(other.popleft().result())
+            self._finished(shard, *queue.popleft())
+        queue.append((self.pools[shard].submit(self._write, batch), batch))
+        for other, waiting in enumerate(self.pending):  # what finished elsewhere, not waiting
+            while waiting and waiting[0][0].done():
+                self._finished(other, *waiting.popleft())
+
+    def _finished(self, shard: int, future: Future[BatchOutcome], batch: list[Record]) -> None:
+        outcome = future.result()
+        for record in batch:
+            for handle in _handles(record):
+                if self.unwritten.get(handle) == shard:
+                    del self.unwritten[handle]
+        self._done(outcome)
+
+    def _drain(self) -> None:
+        """Submit every shard's open batch and wait until all are written."""
+        for shard, batcher in enumerate(self.batchers):
+            batch = batcher.take()
+            if batch:
+                self._submit(shard, batch)
+        for shard, queue in enumerate(self.pending):
+            while queue:
+                self._finished(shard, *queue.popleft())
+
+    def _write_held(self) -> None:
+        """Write the held-back records, in file order, once nothing else is unwritten."""
+        self._drain()
+        batcher = self._make_batcher()
+        for record in self.held:
+            full = batcher.add(record)
+            if full:
+                self._done(self.pools[0].submit(self._write, full).result())
+        rest = batcher.take()
+        if rest:
+            self._done(self.pools[0].submit(self._write, rest).result())
+        self.held, self.held_keys = [], set()
 
     def finish(self) -> list[int]:
         """Write what is left, wait for every batch, close the threads' connections.
@@ -87,15 +142,11 @@ class ParallelWriter:
         Returns the customers each thread's connection recorded as touched (the previous owners
         of orders moved to another customer), for the stats refresh on the caller's connection.
         """
-        for shard, batcher in enumerate(self.batchers):
-            batch = batcher.take()
-            if batch:
-                self._submit(shard, batch)
         touched: list[int] = []
         try:
-            for queue in self.pending:
-                while queue:
-                    self._done(queue.popleft().result())
+            self._drain()
+            if self.held:
+                self._write_held()
             for pool in self.pools:
                 touched.extend(pool.submit(self._touched).result())
         finally:
@@ -106,7 +157,7 @@ class ParallelWriter:
         """Stop the threads, dropping batches not started (after a failure), and close their
         connections."""
         for queue in self.pending:
-            for future in queue:
+            for future, _batch in queue:
                 future.cancel()
         for pool in self.pools:
             pool.submit(self._close)
