@@ -168,3 +168,27 @@ def test_a_handle_taken_during_the_batch_fails_the_row(tmp_path: Path) -> None:
     assert Identity.objects.get(
         workspace=workspace, value="late@example.com"
     ).customer.external_id == ("OTHER")
+
+
+def test_a_large_import_keeps_the_planner_row_counts_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the middle of a load autovacuum has not counted the new rows yet; the import does, or
+    PostgreSQL would plan each batch's lookups for an empty table."""
+    monkeypatch.setattr(importer, "ANALYZE_FIRST", 20)
+    workspace = Workspace.objects.create(name="Big", slug="big")
+    rows = "".join(f"B{i},b{i}@example.com\n" for i in range(200))
+    path = tmp_path / "c.csv"
+    path.write_text("external_id,email\n" + rows, encoding="utf-8")
+
+    run(workspace, "customers", path, writers=2)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN "
+            "('customers_customer', 'customers_identity')"
+        )
+        counted = dict(cursor.fetchall())
+    # Analysed after 20, 40, 80 and 160 rows written (batches of 7): at least 160 counted.
+    assert counted["customers_customer"] >= 160
+    assert counted["customers_identity"] >= 160

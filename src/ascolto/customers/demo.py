@@ -665,6 +665,7 @@ def _load_bulk(workspace: Workspace, batch: list[DemoCustomer]) -> None:
         kind="customers",
         validated=_validated("customers", (_raw_customer(c) for c in batch), workspace),
         report=report,
+        large=False,
     )
     import_records(
         workspace=workspace,
@@ -673,6 +674,7 @@ def _load_bulk(workspace: Workspace, batch: list[DemoCustomer]) -> None:
             "orders", (_raw_order(c, o) for c in batch for o in c.orders), workspace
         ),
         report=report,
+        large=False,
     )
     if report.count:
         raise RuntimeError(f"Demo data failed validation: {report.sample[:3]}")

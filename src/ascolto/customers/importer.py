@@ -127,6 +127,7 @@ SQLITE_BATCH_SIZE = 10_000
 CHUNK_ROWS = 2_000
 SAMPLE_ERRORS = 100
 WRITE_ATTEMPTS = 3
+ANALYZE_FIRST = 20_000
 # Below this size, worker processes and writer connections cost more to start than they save.
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # Database connections writing batches at once (PostgreSQL; one backend uses one core).
@@ -486,24 +487,37 @@ def import_records(
     job: Job | None = None,
     batch_size: int = BATCH_SIZE,
     writers: int = 1,
+    large: bool = True,
 ) -> ImportResult:
     """Write validated chunks in batches and refresh order stats. The fast path shared by the
     file import and the demo data. Does not record the audit entry or the outbox event.
 
     With `writers` > 1 (PostgreSQL), batches are written on that many connections at once
     (`importer_parallel`); the workspace and everything the rows refer to must be committed.
+    `large` (PostgreSQL): keep the planner's statistics current as the tables grow and look
+    keys up by index, so that each batch costs in proportion to its size; a caller writing a
+    few thousand rows at a time (the demo data) passes False and leaves statistics to
+    autovacuum.
     """
     started = time.monotonic()
     result = ImportResult(kind=kind)
-    writer = SqlWriter(workspace=workspace, job_id=job.pk if job else None)
+    writer = SqlWriter(workspace=workspace, job_id=job.pk if job else None, by_index=large)
     if not writer.postgres:
         writers = 1  # SQLite has one writer at a time
     writer.reset()
     # Every order this import writes gets an updated_at at or after this instant.
     since = writer.db_now()
     seen = 0
+    # The planner's row counts are refreshed at the start and whenever the import has doubled
+    # what it wrote since the last time (see SqlWriter._probe_by_index).
+    writer.analyze(kind)
+    analyze_at = ANALYZE_FIRST
 
     def done(outcome: BatchOutcome) -> None:
+        nonlocal analyze_at
+        if result.created + outcome.created >= analyze_at:
+            writer.analyze(kind)
+            analyze_at = 2 * (result.created + outcome.created)
         result.created += outcome.created
         result.updated += outcome.updated
         result.unchanged += outcome.unchanged

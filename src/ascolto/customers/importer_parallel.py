@@ -30,9 +30,9 @@ from ascolto.customers.importer_sql import BatchOutcome, SqlWriter
 if TYPE_CHECKING:
     from ascolto.customers.importer import Batcher, Record
 
-# Batches queued per shard beyond the one being written: enough to keep the connection busy,
-# few enough that memory stays bounded by writers x 2 batches.
-QUEUED_PER_SHARD = 1
+# Batches queued per shard beyond the one being written: none, as the next one fills meanwhile;
+# memory holds at most writers x 2 batches.
+QUEUED_PER_SHARD = 0
 
 
 def shard_of(external_id: str, shards: int) -> int:
