@@ -15,7 +15,7 @@ from django.db import connection, transaction
 
 from ascolto.core.actors import Actor
 from ascolto.core.models import Workspace
-from ascolto.customers import importer
+from ascolto.customers import importer, importer_sql
 from ascolto.customers.models import Customer, Identity, Order
 from tests.customers.factories import CustomerFactory
 
@@ -192,3 +192,48 @@ def test_a_large_import_keeps_the_planner_row_counts_current(
     # Analysed after 20, 40, 80 and 160 rows written (batches of 7): at least 160 counted.
     assert counted["customers_customer"] >= 160
     assert counted["customers_identity"] >= 160
+
+
+def test_a_batch_probes_the_index_for_each_staged_row_even_on_an_empty_tables_statistics() -> None:
+    """The first batches of an import run on the statistics of tables that were empty (or held
+    other workspaces) when last analysed. Every join must still probe an index per row; reading
+    the staged rows once per customer, or the identities once per staged row, made the first
+    batch of a 1M-customer import take minutes (the plans below are that batch's lookups)."""
+    workspace = Workspace.objects.create(name="Empty stats", slug="empty-stats")
+    writer = importer_sql.SqlWriter(workspace=workspace, by_index=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {importer_sql.CUSTOMERS}, {importer_sql.IDENTITIES}")
+        Customer.objects.bulk_create(
+            Customer(workspace=workspace, external_id=f"E{i}", name=f"E {i}") for i in range(3000)
+        )
+        writer._probe_by_index(cursor)
+        writer._stage(cursor, importer_sql.STAGE_CUSTOMERS)
+        cursor.execute(
+            f"INSERT INTO {importer_sql.STAGE_CUSTOMERS} (row_no, external_id) "  # noqa: S608
+            "SELECT n, 'E' || n FROM generate_series(0, 2999) AS n"
+        )
+        plans = []
+        for statement in (
+            f"SELECT c.id FROM {importer_sql.STAGE_CUSTOMERS} s "  # noqa: S608
+            f"JOIN {importer_sql.CUSTOMERS} c "
+            "ON c.workspace_id = %s AND c.external_id = s.external_id",
+            f"SELECT NOT EXISTS (SELECT 1 FROM {importer_sql.IDENTITIES} p "  # noqa: S608
+            "WHERE p.customer_id = c.id AND p.kind = 'email') "
+            f"FROM {importer_sql.STAGE_CUSTOMERS} s JOIN {importer_sql.CUSTOMERS} c "
+            "ON c.workspace_id = %s AND c.external_id = s.external_id",
+        ):
+            cursor.execute(f"EXPLAIN {statement}", [workspace.pk])
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        transaction.set_rollback(True)
+
+    for plan in plans:
+        # Every join probes an index on its inner side: no table is read once per row of the
+        # other, whichever side the planner put outside.
+        scans = [line.strip().removeprefix("->").strip() for line in plan.splitlines()]
+        scans = [line for line in scans if " on " in line and "Scan" in line]
+        assert "Materialize" not in plan, plan
+        assert "Hash" not in plan, plan
+        assert not [s for s in scans[1:] if s.startswith("Seq Scan")], plan
+        assert any(s.startswith("Index Scan using customer_external_id_unique") for s in scans), (
+            plan
+        )
