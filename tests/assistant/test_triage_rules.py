@@ -147,3 +147,55 @@ def test_bad_rules_are_refused_with_the_field(
     with pytest.raises(ValidationFailed) as error:
         services.triage_rule_save(workspace=workspace, **arguments)
     assert field in error.value.field_errors
+
+
+def test_messages_dispatched_together_are_each_triaged_once_with_their_workspaces_rules(
+    workspace: Any, other_workspace: Any, train_models: Any
+) -> None:
+    """The outbox hands the triage handler many messages at once: each gets its own triage,
+    a message triaged before keeps its triage, and a rule acts in its own workspace only."""
+    from ascolto.core import outbox
+    from ascolto.core.models import OutboxEvent
+    from ascolto.inbox import services as inbox
+    from tests.inbox.factories import InboxFactory
+
+    train_models()
+    services.triage_rule_save(
+        workspace=workspace, intent="delivery", min_confidence=0.0, add_tags=["shipping"]
+    )
+    received = [
+        inbox.message_receive(
+            inbox=InboxFactory(workspace=ws, channel="webchat", routing="manual"),
+            customer=CustomerFactory(workspace=ws),
+            text=text,
+        )
+        for ws, text in (
+            (workspace, TEXT),
+            (workspace, "Il mio pacco non è ancora arrivato, dov'è?"),
+            (other_workspace, TEXT),
+            (workspace, "Where is my parcel? It has not arrived."),
+        )
+    ]
+    earlier = MessageTriage.objects.create(
+        workspace=workspace, message=received[3].message, language="xx", language_confidence=1
+    )
+    events = OutboxEvent.objects.filter(name="inbox.message.received").order_by("pk")
+    assert len(events) == 4
+
+    outbox.dispatch_events([event.pk for event in events])
+
+    triages = {
+        t.message_id: t
+        for t in MessageTriage.objects.filter(message__in=[r.message for r in received])
+    }
+    assert len(triages) == 4
+    assert [triages[r.message.pk].intent for r in received[:3]] == ["delivery"] * 3
+    assert triages[received[1].message.pk].language == "it"
+    assert triages[earlier.message_id].language == "xx"  # not triaged again
+    assert _conversation_tags(received[0].conversation) == ["shipping"]
+    assert _conversation_tags(received[1].conversation) == ["shipping"]
+    assert _conversation_tags(received[2].conversation) == []  # the rule is another workspace's
+    assert _conversation_tags(received[3].conversation) == []  # its triage was done before
+    assert not OutboxEvent.objects.filter(
+        name="inbox.message.received", dispatched_at__isnull=True
+    ).exists()

@@ -26,6 +26,7 @@ from ascolto.assistant.models import (
     MessageTriage,
     TriageRule,
 )
+from ascolto.assistant.nlp.triage import Triage
 from ascolto.assistant.triage_rules import triage_for
 from ascolto.core import links
 from ascolto.core.actors import Actor
@@ -80,6 +81,53 @@ def triage_message(*, message: Message) -> MessageTriage:
         triage.rule = rule
         triage.save(update_fields=["rule", "updated_at"])
     return triage
+
+
+def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
+    """`triage_message` for many inbound messages at once (the outbox batch of
+    `inbox.message.received`): the stored triages, the workspaces' models and their rules are
+    read once, the new triages written in one insert. Returns the triage of each message id.
+    Each message must have its conversation and workspace loaded."""
+    triages = {t.message_id: t for t in MessageTriage.objects.filter(message__in=messages)}
+    new: list[MessageTriage] = []
+    models: dict[int, Triage] = {}
+    for message in messages:
+        if message.pk in triages:
+            continue
+        workspace = message.conversation.workspace
+        if workspace.pk not in models:
+            models[workspace.pk] = triage_for(
+                workspace.pk, default_language=workspace.default_locale
+            )
+        result = models[workspace.pk].run(message.text)
+        triage = MessageTriage(
+            workspace_id=message.workspace_id,
+            message=message,
+            language=result.language.code,
+            language_confidence=result.language.confidence,
+            intent=result.intent.label if result.intent else "",
+            intent_confidence=result.intent.confidence if result.intent else None,
+            sentiment=result.sentiment.label if result.sentiment else "",
+            sentiment_confidence=result.sentiment.confidence if result.sentiment else None,
+        )
+        new.append(triage)
+        triages[message.pk] = triage
+    MessageTriage.objects.bulk_create(new)
+    # Only an intent with an active rule in its workspace can change the conversation.
+    ruled = set(
+        TriageRule.objects.filter(
+            workspace_id__in={t.workspace_id for t in new if t.intent}, is_active=True
+        ).values_list("workspace_id", "intent")
+    )
+    by_message = {message.pk: message for message in messages}
+    for triage in new:
+        if (triage.workspace_id, triage.intent) not in ruled:
+            continue
+        rule = rule_apply(triage=triage, conversation=by_message[triage.message_id].conversation)
+        if rule is not None:
+            triage.rule = rule
+            triage.save(update_fields=["rule", "updated_at"])
+    return triages
 
 
 def rule_apply(*, triage: MessageTriage, conversation: Conversation) -> TriageRule | None:
