@@ -266,3 +266,63 @@ def test_identity_lookup_finds_what_the_substring_match_finds(workspace, term):
             selectors.identity_customer_ids(workspace=workspace, term=term, cap=len(expected) - 1)
             is None
         )
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    threads=st.lists(
+        st.tuples(
+            st.lists(st.integers(min_value=0, max_value=30), max_size=3),  # rows before
+            st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=5),  # new
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    chunk=st.integers(min_value=1, max_value=40),
+)
+def test_a_batch_of_messages_leaves_the_search_rows_one_call_per_message_leaves(db, threads, chunk):
+    """The intake batch adds its messages' texts together (`search_texts_add`); the rows it
+    leaves are the ones a call per message, in the same order, leaves."""
+    from ascolto.inbox.models import Message
+
+    workspace = WorkspaceFactory()
+    inbox = InboxFactory(workspace=workspace)
+    old = search_service.SEARCH_TEXT_CHUNK
+    search_service.SEARCH_TEXT_CHUNK = chunk
+    try:
+        pairs, one_by_one, together = [], [], []
+        for n, (before, new) in enumerate(threads):
+            pair = []
+            for _ in range(2):
+                conversation = services.message_receive(
+                    inbox=inbox, customer=CustomerFactory(workspace=workspace), text="-"
+                ).conversation
+                ConversationSearchText.objects.filter(conversation=conversation).delete()
+                for size in before:
+                    ConversationSearchText.objects.create(
+                        workspace=workspace, conversation=conversation, text="x" * size
+                    )
+                pair.append(conversation)
+            pairs.append(pair)
+            for i, size in enumerate(new):
+                for conversation, into in zip(pair, (one_by_one, together), strict=True):
+                    into.append(
+                        Message(
+                            workspace=workspace,
+                            conversation=conversation,
+                            text=f"{n}.{i}" + "y" * size,
+                        )
+                    )
+        # Interleave the threads as a batch does.
+        one_by_one.sort(key=lambda m: m.text)
+        together.sort(key=lambda m: m.text)
+        for message in one_by_one:
+            search_service.search_text_add(message=message)
+        search_service.search_texts_add(messages=together)
+    finally:
+        search_service.SEARCH_TEXT_CHUNK = old
+
+    for expected, got in pairs:
+        assert texts(got) == texts(expected)

@@ -38,7 +38,7 @@ from ascolto.customers.services import activities_record
 from ascolto.inbox import events, inbound
 from ascolto.inbox.models import Conversation, ConversationEvent, Inbox, Message
 from ascolto.inbox.services.messages import _clean_content
-from ascolto.inbox.services.search import search_text_add
+from ascolto.inbox.services.search import search_texts_add
 
 STORED, DUPLICATE, DEFERRED, REFUSED = "stored", "duplicate", "deferred", "refused"
 OPEN = Conversation.Status.OPEN
@@ -383,7 +383,7 @@ def _write(inbox: Inbox, planned: list[_Planned], now: dt.datetime) -> None:
     )
     for plan, message in zip(planned, messages, strict=True):
         plan.item.message_id = message.pk
-        search_text_add(message=message)  # in order: a thread's search text reads as it came
+    search_texts_add(messages=messages)  # in order: a thread's search text reads as it came
     activities_record(
         activities=[
             Activity(
