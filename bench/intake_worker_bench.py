@@ -1,7 +1,8 @@
 """Benchmark: what the worker spends to store, route and push one accepted API-channel message.
 
     python bench/intake_worker_bench.py [--customers 1000] [--rounds 2] [--batch 200]
-                                        [--profile 25] [--database-url URL] [--keep]
+                                        [--profile 25] [--sender thread|inline]
+                                        [--database-url URL] [--keep]
 
 The ingest bench (bench/ingest_bench.py) measures the whole scaled configuration over HTTP;
 this one isolates the worker's half, in one process, so that a change to it can be measured
@@ -21,7 +22,9 @@ Printed per round: CPU per message of this process (thread CPU) and of its Postg
 backend (/proc), for the store step and for each outbox handler, and the rate those figures
 allow on two cores for the worker and the database together (the web processes' share not
 counted: see the ingest bench). Realtime pushes go to the configured channel layer (Redis
-when REDIS_URL is set). With --profile N, the N functions with the most cumulative time under
+when REDIS_URL is set), from a loop thread as `ascolto worker` sends them (--sender inline:
+each from the committing thread, as before that thread existed); the store step counts
+every thread of this process. With --profile N, the N functions with the most cumulative time under
 cProfile (which slows everything, so its figures are for finding the cost, not for quoting).
 """
 
@@ -64,7 +67,8 @@ def _backend_cpu(pid: int) -> float:
 
 
 class Meter:
-    """Thread CPU of this process and CPU of the database backend, summed per step."""
+    """CPU of this process (all its threads: the pushes leave from a thread of their own) and
+    of the database backend, summed per step."""
 
     def __init__(self, backend_pid: int) -> None:
         self.backend_pid = backend_pid
@@ -73,11 +77,11 @@ class Meter:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        own, db = time.thread_time(), _backend_cpu(self.backend_pid)
+        own, db = time.process_time(), _backend_cpu(self.backend_pid)
         try:
             yield
         finally:
-            self.own[name] += time.thread_time() - own
+            self.own[name] += time.process_time() - own
             self.db[name] += _backend_cpu(self.backend_pid) - db
 
 
@@ -100,6 +104,15 @@ def _accept(
                 [token_id] * len(bodies),
             ],
         )
+
+
+def _pushes_sent() -> None:
+    """Wait until the pushes handed to the background sender have left."""
+    from ascolto.core import realtime
+
+    sender = realtime._sender
+    while sender is not None and (sender.pending or sender.draining):
+        time.sleep(0.002)
 
 
 def _timed_handlers(meter: Meter) -> None:
@@ -127,9 +140,11 @@ def run(args: argparse.Namespace) -> None:
 
     from ascolto.accounts.models import ApiToken
     from ascolto.connectors.api_channel import intake
-    from ascolto.core import outbox
+    from ascolto.core import outbox, realtime
     from ascolto.core.models import OutboxEvent
 
+    if os.environ.get("REDIS_URL") and args.sender == "thread":
+        realtime.start_background_sender()  # as `ascolto worker` does with Redis
     setup = ingest_bench.prepare(agents=5)
     token = ApiToken.objects.select_related("user").order_by("-pk").first()
     assert token is not None
@@ -181,6 +196,7 @@ def run(args: argparse.Namespace) -> None:
         with meter.step("dispatch (whole)"):
             for start in range(0, len(events), size):
                 outbox.dispatch_events(events[start : start + size])
+            _pushes_sent()
         if profiler:
             profiler.disable()
         elapsed = time.monotonic() - started
@@ -218,6 +234,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=200, help="Intake batch size.")
     parser.add_argument("--profile", type=int, default=0, help="Print the N costliest calls.")
+    parser.add_argument(
+        "--sender",
+        choices=("thread", "inline"),
+        default="thread",
+        help="Pushes from a loop thread of their own, as `ascolto worker` sends them with "
+        "Redis (thread), or each on a loop started by the committing thread (inline).",
+    )
     add_database_argument(parser)
     parser.set_defaults(database_url=os.environ.get("DATABASE_URL") or DEFAULT_URL)
     args = parser.parse_args()

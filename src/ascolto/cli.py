@@ -511,5 +511,9 @@ def worker(workers: int, periodic: bool) -> None:
             err=True,
         )
         flush_stale_locks()
+    else:
+        from ascolto.core import realtime
+
+        realtime.start_background_sender()  # pushes leave through Redis from a loop thread
     click.echo(f"Ascolto worker: {workers} thread(s), periodic jobs {'on' if periodic else 'off'}.")
     WorkerConsumer(huey, **_consumer_options(workers, periodic)).run()

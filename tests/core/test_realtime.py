@@ -369,6 +369,61 @@ async def test_an_event_published_in_another_process_reaches_this_socket(
         await get_channel_layer().flush()
 
 
+@pytest.mark.redis
+@pytest.mark.asyncio
+async def test_pushes_of_a_worker_leave_from_its_sender_thread_even_as_it_exits(
+    member, workspace, redis_url, tmp_path, settings
+):
+    """Scaled: a worker process sends its pushes from a loop thread of its own (`ascolto
+    worker`); pushes handed over just before the process exits still reach the browser, in
+    order."""
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(redis_url, settings.REDIS_PREFIX)}
+    cookie = await sync_to_async(_session_cookie)(member)
+    socket = _socket(cookie, ORIGIN)
+    assert (await socket.connect())[0]
+    try:
+        # An idle socket outlives Redis' blocking reads (5 s each) without a read timeout.
+        assert await socket.receive_nothing(timeout=7, interval=0.5)
+        script = (
+            "import django, os; django.setup(); from ascolto.core import realtime; "
+            "realtime.start_background_sender(); "
+            "[realtime.publish_on_commit(workspace_id=int(os.environ['WS']), "
+            "event='tests.remote.published', payload={'pid': n}) for n in range(3)]"
+        )
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DATABASE_URL", "PYTEST_XDIST_WORKER"}
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="ascolto.config.settings",
+            ASCOLTO_ENV="test",
+            ASCOLTO_DATA_DIR=str(tmp_path),
+            REDIS_URL=redis_url,
+            ASCOLTO_REDIS_PREFIX=settings.REDIS_PREFIX,
+            WS=str(workspace.pk),
+        )
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+        received = []
+        while len(received) < 3:
+            message = await socket.receive_json_from(timeout=30)
+            if message["event"] == "tests.remote.published":
+                received.append(message["payload"]["pid"])
+        assert received == [0, 1, 2]
+    finally:
+        await socket.disconnect()
+        await get_channel_layer().flush()
+
+
 # --- the contract -------------------------------------------------------------------------
 
 

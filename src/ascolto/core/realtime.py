@@ -13,6 +13,7 @@ instead of leaving a screen stale.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import importlib
 import json
@@ -233,6 +234,48 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     """
     global _sender
     _sender = _ServerLoopSender(loop) if loop is not None else None
+
+
+_background: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+
+
+def start_background_sender() -> None:
+    """Send this process's pushes from an event loop thread of its own (a worker process of the
+    scaled setup, which has no server loop): a job that commits hands its pushes over and goes
+    on, instead of waiting for a loop to start and for Redis to answer for each of them, and
+    pushes that wait together leave merged per group (`_ServerLoopSender`). What still waits
+    when the process exits is sent first (`stop_background_sender`, run at exit)."""
+    global _background
+    if _sender is not None:
+        return
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="realtime-sender", daemon=True)
+    thread.start()
+    bind_server_loop(loop)
+    _background = (loop, thread)
+    atexit.register(stop_background_sender)
+
+
+def stop_background_sender(timeout: float = 5.0) -> None:
+    """Send the pushes that wait (for at most `timeout` seconds), then stop the loop thread."""
+    global _background
+    if _background is None:
+        return
+    loop, thread = _background
+    _background = None
+    sender = _sender
+
+    async def drained() -> None:
+        while sender is not None and (sender.pending or sender.draining):
+            await asyncio.sleep(0.005)
+
+    try:
+        asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout)
+    except Exception:
+        logger.warning("Realtime pushes still waiting at exit were not all sent", exc_info=True)
+    bind_server_loop(None)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout)
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
