@@ -60,27 +60,7 @@ def _help_language(language: str, workspace: Workspace) -> str:
 def triage_message(*, message: Message) -> MessageTriage:
     """Detect language / intent / sentiment of an inbound message, store it, apply the rules.
     Idempotent: a message already triaged returns its stored result unchanged."""
-    existing = MessageTriage.objects.filter(message=message).first()
-    if existing is not None:
-        return existing
-    conversation = message.conversation
-    workspace = conversation.workspace
-    result = triage_for(workspace.pk, default_language=workspace.default_locale).run(message.text)
-    triage = MessageTriage.objects.create(
-        workspace_id=message.workspace_id,
-        message=message,
-        language=result.language.code,
-        language_confidence=result.language.confidence,
-        intent=result.intent.label if result.intent else "",
-        intent_confidence=result.intent.confidence if result.intent else None,
-        sentiment=result.sentiment.label if result.sentiment else "",
-        sentiment_confidence=result.sentiment.confidence if result.sentiment else None,
-    )
-    rule = rule_apply(triage=triage, conversation=conversation)
-    if rule is not None:
-        triage.rule = rule
-        triage.save(update_fields=["rule", "updated_at"])
-    return triage
+    return triage_messages(messages=[message])[message.pk]
 
 
 def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
