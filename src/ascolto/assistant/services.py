@@ -57,15 +57,10 @@ def _help_language(language: str, workspace: Workspace) -> str:
 # ---------------------------------------------------------------- triage
 
 
-def triage_message(*, message: Message) -> MessageTriage:
-    """Detect language / intent / sentiment of an inbound message, store it, apply the rules.
-    Idempotent: a message already triaged returns its stored result unchanged."""
-    return triage_messages(messages=[message])[message.pk]
-
-
 def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
-    """`triage_message` for many inbound messages at once (the outbox batch of
-    `inbox.message.received`): the stored triages, the workspaces' models and their rules are
+    """Detect language / intent / sentiment of inbound messages, store it, apply the rules.
+    Idempotent: a message already triaged keeps its stored result. For the outbox batch of
+    `inbox.message.received`: the stored triages, the workspaces' models and their rules are
     read once, the new triages written in one insert. Returns the triage of each message id.
     Each message must have its conversation and workspace loaded."""
     triages = {t.message_id: t for t in MessageTriage.objects.filter(message__in=messages)}
