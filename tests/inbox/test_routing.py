@@ -315,3 +315,61 @@ def test_transfers_are_counted_and_a_bouncing_conversation_alerts_supervisors(
     assert conversation.transfer_count == 3
     bounced = [payload for event, payload in pushed if event == "inbox.conversation.bounced"]
     assert bounced == [{"conversation_id": conversation.pk, "transfer_count": 3}]
+
+
+def _route_pass(workspace) -> tuple[int, int]:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assigned = routing.route_waiting(workspace_id=workspace.pk)
+    return assigned, len(queries)
+
+
+def _waiting_and_routed(workspace, waiting: int) -> tuple[list, list, int]:
+    agents = [agent(workspace) for _ in range(3)]
+    inbox = InboxFactory(workspace=workspace, routing="round_robin")
+    conversations = [arrive(inbox, route=False) for _ in range(waiting)]
+    assigned, queries = _route_pass(workspace)
+    assert assigned == waiting
+    assert assignees(conversations) == [agents[i % 3] for i in range(waiting)]
+    return agents, conversations, queries
+
+
+def test_a_pass_writes_its_assignments_together_with_their_history_and_events(
+    workspace, other_workspace, monkeypatch, django_capture_on_commit_callbacks
+):
+    from ascolto.core import realtime
+
+    pushed: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        realtime,
+        "_send",
+        lambda group, message: pushed.append((message["event"], message["payload"])),
+    )
+    _, _, few = _waiting_and_routed(other_workspace, 2)
+    OutboxEvent.objects.all().delete()
+    pushed.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        agents, conversations, many = _waiting_and_routed(workspace, 15)
+
+    # The same statements for 15 conversations as for 2: locks, reads, one write per table.
+    assert many == few
+    owners = assignees(conversations)
+    history = ConversationEvent.objects.filter(workspace=workspace, kind="assigned", reason="auto")
+    assert sorted(history.values_list("conversation_id", flat=True)) == sorted(
+        c.pk for c in conversations
+    )
+    events = OutboxEvent.objects.filter(name="inbox.conversation.assigned")
+    assert sorted((e.payload["conversation_id"], e.payload["to"]) for e in events) == sorted(
+        (c.pk, owner.pk) for c, owner in zip(conversations, owners, strict=True)
+    )
+    updates = {
+        p["conversation"]["id"]: p["conversation"]["assignee_id"]
+        for event, p in pushed
+        if event == "inbox.conversation.updated"
+    }
+    assert updates == {c.pk: owner.pk for c, owner in zip(conversations, owners, strict=True)}
+    for user in agents:
+        assert AgentProfile.objects.get(user=user).last_assigned_at is not None

@@ -98,13 +98,18 @@ def on_status_changed(event: OutboxEvent) -> None:
     sla.sla_sync(conversation=conversation)
 
 
-@outbox.handles("inbox.conversation.assigned", "inbox.conversation.transferred")
-def on_assignment_changed(event: OutboxEvent) -> None:
+@outbox.handles_many("inbox.conversation.assigned", "inbox.conversation.transferred")
+def on_assignment_changed(batch: list[OutboxEvent]) -> None:
     """A transfer frees the previous agent's capacity; an unassignment puts the conversation
-    back in the queue. Plain assignments (including routing's own) need nothing."""
-    freed = event.name == "inbox.conversation.transferred" or event.payload.get("to") is None
-    if freed:
-        routing.route_waiting(workspace_id=event.workspace_id)
+    back in the queue: one routing pass per workspace where either happened. Plain
+    assignments (including routing's own) need nothing."""
+    freed = {
+        event.workspace_id
+        for event in batch
+        if event.name == "inbox.conversation.transferred" or event.payload.get("to") is None
+    }
+    for workspace_id in sorted(freed):
+        routing.route_waiting(workspace_id=workspace_id)
 
 
 @outbox.handles("inbox.agent.availability")

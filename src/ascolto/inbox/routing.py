@@ -314,7 +314,8 @@ class RoutingPass:
     candidates: list[Candidate]
     known_skills: frozenset[str]
     valid_teams: frozenset[int]
-    assigned: int = 0
+    chosen: list[tuple[Conversation, User, int | None]] = field(default_factory=list)
+    touched: dict[int, AgentProfile] = field(default_factory=dict)  # chosen agents, by profile id
     experiments: dict[int, Experiment] = field(default_factory=dict)  # by inbox id
 
     @classmethod
@@ -353,8 +354,9 @@ class RoutingPass:
             pools = [int(payload["team_id"])]
         return strategy, pools
 
-    def route(self, conversation: Conversation, actor: Actor) -> User | None:
-        """Assign one (locked, unassigned) conversation if an agent can take it."""
+    def route(self, conversation: Conversation) -> User | None:
+        """Choose an agent for one (locked, unassigned) conversation, if one can take it. The
+        choice counts against the agent's room at once; `commit` writes the pass's choices."""
         inbox = conversation.inbox
         config = _config(inbox)
         skills = _required_skills(conversation, self.known_skills)
@@ -373,24 +375,29 @@ class RoutingPass:
             )
             if chosen is None:
                 continue
-            team = (
-                Team.objects.get(pk=team_id)
-                if team_id is not None and team_id != conversation.team_id
-                else None
-            )
-            services.conversation_assign(
-                conversation=conversation,
-                assignee=chosen.profile.user,
-                team=team,
-                actor=actor,
-                reason=AUTO_REASON,
-            )
+            team = team_id if team_id is not None else conversation.team_id
+            self.chosen.append((conversation, chosen.profile.user, team))
             chosen.load[conversation.channel] = chosen.load.get(conversation.channel, 0) + 1
             chosen.profile.last_assigned_at = timezone.now()
-            chosen.profile.save(update_fields=["last_assigned_at", "updated_at"])
-            self.assigned += 1
+            self.touched[chosen.profile.pk] = chosen.profile
             return chosen.profile.user
         return None
+
+    def commit(self, actor: Actor) -> int:
+        """Write the pass's assignments (as `conversation_assign` would, in a few statements)
+        and the chosen agents' `last_assigned_at`. Returns how many were assigned."""
+        if self.chosen:
+            services.conversations_assign_locked(
+                assignments=self.chosen, actor=actor, reason=AUTO_REASON
+            )
+            profiles = list(self.touched.values())
+            now = timezone.now()
+            for profile in profiles:
+                profile.updated_at = now
+            AgentProfile.objects.bulk_update(profiles, ["last_assigned_at", "updated_at"])
+        assigned = len(self.chosen)
+        self.chosen, self.touched = [], {}
+        return assigned
 
     def has_room(self, channels: Iterable[str]) -> bool:
         wanted = set(channels)
@@ -433,8 +440,8 @@ def route_waiting(
     for index, conversation in enumerate(waiting):
         if not routing_pass.has_room(c.channel for c in waiting[index:]):
             break
-        routing_pass.route(conversation, actor)
-    return routing_pass.assigned
+        routing_pass.route(conversation)
+    return routing_pass.commit(actor)
 
 
 def route_conversation(*, conversation: Conversation, actor: Actor | None = None) -> User | None:
@@ -446,7 +453,9 @@ def route_conversation(*, conversation: Conversation, actor: Actor | None = None
     locked = _lock_waiting([conversation.pk])
     if not locked or not routing_pass.candidates:
         return None
-    return routing_pass.route(locked[0], actor or Actor.system("routing"))
+    user = routing_pass.route(locked[0])
+    routing_pass.commit(actor or Actor.system("routing"))
+    return user
 
 
 def workspaces_with_waiting() -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.utils import timezone
@@ -11,6 +12,7 @@ from ascolto.accounts.models import Membership, Team, User
 from ascolto.core import outbox, realtime
 from ascolto.core.actors import Actor
 from ascolto.core.errors import ValidationFailed
+from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Activity
 from ascolto.customers.services import activity_record
 from ascolto.inbox import events
@@ -29,7 +31,30 @@ def _event(
     reason: str = "",
     data: dict[str, object] | None = None,
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    row = _event_row(
+        conversation,
+        kind,
+        actor,
+        from_value=from_value,
+        to_value=to_value,
+        reason=reason,
+        data=data,
+    )
+    row.save(force_insert=True)
+    return row
+
+
+def _event_row(
+    conversation: Conversation,
+    kind: str,
+    actor: Actor,
+    *,
+    from_value: object = "",
+    to_value: object = "",
+    reason: str = "",
+    data: dict[str, object] | None = None,
+) -> ConversationEvent:
+    return ConversationEvent(
         workspace_id=conversation.workspace_id,
         conversation=conversation,
         kind=kind,
@@ -140,49 +165,83 @@ def conversation_assign(
             "The team belongs to another workspace.", field_errors={"team": ["Unknown team."]}
         )
     conversation = _lock(conversation)
-    previous_assignee, previous_team = conversation.assignee_id, conversation.team_id
-    new_assignee = assignee.pk if assignee is not None else None
-    new_team = team.pk if team is not None else previous_team
-    if (previous_assignee, previous_team) == (new_assignee, new_team):
-        return conversation
-    transfer = previous_assignee is not None and new_assignee != previous_assignee
-    conversation.assignee = assignee
-    conversation.team_id = new_team
-    if transfer:
-        conversation.transfer_count += 1
-    conversation.save()
-    _event(
-        conversation,
-        ConversationEvent.Kind.TRANSFERRED if transfer else ConversationEvent.Kind.ASSIGNED,
-        actor,
-        from_value=previous_assignee,
-        to_value=new_assignee,
-        reason=reason,
-        data={"from_team": previous_team, "to_team": new_team},
+    new_team = team.pk if team is not None else conversation.team_id
+    conversations_assign_locked(
+        assignments=[(conversation, assignee, new_team)], actor=actor, reason=reason
     )
-    outbox.emit(
-        workspace=conversation.workspace,
-        name="inbox.conversation.transferred" if transfer else "inbox.conversation.assigned",
-        payload={
-            "conversation_id": conversation.pk,
-            "from": previous_assignee,
-            "to": new_assignee,
-            "team": new_team,
-            "transfer_count": conversation.transfer_count,
-        },
-    )
-    limit = int(getattr(settings, "ASCOLTO_TRANSFER_ALERT_AFTER", 3))
-    if transfer and conversation.transfer_count > limit:
-        realtime.publish_on_commit(
-            workspace_id=conversation.workspace_id,
-            event="inbox.conversation.bounced",
-            payload={
-                "conversation_id": conversation.pk,
-                "transfer_count": conversation.transfer_count,
-            },
-        )
-    events.publish_conversation(conversation, "inbox.conversation.updated")
     return conversation
+
+
+def conversations_assign_locked(
+    *,
+    assignments: Sequence[tuple[Conversation, User | None, int | None]],
+    actor: Actor,
+    reason: str = "",
+) -> list[Conversation]:
+    """`conversation_assign` for many conversations at once, in a few statements: each
+    (conversation, assignee, team id) as there. The caller holds the conversations' row locks,
+    has them fresh from the database, and has checked that each assignee is a member and each
+    team belongs to the workspace (routing does, for the agents and teams of its pass).
+    Returns the conversations that changed."""
+    changed: list[Conversation] = []
+    rows: list[ConversationEvent] = []
+    emitted: list[OutboxEvent] = []
+    limit = int(getattr(settings, "ASCOLTO_TRANSFER_ALERT_AFTER", 3))
+    now = timezone.now()
+    for conversation, assignee, new_team in assignments:
+        previous_assignee, previous_team = conversation.assignee_id, conversation.team_id
+        new_assignee = assignee.pk if assignee is not None else None
+        if (previous_assignee, previous_team) == (new_assignee, new_team):
+            continue
+        transfer = previous_assignee is not None and new_assignee != previous_assignee
+        conversation.assignee = assignee
+        conversation.team_id = new_team
+        conversation.updated_at = now
+        if transfer:
+            conversation.transfer_count += 1
+        changed.append(conversation)
+        rows.append(
+            _event_row(
+                conversation,
+                ConversationEvent.Kind.TRANSFERRED if transfer else ConversationEvent.Kind.ASSIGNED,
+                actor,
+                from_value=previous_assignee,
+                to_value=new_assignee,
+                reason=reason,
+                data={"from_team": previous_team, "to_team": new_team},
+            )
+        )
+        name = "inbox.conversation.transferred" if transfer else "inbox.conversation.assigned"
+        emitted.append(
+            OutboxEvent(
+                workspace_id=conversation.workspace_id,
+                name=name,
+                payload={
+                    "conversation_id": conversation.pk,
+                    "from": previous_assignee,
+                    "to": new_assignee,
+                    "team": new_team,
+                    "transfer_count": conversation.transfer_count,
+                },
+            )
+        )
+        if transfer and conversation.transfer_count > limit:
+            realtime.publish_on_commit(
+                workspace_id=conversation.workspace_id,
+                event="inbox.conversation.bounced",
+                payload={
+                    "conversation_id": conversation.pk,
+                    "transfer_count": conversation.transfer_count,
+                },
+            )
+        events.publish_conversation(conversation, "inbox.conversation.updated")
+    if changed:
+        Conversation.objects.bulk_update(
+            changed, ["assignee", "team", "transfer_count", "updated_at"]
+        )
+        ConversationEvent.objects.bulk_create(rows)
+        outbox.emit_many(events=emitted)
+    return changed
 
 
 def conversation_set_priority(
