@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from ascolto.accounts.models import Membership, Team, User
@@ -183,7 +184,7 @@ def conversations_assign_locked(
     has them fresh from the database, and has checked that each assignee is a member and each
     team belongs to the workspace (routing does, for the agents and teams of its pass).
     Returns the conversations that changed."""
-    changed: list[Conversation] = []
+    changed: list[tuple[Conversation, bool]] = []
     rows: list[ConversationEvent] = []
     emitted: list[OutboxEvent] = []
     limit = int(getattr(settings, "ASCOLTO_TRANSFER_ALERT_AFTER", 3))
@@ -199,7 +200,7 @@ def conversations_assign_locked(
         conversation.updated_at = now
         if transfer:
             conversation.transfer_count += 1
-        changed.append(conversation)
+        changed.append((conversation, transfer))
         rows.append(
             _event_row(
                 conversation,
@@ -235,13 +236,23 @@ def conversations_assign_locked(
                 },
             )
         events.publish_conversation(conversation, "inbox.conversation.updated")
-    if changed:
-        Conversation.objects.bulk_update(
-            changed, ["assignee", "team", "transfer_count", "updated_at"]
+    # One UPDATE per (agent, team, transfer or not): a pass's statements grow with the agents
+    # it chose, not with the conversations.
+    groups: dict[tuple[int | None, int | None, bool], list[int]] = {}
+    for conversation, transfer in changed:
+        key = (conversation.assignee_id, conversation.team_id, transfer)
+        groups.setdefault(key, []).append(conversation.pk)
+    for (assignee_id, team_id, transfer), ids in groups.items():
+        Conversation.objects.filter(pk__in=ids).update(
+            assignee_id=assignee_id,
+            team_id=team_id,
+            updated_at=now,
+            **({"transfer_count": F("transfer_count") + 1} if transfer else {}),
         )
+    if changed:
         ConversationEvent.objects.bulk_create(rows)
         outbox.emit_many(events=emitted)
-    return changed
+    return [conversation for conversation, _ in changed]
 
 
 def conversation_set_priority(
