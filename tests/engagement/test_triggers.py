@@ -263,6 +263,47 @@ def test_a_resolved_conversation_fires_its_rules_once_per_resolution(
     assert Send.objects.filter(rule=rule).count() == 1
 
 
+def test_new_conversations_of_a_batch_fire_their_rules_once_each_and_follow_ups_none(
+    workspace: Any,
+    other_workspace: Any,
+    admin_user: Any,
+    inbox: Any,
+    open_guards: None,
+    hello_template: None,
+) -> None:
+    from ascolto.connectors.api_channel import services as api_channel_services
+    from ascolto.core import outbox
+
+    rule = make_rule(workspace, admin_user, "conversation.created", {})
+    elsewhere, _ = api_channel_services.api_inbox_create(
+        workspace=other_workspace, name="Other", actor=SYSTEM
+    )
+    people = [reachable(workspace, name=f"Dana {n}") for n in range(3)]
+    started = [
+        inbox_services.message_receive(inbox=inbox, customer=person, text="Hello").conversation
+        for person in people
+    ]
+    inbox_services.message_receive(inbox=inbox, customer=people[0], text="Again")  # follow-up
+    inbox_services.message_receive(inbox=elsewhere, customer=reachable(other_workspace), text="Hi")
+    received = list(
+        OutboxEvent.objects.filter(name="inbox.message.received").values_list("pk", flat=True)
+    )
+
+    assert outbox.dispatch_events(received) == len(received)  # one batch, both workspaces
+    dispatch_pending()
+
+    sends = Send.objects.filter(rule=rule).select_related("event")
+    assert sorted(send.event.payload["conversation_id"] for send in sends) == sorted(
+        c.pk for c in started
+    )
+    assert {send.event.type for send in sends} == {"conversation.created"}
+    assert not Send.objects.exclude(workspace=workspace).exists()
+
+    # Delivered again (at least once): nothing more.
+    handlers.conversation_created(list(OutboxEvent.objects.filter(pk__in=received)))
+    assert Send.objects.filter(rule=rule).count() == 3
+
+
 def test_a_detractor_gets_a_follow_up_conversation_and_a_promoter_does_not(
     workspace: Any, admin_user: Any, inbox: Any, api: Any, open_guards: None
 ) -> None:

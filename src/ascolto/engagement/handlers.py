@@ -54,15 +54,19 @@ def honour_stop_keyword(outbox_events: list[OutboxEvent]) -> None:
                 )
 
 
-@handles("inbox.message.received")
-def conversation_created(outbox_event: OutboxEvent) -> None:
-    """A customer's message that started a conversation fires conversation.created rules."""
-    payload = outbox_event.payload
-    if not payload.get("conversation_created") or not triggers.has_rules(
-        outbox_event.workspace_id, EventType.CONVERSATION_CREATED
-    ):
-        return
-    _conversation_event(outbox_event, EventType.CONVERSATION_CREATED, suffix="")
+@handles_many("inbox.message.received")
+def conversation_created(outbox_events: list[OutboxEvent]) -> None:
+    """A customer's message that started a conversation fires conversation.created rules (the
+    workspace's rules looked up once per batch)."""
+    started = [e for e in outbox_events if e.payload.get("conversation_created")]
+    with_rules = {
+        workspace_id
+        for workspace_id in {e.workspace_id for e in started}
+        if triggers.has_rules(workspace_id, EventType.CONVERSATION_CREATED)
+    }
+    for outbox_event in started:
+        if outbox_event.workspace_id in with_rules:
+            _conversation_event(outbox_event, EventType.CONVERSATION_CREATED, suffix="")
 
 
 @handles("inbox.conversation.resolved")
