@@ -40,8 +40,9 @@ def test_a_batch_handler_gets_the_events_at_once_and_others_each(workspace, reco
 
     assert seen == [[0, 1, 2]]
     assert recorder.labels() == ["each", "each", "each"]
-    assert OutboxDelivery.objects.count() == 6
     assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
+    # Dispatched events need no per-handler records: nothing will run for them again.
+    assert not OutboxDelivery.objects.exists()
     assert outbox.dispatch_events(ids) == 0  # dispatched already: nothing runs again
     assert seen == [[0, 1, 2]]
 
@@ -70,6 +71,36 @@ def test_a_failing_batch_is_retried_event_by_event_and_only_the_bad_one_fails(
     assert bad.next_attempt_at is not None
     done = OutboxEvent.objects.filter(pk__in=[ids[0], ids[2]], dispatched_at__isnull=False)
     assert done.count() == 2
+
+
+def test_the_retry_of_a_partly_handled_event_runs_only_the_handler_that_failed(
+    workspace, recorder: Recorder
+):
+    broken = {"on": True}
+
+    def picky(batch: list[OutboxEvent]) -> None:
+        for event in batch:
+            recorder("picky", event.payload)
+        if broken["on"] and any(e.payload["n"] == 1 for e in batch):
+            raise ValueError("event 1 is bad")
+
+    picky.__qualname__ = "tests.picky_retry"
+    each = recorder.handler("each")
+    outbox.handles(NAME)(each)
+    outbox.handles_many(NAME)(picky)
+    ids = events(workspace, 2)
+
+    assert outbox.dispatch_events(ids) == 1
+    # Only the event to be retried keeps the record of the handler that completed.
+    assert list(OutboxDelivery.objects.values_list("event_id", "handler")) == [
+        (ids[1], f"{each.__module__}.{each.__qualname__}")
+    ]
+
+    broken["on"] = False
+    recorder.calls.clear()
+    assert outbox.dispatch_events([ids[1]]) == 1
+    assert recorder.labels() == ["picky"]
+    assert not OutboxEvent.objects.filter(dispatched_at__isnull=True).exists()
 
 
 def test_a_batch_handler_serves_a_single_event_dispatch(workspace):

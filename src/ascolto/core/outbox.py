@@ -3,6 +3,8 @@
 `emit` writes an OutboxEvent in the caller's transaction and schedules its dispatch after commit.
 `dispatch_event` runs every handler registered for the event name, each in its own savepoint,
 recording completed handlers in OutboxDelivery, so a retry runs only what has not completed.
+`dispatch_events` does the same for many events at once, keeping OutboxDelivery records only for
+the events it leaves to be retried.
 `sweep` re-dispatches events whose dispatch never happened (worker died, queue lost) or failed.
 
 Handlers live in `<app>/handlers.py`, are registered with `@handles("event.name")` and must be
@@ -203,7 +205,10 @@ def _dispatch_group(name: str, event_ids: list[int]) -> int:
                     errors.setdefault(event.pk, []).append(f"{handler_id}: {exc!r}")
                 else:
                     delivered.append(OutboxDelivery(event=event, handler=handler_id))
-        OutboxDelivery.objects.bulk_create(delivered)
+        # An event whose handlers all completed is marked dispatched below, in this transaction,
+        # and never read again: its handlers' records would say nothing more. Only the events
+        # to be retried keep theirs, so the retry runs just what failed.
+        OutboxDelivery.objects.bulk_create(d for d in delivered if d.event_id in errors)
         now = timezone.now()
         OutboxEvent.objects.filter(pk__in=[e.pk for e in batch if e.pk not in errors]).update(
             attempts=F("attempts") + 1, dispatched_at=now, last_error=""
