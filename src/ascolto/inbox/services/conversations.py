@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db.models import F
@@ -22,25 +23,9 @@ from ascolto.inbox.models import Conversation, ConversationEvent, HandlingInterv
 Status = Conversation.Status
 
 
-def _event(
-    conversation: Conversation,
-    kind: str,
-    actor: Actor,
-    *,
-    from_value: object = "",
-    to_value: object = "",
-    reason: str = "",
-    data: dict[str, object] | None = None,
-) -> ConversationEvent:
-    row = _event_row(
-        conversation,
-        kind,
-        actor,
-        from_value=from_value,
-        to_value=to_value,
-        reason=reason,
-        data=data,
-    )
+def _event(conversation: Conversation, kind: str, actor: Actor, **fields: Any) -> ConversationEvent:
+    """Record a history row now (`_event_row`'s fields)."""
+    row = _event_row(conversation, kind, actor, **fields)
     row.save(force_insert=True)
     return row
 
