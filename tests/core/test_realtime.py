@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -320,6 +321,35 @@ async def test_a_push_reaches_the_socket_while_the_sync_thread_is_busy(connected
     assert message["payload"] == {"job_id": 9}
 
 
+async def _run_elsewhere(
+    script: str, workspace: Any, redis_url: str, prefix: str, data_dir: Path
+) -> None:
+    """Run Python code in a process of its own, configured as a scaled worker would be (the
+    workspace's id in $WS), and wait for it to exit cleanly."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "PYTEST_XDIST_WORKER"}
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="ascolto.config.settings",
+        ASCOLTO_ENV="test",
+        ASCOLTO_DATA_DIR=str(data_dir),
+        REDIS_URL=redis_url,
+        ASCOLTO_REDIS_PREFIX=prefix,
+        WS=str(workspace.pk),
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.mark.redis
 @pytest.mark.asyncio
 async def test_an_event_published_in_another_process_reaches_this_socket(
@@ -338,28 +368,7 @@ async def test_an_event_published_in_another_process_reaches_this_socket(
             "realtime.publish_on_commit(workspace_id=int(os.environ['WS']), "
             "event='tests.remote.published', payload={'pid': os.getpid()})"
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "PYTEST_XDIST_WORKER"}
-        }
-        env.update(
-            DJANGO_SETTINGS_MODULE="ascolto.config.settings",
-            ASCOLTO_ENV="test",
-            ASCOLTO_DATA_DIR=str(tmp_path),
-            REDIS_URL=redis_url,
-            ASCOLTO_REDIS_PREFIX=settings.REDIS_PREFIX,
-            WS=str(workspace.pk),
-        )
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", script],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
+        await _run_elsewhere(script, workspace, redis_url, settings.REDIS_PREFIX, tmp_path)
 
         message = await socket.receive_json_from(timeout=30)
         assert message["event"] == "tests.remote.published"
@@ -390,28 +399,7 @@ async def test_pushes_of_a_worker_leave_from_its_sender_thread_even_as_it_exits(
             "[realtime.publish_on_commit(workspace_id=int(os.environ['WS']), "
             "event='tests.remote.published', payload={'pid': n}) for n in range(3)]"
         )
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in {"DATABASE_URL", "PYTEST_XDIST_WORKER"}
-        }
-        env.update(
-            DJANGO_SETTINGS_MODULE="ascolto.config.settings",
-            ASCOLTO_ENV="test",
-            ASCOLTO_DATA_DIR=str(tmp_path),
-            REDIS_URL=redis_url,
-            ASCOLTO_REDIS_PREFIX=settings.REDIS_PREFIX,
-            WS=str(workspace.pk),
-        )
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", script],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
+        await _run_elsewhere(script, workspace, redis_url, settings.REDIS_PREFIX, tmp_path)
 
         received = []
         while len(received) < 3:
