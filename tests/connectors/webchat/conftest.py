@@ -4,12 +4,14 @@ widget's ASGI app, and a listener on the agents' realtime group."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
@@ -89,9 +91,21 @@ def signed_user(inbox: Inbox, user_id: str, **extra: str) -> dict[str, str]:
     return {"id": user_id, "hash": user_hash(secret_of(inbox), user_id), **extra}
 
 
-@pytest.fixture
-def app() -> Any:
-    return URLRouter(websocket_urlpatterns)
+# The sockets the current test opened (`Widget`), closed when it ends (`app`).
+_opened: list[WebsocketCommunicator] = []
+
+
+@pytest_asyncio.fixture
+async def app() -> AsyncIterator[Any]:
+    """The widget's ASGI app. The sockets a test leaves open are disconnected when it ends, so
+    their consumers leave through their disconnect handlers (as when a tab closes) instead of
+    being cancelled with the test's event loop."""
+    _opened.clear()
+    yield URLRouter(websocket_urlpatterns)
+    while _opened:
+        socket = _opened.pop()
+        with contextlib.suppress(Exception):  # refused or closed already: nothing to do
+            await socket.disconnect()
 
 
 class Widget:
@@ -114,6 +128,7 @@ class Widget:
         )
         self.ws.scope["client"] = (ip, 50000)
         self.frames: list[dict[str, Any]] = []
+        _opened.append(self.ws)
 
     async def connect(self) -> tuple[bool, int | None]:
         connected, code = await self.ws.connect()
