@@ -30,6 +30,11 @@ LOCKED, so it never waits on a conversation while holding the profiles. Two pass
 queue on the profiles, and the second sees the loads the first wrote: capacity holds.
 Conversations skipped because another transaction held them are picked up by the next pass
 (every minute, see tasks.py).
+
+Writes: a pass first chooses an agent for each conversation it can serve (the candidates'
+loads counted as it goes), then writes them all at once (`RoutingPass.commit`, through
+`services.conversations_assign_locked`): its statements grow with the agents it chose, not
+with the conversations.
 """
 
 from __future__ import annotations
