@@ -163,12 +163,11 @@ def conversations_assign_locked(
     assignments: Sequence[tuple[Conversation, User | None, int | None]],
     actor: Actor,
     reason: str = "",
-) -> list[Conversation]:
+) -> None:
     """`conversation_assign` for many conversations at once, in a few statements: each
     (conversation, assignee, team id) as there. The caller holds the conversations' row locks,
     has them fresh from the database, and has checked that each assignee is a member and each
-    team belongs to the workspace (routing does, for the agents and teams of its pass).
-    Returns the conversations that changed."""
+    team belongs to the workspace (routing does, for the agents and teams of its pass)."""
     changed: list[tuple[Conversation, bool]] = []
     rows: list[ConversationEvent] = []
     emitted: list[OutboxEvent] = []
@@ -223,21 +222,19 @@ def conversations_assign_locked(
         events.publish_conversation(conversation, "inbox.conversation.updated")
     # One UPDATE per (agent, team, transfer or not): a pass's statements grow with the agents
     # it chose, not with the conversations.
-    groups: dict[tuple[int | None, int | None, bool], list[int]] = {}
+    groups: dict[tuple[int, int | None, int | None, bool], list[int]] = {}
     for conversation, transfer in changed:
-        key = (conversation.assignee_id, conversation.team_id, transfer)
+        key = (conversation.workspace_id, conversation.assignee_id, conversation.team_id, transfer)
         groups.setdefault(key, []).append(conversation.pk)
-    for (assignee_id, team_id, transfer), ids in groups.items():
-        Conversation.objects.filter(pk__in=ids).update(
+    for (workspace_id, assignee_id, team_id, transfer), ids in groups.items():
+        Conversation.objects.filter(workspace_id=workspace_id, pk__in=ids).update(
             assignee_id=assignee_id,
             team_id=team_id,
             updated_at=now,
             **({"transfer_count": F("transfer_count") + 1} if transfer else {}),
         )
-    if changed:
-        ConversationEvent.objects.bulk_create(rows)
-        outbox.emit_many(events=emitted)
-    return [conversation for conversation, _ in changed]
+    ConversationEvent.objects.bulk_create(rows)
+    outbox.emit_many(events=emitted)
 
 
 def conversation_set_priority(
