@@ -30,6 +30,7 @@ from ascolto.assistant.nlp.triage import Triage
 from ascolto.assistant.triage_rules import triage_for
 from ascolto.core import links
 from ascolto.core.actors import Actor
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.errors import NotFound, ValidationFailed
 from ascolto.core.models import Workspace
 from ascolto.customers.models import Customer
@@ -87,7 +88,7 @@ def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
         )
         new.append(triage)
         triages[message.pk] = triage
-    MessageTriage.objects.bulk_create(new)
+    insert_rows(MessageTriage, new)
     # Only an intent with an active rule in its workspace can change the conversation.
     ruled = set(
         TriageRule.objects.filter(

@@ -26,6 +26,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.models import OutboxDelivery, OutboxEvent, Workspace
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def emit(*, workspace: Workspace, name: str, payload: dict[str, Any]) -> OutboxE
 def emit_many(*, events: list[OutboxEvent]) -> list[OutboxEvent]:
     """`emit` for many unsaved events at once (one insert), dispatched together after commit
     (`dispatch_events`, in batches of ASCOLTO_OUTBOX_BATCH)."""
-    created = OutboxEvent.objects.bulk_create(events)
+    created = insert_rows(OutboxEvent, events)
     ids = [event.pk for event in created]
     size = settings.ASCOLTO_OUTBOX_BATCH
     for start in range(0, len(ids), size):

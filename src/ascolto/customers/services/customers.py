@@ -11,6 +11,7 @@ from django.utils import timezone
 from ascolto.core import outbox, realtime
 from ascolto.core.actors import Actor
 from ascolto.core.audit import audit_record, diff
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import Conflict, ValidationFailed
 from ascolto.core.models import Workspace
@@ -495,7 +496,7 @@ def activities_record(*, activities: list[Activity]) -> list[Activity]:
         return []
     for activity in activities:
         activity.title = activity.title[:300]
-    created = Activity.objects.bulk_create(activities)
+    created = insert_rows(Activity, activities)
     latest: dict[int, dt.datetime] = {}
     for activity in created:
         when = latest.get(activity.customer_id)

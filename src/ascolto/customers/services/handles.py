@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ascolto.core import outbox
 from ascolto.core.actors import Actor
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import AuditLogEntry, OutboxEvent, Workspace
 from ascolto.customers.models import Activity, Customer, Identity
@@ -97,8 +98,8 @@ def _create(
     actor: Actor,
     created: set[int],
 ) -> dict[HandleKey, Customer]:
-    prepared = Customer.objects.bulk_create(
-        [Customer(workspace=workspace, name=names[key]) for key in keys]
+    prepared = insert_rows(
+        Customer, [Customer(workspace=workspace, name=names[key]) for key in keys]
     )
     mine = dict(zip(keys, prepared, strict=True))
     Identity.objects.bulk_create(
@@ -140,7 +141,8 @@ def _record_created(workspace: Workspace, customers: list[Customer], actor: Acto
         ]
     )
     label = actor.describe()[:200]
-    AuditLogEntry.objects.bulk_create(
+    insert_rows(
+        AuditLogEntry,
         [
             AuditLogEntry(
                 workspace=workspace,
@@ -154,7 +156,7 @@ def _record_created(workspace: Workspace, customers: list[Customer], actor: Acto
                 changes=customer_snapshot(customer),
             )
             for customer in customers
-        ]
+        ],
     )
     outbox.emit_many(
         events=[

@@ -30,6 +30,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ascolto.core import outbox, realtime
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.bulkupdate import update_rows
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import OutboxEvent
@@ -356,14 +357,15 @@ def _write(inbox: Inbox, planned: list[_Planned], now: dt.datetime) -> None:
     # Conversations that existed before the batch and took messages (a conversation the
     # batch replaced by a new one, closed or resolved past the window, took none).
     existing = {p.conversation.pk: p.conversation for p in planned if p.conversation.pk is not None}
-    Conversation.objects.bulk_create(
-        [p.conversation for p in planned if p.created and p.conversation.pk is None]
+    insert_rows(
+        Conversation, [p.conversation for p in planned if p.created and p.conversation.pk is None]
     )
     for conversation in existing.values():
         conversation.updated_at = now
     update_rows(Conversation, list(existing.values()), CONVERSATION_FIELDS)
-    ConversationEvent.objects.bulk_create([e for p in planned for e in p.events])
-    messages = Message.objects.bulk_create(
+    insert_rows(ConversationEvent, [e for p in planned for e in p.events])
+    messages = insert_rows(
+        Message,
         [
             Message(
                 pk=p.item.message_id,
@@ -379,7 +381,7 @@ def _write(inbox: Inbox, planned: list[_Planned], now: dt.datetime) -> None:
                 created_at=p.when,
             )
             for p in planned
-        ]
+        ],
     )
     for plan, message in zip(planned, messages, strict=True):
         plan.item.message_id = message.pk

@@ -13,6 +13,7 @@ from django.utils import timezone
 from ascolto.accounts.models import Membership, Team, User
 from ascolto.core import outbox, realtime
 from ascolto.core.actors import Actor
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.core.errors import ValidationFailed
 from ascolto.core.models import OutboxEvent
 from ascolto.customers.models import Activity
@@ -233,7 +234,7 @@ def conversations_assign_locked(
             updated_at=now,
             **({"transfer_count": F("transfer_count") + 1} if transfer else {}),
         )
-    ConversationEvent.objects.bulk_create(rows)
+    insert_rows(ConversationEvent, rows)
     outbox.emit_many(events=emitted)
 
 

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Length
 
+from ascolto.core.bulkinsert import insert_rows
 from ascolto.inbox.models import SEARCH_TEXT_SEPARATOR, ConversationSearchText, Message
 
 # A message's text joins the conversation's newest search row while that row stays under this
@@ -101,4 +102,4 @@ def search_texts_add(*, messages: Sequence[Message]) -> None:
             )
             for row_id in gone
         ]
-    ConversationSearchText.objects.bulk_create(created)
+    insert_rows(ConversationSearchText, created)
