@@ -249,6 +249,27 @@ def test_stop_keyword_revokes_marketing_consent_at_once(
     assert "STOP" in consent.source
 
 
+def test_in_a_batch_only_a_message_that_is_a_stop_word_revokes_consent(
+    workspace: Any, inbox: Any
+) -> None:
+    from ascolto.connectors.api_channel import services as api_channel_services
+    from ascolto.core.models import OutboxEvent
+    from ascolto.engagement.handlers import honour_stop_keyword
+
+    texts = {"ada@example.com": "Stop.", "bo@example.com": "Please don't stop the delivery"}
+    for address, text in texts.items():
+        api_channel_services.message_ingest(
+            inbox=inbox,
+            item=api_channel_services.IngestItem(
+                provider_id=address, identity_kind="email", identity_value=address, text=text
+            ),
+            actor=SYSTEM,
+        )
+    honour_stop_keyword(list(OutboxEvent.objects.filter(name="inbox.message.received")))
+    revoked = Consent.objects.filter(purpose="marketing", granted=False)
+    assert [c.customer.identities.get().value for c in revoked] == ["ada@example.com"]
+
+
 def test_batch_matching_agrees_with_one_by_one_and_keeps_workspaces_apart(
     workspace: Any, other_workspace: Any, delayed_rule: Any, customer: Any
 ) -> None:

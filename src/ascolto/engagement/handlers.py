@@ -40,12 +40,20 @@ def honour_stop_keyword(outbox_events: list[OutboxEvent]) -> None:
         )
     for workspace_id, message_ids in sorted(by_workspace.items()):
         ids = [pk for pk in message_ids if isinstance(pk, int)]
+        # Only the texts are read for every message; the few that are a stop word in full.
+        stops = [
+            pk
+            for pk, text in Message.objects.filter(
+                workspace_id=workspace_id, pk__in=ids, author_customer__isnull=False
+            ).values_list("pk", "text")
+            if services.is_stop_keyword(text)
+        ]
         for message in (
             Message.objects.select_related("author_customer", "inbox")
-            .filter(workspace_id=workspace_id, pk__in=ids, author_customer__isnull=False)
+            .filter(workspace_id=workspace_id, pk__in=stops)
             .order_by("pk")
         ):
-            if message.author_customer is not None and services.is_stop_keyword(message.text):
+            if message.author_customer is not None:
                 services.marketing_opt_out(
                     customer=message.author_customer,
                     channel=message.inbox.channel,
