@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from ascolto.core import outbox
+        from ascolto.core import outbox, pgtypes
 
         outbox.autodiscover_handlers()
+        pgtypes.install()
