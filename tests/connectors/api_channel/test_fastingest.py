@@ -122,6 +122,14 @@ def token(api: Any) -> str:
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture(autouse=True)
+def _worker_runs_when_the_test_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path wakes the worker after an insert; with Huey immediate that would store
+    the row in the wake-up thread while the test runs the worker itself, and the test's run
+    would find the row locked, then done. Each test here runs the worker when it means to."""
+    monkeypatch.setattr(intake, "wake_worker", lambda: None)
+
+
 # --- Accepted, then stored once -------------------------------------------------------------
 
 
