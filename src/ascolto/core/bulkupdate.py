@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
+from ascolto.core.bulkinsert import plain_type, prepared_value
+
 MAX_ROWS = 1000
 
 
@@ -91,19 +93,16 @@ def _update_from_json(
         newer = column(columns[list(fields).index(only_if_newer)])
         condition += f" AND (t.{newer} IS NULL OR t.{newer} < v.{newer})"
     keys = [str(pk.column), *(str(field.column) for field in columns)]
+    specs = [
+        (field, plain_type(field), is_json) for field, is_json in zip(columns, as_json, strict=True)
+    ]
     with db.cursor() as cursor:
         for start in range(0, len(rows), MAX_ROWS):
             records = [
                 dict(
                     zip(
                         keys,
-                        [
-                            row.pk,
-                            *(
-                                _value(field, row, db, is_json)
-                                for field, is_json in zip(columns, as_json, strict=True)
-                            ),
-                        ],
+                        [row.pk, *(_value(*spec, row, db) for spec in specs)],
                         strict=True,
                     )
                 )
@@ -116,12 +115,14 @@ def _update_from_json(
             )
 
 
-def _value(field: models.Field[Any, Any], row: models.Model, db: Any, is_json: bool) -> Any:
+def _value(
+    field: models.Field[Any, Any], kind: type | None, is_json: bool, row: models.Model, db: Any
+) -> Any:
     value = getattr(row, field.attname)
     if is_json:
         # What the field would store, serialised with its own encoder; None is SQL NULL.
         return None if value is None else json.dumps(value, cls=field.encoder)  # type: ignore[attr-defined]
-    return field.get_db_prep_save(value, db)
+    return prepared_value(field, kind, value, db)
 
 
 def _json_scalar(value: Any) -> str:
