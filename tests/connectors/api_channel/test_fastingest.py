@@ -355,6 +355,24 @@ def test_a_message_stored_by_the_operation_is_a_repeat_for_the_intake(api, chann
     assert intake.intake_drain() == 0
 
 
+@pytest.mark.postgres
+def test_a_message_stored_before_the_intake_existed_is_answered_by_the_operation(
+    pg, api, channel, token
+):
+    api.post(f"channels/api/{channel.inbox.pk}/messages", ingest_body("m-old"))
+    InboundIntake.objects.all().delete()  # stored before the ledger: a message and no row
+    app = ApiIngest(handed := Handed())
+    token = fresh(token)
+    calls = run(
+        app,
+        lambda: post(app, path(channel), ingest_body("m-old"), token),
+        lambda: post(app, path(channel), ingest_body("m-new"), token),
+    )
+    assert [status for status, _ in calls] == [599, 201]  # 599: what the stand-in answers
+    assert [json.loads(body)["provider_id"] for body in handed.bodies] == ["m-old"]
+    assert list(InboundIntake.objects.values_list("provider_id", flat=True)) == ["m-new"]
+
+
 # --- The worker -----------------------------------------------------------------------------
 
 

@@ -60,14 +60,18 @@ WHERE t.digest = ANY(%s) AND t.revoked_at IS NULL
 """
 INBOXES_SQL = "SELECT id, workspace_id, channel, is_active FROM inbox_inbox WHERE id = ANY(%s)"
 # Messages stored before the intake ledger existed have no row in it: Django answers those.
+# Each id is two probes of unique indexes (subqueries run per id, never hashed: see
+# intake.EXISTING_SQL).
 STORED_SQL = """
-SELECT m.inbox_id, m.provider_id FROM inbox_message m
-JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
-  ON m.inbox_id = r.inbox_id AND m.provider_id = r.provider_id
-WHERE NOT EXISTS (
-    SELECT 1 FROM api_channel_inboundintake i
-    WHERE i.inbox_id = m.inbox_id AND i.provider_id = m.provider_id
-)
+SELECT r.inbox_id, r.provider_id
+FROM unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
+WHERE (
+    SELECT true FROM inbox_message m
+    WHERE m.inbox_id = r.inbox_id AND m.provider_id = r.provider_id LIMIT 1
+) AND (
+    SELECT true FROM api_channel_inboundintake i
+    WHERE i.inbox_id = r.inbox_id AND i.provider_id = r.provider_id LIMIT 1
+) IS NULL
 """
 HEADERS = [
     (b"content-type", b"application/json"),

@@ -67,13 +67,19 @@ ORDER BY r.inbox_id, r.provider_id
 ON CONFLICT (inbox_id, provider_id) DO NOTHING
 RETURNING inbox_id, provider_id, message_id
 """
-# What the first delivery of a provider id was answered with (repeats get the same ids).
+# What the first delivery of a provider id was answered with (repeats get the same ids). One
+# probe of the unique index per id, whatever the statistics say: the LIMIT keeps the lateral
+# subquery from being flattened into a join the planner could hash (a prepared statement's
+# generic plan, made while the table was small, would then scan the whole ledger each time).
 EXISTING_SQL = """
 SELECT i.inbox_id, i.provider_id, i.message_id, i.conversation_id, i.customer_id,
        i.processed_at
-FROM api_channel_inboundintake i
-JOIN unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
-  ON i.inbox_id = r.inbox_id AND i.provider_id = r.provider_id
+FROM unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM api_channel_inboundintake x
+    WHERE x.inbox_id = r.inbox_id AND x.provider_id = r.provider_id
+    LIMIT 1
+) i
 """
 
 
