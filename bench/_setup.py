@@ -98,6 +98,29 @@ def peak_rss_mb() -> tuple[float, float]:
     return own, children
 
 
+def process_cpu(pid: int, missing: float = 0.0) -> float:
+    """User + system CPU seconds of a live process on this machine, all its threads (from
+    /proc); `missing` when it is gone or not visible."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return missing
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    """The processes whose command is `name` (e.g. redis-server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     if not sorted_values:
         return float("nan")

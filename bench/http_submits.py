@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _setup import ROOT, machine
+from _setup import ROOT, machine, process_cpu
 
 WEB_ARGS = ("--workers", "2", "--port")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -67,15 +67,6 @@ end
 """
 
 
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a live process (from /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -96,7 +87,7 @@ def _backend_cpu(database: str) -> dict[int, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
         pids = [row[0] for row in cursor.fetchall()]
-    return {pid: _cpu_of(pid) for pid in pids}
+    return {pid: process_cpu(pid) for pid in pids}
 
 
 def _wait_for_port(port: int, timeout: float = 60) -> None:
@@ -205,7 +196,7 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         _wait_for_port(port)
         time.sleep(2)
         web = _children(server.pid)
-        web_cpu = {pid: _cpu_of(pid) for pid in web}
+        web_cpu = {pid: process_cpu(pid) for pid in web}
         pg_cpu = _backend_cpu(database)
         load_before = os.getloadavg()
         wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -224,7 +215,7 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         ).stdout
         wall = time.perf_counter() - wall
         wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        web_used = sum(_cpu_of(pid) - web_cpu.get(pid, 0.0) for pid in web)
+        web_used = sum(process_cpu(pid) - web_cpu.get(pid, 0.0) for pid in web)
         pg_after = _backend_cpu(database)
         pg_used = sum(cpu - pg_cpu.get(pid, 0.0) for pid, cpu in pg_after.items())
         load_after = os.getloadavg()
@@ -271,7 +262,7 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    pg_before = _cpu_of(backend)
+    pg_before = process_cpu(backend)
     from ascolto.core import outbox, realtime
 
     after_commit = {"push": 0.0, "enqueue": 0.0}
@@ -300,7 +291,7 @@ def run(count: int, seconds: int, connections: int, port: int, database_url: str
         batches += 1
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
-    pg_used = _cpu_of(backend) - pg_before
+    pg_used = process_cpu(backend) - pg_before
     completed = Response.objects.filter(completed=True).count()
     print(
         f"\nworker: {done:,} submissions in {batches} batches of up to {intake.BATCH} in "

@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import add_database_argument, bench_database, machine
+from _setup import add_database_argument, bench_database, machine, process_cpu
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_bench_worker"
 TEXTS = (
@@ -55,15 +55,6 @@ TEXTS = (
     "שלום, ההזמנה {n} עדיין לא הגיעה, אפשר לבדוק?",
     "I want a refund for order {n}, the item arrived broken.",
 )
-
-
-def _backend_cpu(pid: int) -> float:
-    """CPU seconds of a PostgreSQL backend (same machine), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Meter:
@@ -77,12 +68,12 @@ class Meter:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        own, db = time.process_time(), _backend_cpu(self.backend_pid)
+        own, db = time.process_time(), process_cpu(self.backend_pid, missing=float("nan"))
         try:
             yield
         finally:
             self.own[name] += time.process_time() - own
-            self.db[name] += _backend_cpu(self.backend_pid) - db
+            self.db[name] += process_cpu(self.backend_pid, missing=float("nan")) - db
 
 
 def _accept(

@@ -39,7 +39,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import add_database_argument, bench_database, machine, peak_rss_mb, percentile
+from _setup import (
+    add_database_argument,
+    bench_database,
+    machine,
+    peak_rss_mb,
+    percentile,
+    process_cpu,
+)
 from analytics_rollups_bench import _insert_sql
 
 COMMENTS = [
@@ -183,11 +190,8 @@ def backend_cpu() -> float | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    value = process_cpu(pid, missing=float("nan"))
+    return None if math.isnan(value) else value
 
 
 def timed(label: str, call: Any) -> Any:

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _setup import add_database_argument, bench_database, machine, percentile
+from _setup import add_database_argument, bench_database, machine, percentile, process_cpu
 
 ORIGIN = "https://shop.example.com"
 
@@ -138,12 +138,7 @@ def _rss_mb(pid: int) -> tuple[float, float]:
 
 def _cpu_seconds(pids: list[int]) -> float:
     """CPU time (user + system) the web processes have used so far, all threads."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+    return sum(process_cpu(pid) for pid in pids)
 
 
 def _memory(pids: list[int], peak: bool) -> str:
