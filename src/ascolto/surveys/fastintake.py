@@ -50,7 +50,16 @@ from django.utils.translation import gettext as _
 
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
-from ascolto.core.fastpath import ASGIApp, AsyncConnections, Receive, Scope, Send, read_body, replay
+from ascolto.core.fastpath import (
+    ASGIApp,
+    AsyncConnections,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay,
+    wake_on_kick,
+)
 from ascolto.surveys import ratelimit, tokens
 from ascolto.surveys.definitions import survey_questions
 from ascolto.surveys.models import Question, Survey
@@ -307,10 +316,8 @@ class Runtime:
         ]
 
     async def _wake_worker(self) -> None:
-        while True:
-            await self._kick.wait()
-            self._kick.clear()
-            await self.loop.run_in_executor(self.kicks, intake.wake_worker)
+        # Looked up at each call: tests replace it.
+        await wake_on_kick(self._kick, lambda: intake.wake_worker(), self.kicks)
 
     async def definition(self, link: Link) -> Definition:
         key = (link.survey_id, link.survey_version)

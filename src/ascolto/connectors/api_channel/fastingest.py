@@ -41,7 +41,16 @@ from ascolto.connectors.api_channel import intake
 from ascolto.connectors.api_channel.schemas import IngestIn
 from ascolto.core.batching import Batcher
 from ascolto.core.errors import ValidationFailed
-from ascolto.core.fastpath import ASGIApp, AsyncConnections, Receive, Scope, Send, read_body, replay
+from ascolto.core.fastpath import (
+    ASGIApp,
+    AsyncConnections,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    replay,
+    wake_on_kick,
+)
 from ascolto.customers.normalize import normalize_identity
 
 logger = logging.getLogger(__name__)
@@ -241,10 +250,8 @@ class Runtime:
         return answers
 
     async def _wake_worker(self) -> None:
-        while True:
-            await self._kick.wait()
-            self._kick.clear()
-            await self.loop.run_in_executor(self.kicks, intake.wake_worker)
+        # Looked up at each call: tests replace it.
+        await wake_on_kick(self._kick, lambda: intake.wake_worker(), self.kicks)
 
 
 def _body(
