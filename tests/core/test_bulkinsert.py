@@ -15,12 +15,12 @@ from ascolto.core.bulkinsert import insert_rows
 from ascolto.customers.models import Activity, Customer
 from ascolto.inbox.models import Conversation, ConversationEvent
 from tests.accounts.factories import WorkspaceFactory
+from tests.core import strategies
 from tests.customers.factories import CustomerFactory
+from tests.inbox.factories import InboxFactory
 
 pytestmark = pytest.mark.django_db
 
-# PostgreSQL stores no NUL character in text or JSON, whichever way it is sent.
-NO_NUL = st.characters(blacklist_characters="\x00", codec="utf-8")
 WHEN = dt.datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=dt.UTC)
 
 
@@ -91,7 +91,7 @@ def test_a_related_row_saved_after_it_was_assigned_lends_its_new_id() -> None:
         )
         for _ in range(10)
     ]
-    inbox_conversation.inbox = _inbox(customer)
+    inbox_conversation.inbox = InboxFactory(workspace=customer.workspace)
     insert_rows(Conversation, [inbox_conversation])
     insert_rows(ConversationEvent, events)
     assert inbox_conversation.pk is not None
@@ -141,23 +141,13 @@ def _fields(row: Activity) -> dict[str, object]:
     }
 
 
-def _inbox(customer: Customer):  # type: ignore[no-untyped-def]
-    from tests.inbox.factories import InboxFactory
-
-    return InboxFactory(workspace=customer.workspace)
-
-
 class TestSameRowsAsBulkCreate(TestCase):
     """Whatever text and JSON a row holds, COPY stores what bulk_create stores."""
 
     @hypothesis_settings(max_examples=40)
     @given(
-        texts=st.lists(st.text(alphabet=NO_NUL), min_size=8, max_size=12),
-        data=st.dictionaries(
-            st.text(alphabet=NO_NUL, max_size=5),
-            st.one_of(st.none(), st.booleans(), st.integers(), st.text(NO_NUL, max_size=10)),
-            max_size=4,
-        ),
+        texts=st.lists(strategies.texts(), min_size=8, max_size=12),
+        data=strategies.json_objects(max_size=4),
     )
     def test_copy_and_bulk_create_store_the_same_values(
         self, texts: list[str], data: dict[str, object]

@@ -15,12 +15,12 @@ from hypothesis.extra.django import TestCase
 from ascolto.core.bulkupdate import update_rows
 from ascolto.customers.models import Activity, Customer, Order
 from ascolto.inbox.models import Conversation
+from tests.core import strategies
 from tests.customers.factories import ActivityFactory, CustomerFactory, OrderFactory
 from tests.inbox.factories import InboxFactory
 
 pytestmark = pytest.mark.django_db
 
-NO_NUL = st.characters(blacklist_characters="\x00", codec="utf-8")
 WHEN = dt.datetime(2026, 10, 25, 1, 30, 15, 123456, tzinfo=dt.UTC)
 
 
@@ -105,12 +105,8 @@ def test_only_if_newer_leaves_a_row_whose_stored_time_is_later() -> None:
 class TestAnyText(TestCase):
     @hypothesis_settings(max_examples=30)
     @given(
-        texts=st.lists(st.text(alphabet=NO_NUL, max_size=200), min_size=1, max_size=5),
-        data=st.dictionaries(
-            st.text(alphabet=NO_NUL, max_size=5),
-            st.one_of(st.none(), st.booleans(), st.integers(), st.text(NO_NUL, max_size=10)),
-            max_size=3,
-        ),
+        texts=st.lists(strategies.texts(max_size=200), min_size=1, max_size=5),
+        data=strategies.json_objects(max_size=3),
     )
     def test_whatever_text_and_json_a_row_holds_is_stored_as_it_is(
         self, texts: list[str], data: dict[str, object]

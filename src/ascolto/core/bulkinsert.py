@@ -103,11 +103,8 @@ def prepared_value(
 ) -> Any:
     """`field.get_db_prep_save(value)`, skipped for the common values it leaves unchanged (a
     row has a dozen; the call costs a few µs each)."""
-    if value is None:
-        return None
-    if type(value) is kind:
-        if isinstance(value, dt.datetime) and value.tzinfo is None:
-            return field.get_db_prep_save(value, connection)  # made aware, with its warning
+    # A naive datetime still goes through it: made aware, with Django's warning.
+    if value is None or (type(value) is kind and getattr(value, "tzinfo", True) is not None):
         return value
     return field.get_db_prep_save(value, connection)
 

@@ -99,13 +99,7 @@ def _update_from_json(
     with db.cursor() as cursor:
         for start in range(0, len(rows), MAX_ROWS):
             records = [
-                dict(
-                    zip(
-                        keys,
-                        [row.pk, *(_value(*spec, row, db) for spec in specs)],
-                        strict=True,
-                    )
-                )
+                dict(zip(keys, [row.pk, *(_value(*spec, row, db) for spec in specs)], strict=True))
                 for row in rows[start : start + MAX_ROWS]
             ]
             cursor.execute(
