@@ -82,3 +82,20 @@ def test_a_job_enqueued_inside_a_rolled_back_transaction_never_runs(
 
     assert [payload for _, payload, _ in recorder.calls] == [{"n": 1}]
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [committed]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_finished_jobs_leave_no_result_in_redis(workspace, recorder: Recorder, redis_url: str):
+    """No job's return value is ever read: kept, they would pile up in Redis for good (the
+    outbox and intake jobs alone run several times a second under load)."""
+    outbox.handles("tests.queue.travelled")(recorder.handler("dispatched"))
+    storage = RedisStorage(name=f"{settings.REDIS_PREFIX}-results-test", url=redis_url)
+
+    with queue_on(storage) as huey:
+        for n in range(3):
+            _emit_committed(workspace, n)
+        with consuming(huey):
+            wait_until(lambda: len(recorder.calls) == 3 and huey.pending_count() == 0)
+        assert storage.conn.hlen(storage.result_key) == 0
+        assert huey.result_count() == 0

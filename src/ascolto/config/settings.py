@@ -232,6 +232,7 @@ if REDIS_URL:
     HUEY = RedisHuey(
         REDIS_PREFIX,
         url=REDIS_URL,
+        results=False,  # no job's return value is ever read: stored, they would pile up
         immediate=HUEY_IMMEDIATE,
         utc=True,
     )
@@ -241,6 +242,7 @@ else:
     HUEY = SqliteHuey(
         "ascolto",
         filename=str(DATA_DIR / "jobs.sqlite3"),
+        results=False,
         immediate=HUEY_IMMEDIATE,
         utc=True,
     )
