@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, SkipValidation
+from pydantic import AfterValidator, Field, SkipValidation
 
 from ascolto.core.api import Id, JsonObject, Timestamp, no_nul
+from ascolto.core.schemas import InSchema
 from ascolto.customers import selectors
 from ascolto.customers.models import Customer
 
@@ -48,10 +49,6 @@ ConsentPurposeChoice = Literal["service", "marketing", "surveys"]
 ConsentChannelChoice = Literal["any", "email", "sms", "whatsapp", "messenger", "phone", "web"]
 
 BULK_LIMIT: int = settings.ASCOLTO_BULK_LIMIT
-
-
-class InSchema(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- Organizations --------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from ascolto.core.api import Id, Timestamp, no_nul
+from ascolto.core.schemas import InSchema
 from ascolto.inbox.models import Conversation, Message
 
 # --- Field types ----------------------------------------------------------------------------
@@ -65,10 +66,6 @@ Base64Content = Annotated[
     BeforeValidator(_strict_base64),
     WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
-
-
-class InSchema(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- References ---------------------------------------------------------------------------

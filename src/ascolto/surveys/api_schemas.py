@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from ascolto.core.api import Id, JsonObject, Timestamp, no_nul
+from ascolto.core.schemas import InSchema
 from ascolto.surveys import metrics
 
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(no_nul)]
@@ -44,10 +45,6 @@ RootCause = Literal[
     "policy",
     "other",
 ]
-
-
-class InSchema(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- Surveys --------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ from ninja import Schema
 from pydantic import (
     AfterValidator,
     BeforeValidator,
-    ConfigDict,
     Field,
     SkipValidation,
     WithJsonSchema,
 )
 
 from ascolto.core.api import Id, JsonObject, Timestamp, no_nul
+from ascolto.core.schemas import InSchema
 
 BULK_LIMIT = 500
 MAX_ATTACHMENTS = 10
@@ -62,10 +62,6 @@ WebhookUrl = Annotated[
     Field(max_length=2000, examples=["https://shop.example.com/hooks/ascolto"]),
     AfterValidator(no_nul),
 ]
-
-
-class InSchema(Schema):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- Inbound messages -----------------------------------------------------------------------

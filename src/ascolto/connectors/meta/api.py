@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from ascolto.connectors.meta import selectors, services
 from ascolto.connectors.meta.models import MetaAccount, WhatsAppTemplate
 from ascolto.core.api import Id, Text, api_auth, require
 from ascolto.core.errors import NotFound
+from ascolto.core.schemas import InSchema
 from ascolto.inbox import selectors as inbox_selectors
 from ascolto.inbox.models import Conversation
 
@@ -43,9 +44,7 @@ class WindowOut(Schema):
     closes_at: dt.datetime | None = Field(description="When the window closes (or closed).")
 
 
-class TemplateSendIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class TemplateSendIn(InSchema):
     template_id: Id
     values: dict[
         Annotated[Text, Field(max_length=100)], Annotated[Text, Field(max_length=1024)]

@@ -8,22 +8,21 @@ from typing import Annotated, Any, Literal
 from django.db import transaction
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from ascolto.accounts.models import User
 from ascolto.connectors.voice import selectors, services
 from ascolto.connectors.voice.models import CallRecord
 from ascolto.core.api import Id, Text, Timestamp, api_auth, require
 from ascolto.core.errors import ValidationFailed
+from ascolto.core.schemas import InSchema
 from ascolto.inbox import selectors as inbox_selectors
 
 router = Router(auth=api_auth)
 TAGS = ["calls"]
 
 
-class CallIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class CallIn(InSchema):
     conversation_id: Id | None = Field(
         default=None, description="The conversation the call belongs to; or give `inbox_id`."
     )
