@@ -1,6 +1,6 @@
 """Benchmark: inbound message ingest through the public API path, with duplicate deliveries.
 
-    python bench/ingest_bench.py [--web 2] [--workers 1] [--worker-threads 2] [--connections 16]
+    python bench/ingest_bench.py [--web 2] [--workers 1] [--worker-threads 1] [--connections 16]
                                  [--probe 20] [--duration 30] [--rate N] [--customers 2000]
                                  [--duplicates 0.3] [--bulk 1] [--db-connections MODE]
                                  [--no-listen] [--database-url URL] [--keep]
@@ -663,7 +663,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--web", type=int, default=2, help="Web processes (scaled mode).")
     parser.add_argument(
-        "--worker-threads", type=int, default=2, help="Threads of the worker; 0: no worker."
+        "--worker-threads",
+        type=int,
+        default=1,
+        help="Job threads of each worker process (ascolto worker --workers); 0: no worker.",
     )
     parser.add_argument("--workers", type=int, default=1, help="Worker processes.")
     parser.add_argument("--connections", type=int, default=16, help="Probe connections.")

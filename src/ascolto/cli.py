@@ -482,10 +482,11 @@ def web(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option(
     "--workers",
-    default=2,
+    default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker threads executing jobs.",
+    help="Threads executing jobs in this process. Scale with processes, one per core; add "
+    "threads only where jobs mostly wait on outside services.",
 )
 @click.option(
     "--periodic/--no-periodic",
