@@ -178,7 +178,7 @@ def _dispatch_group(name: str, event_ids: list[int]) -> int:
             OutboxDelivery.objects.filter(event__in=batch).values_list("event_id", "handler")
         )
         errors: dict[int, list[str]] = {}
-        delivered: list[OutboxDelivery] = []
+        delivered: list[tuple[int, str]] = []  # (event id, handler) pairs completed
         for handler_id, func in handlers_for(name):
             todo = [event for event in batch if (event.pk, handler_id) not in done]
             if not todo:
@@ -195,7 +195,7 @@ def _dispatch_group(name: str, event_ids: list[int]) -> int:
                         exc_info=True,
                     )
                 else:
-                    delivered += [OutboxDelivery(event=e, handler=handler_id) for e in todo]
+                    delivered += [(e.pk, handler_id) for e in todo]
                     continue
             for event in todo:
                 try:
@@ -205,11 +205,15 @@ def _dispatch_group(name: str, event_ids: list[int]) -> int:
                     logger.exception("Outbox handler %s failed on event %s", handler_id, event.pk)
                     errors.setdefault(event.pk, []).append(f"{handler_id}: {exc!r}")
                 else:
-                    delivered.append(OutboxDelivery(event=event, handler=handler_id))
+                    delivered.append((event.pk, handler_id))
         # An event whose handlers all completed is marked dispatched below, in this transaction,
         # and never read again: its handlers' records would say nothing more. Only the events
         # to be retried keep theirs, so the retry runs just what failed.
-        OutboxDelivery.objects.bulk_create(d for d in delivered if d.event_id in errors)
+        OutboxDelivery.objects.bulk_create(
+            OutboxDelivery(event_id=event_id, handler=handler)
+            for event_id, handler in delivered
+            if event_id in errors
+        )
         now = timezone.now()
         OutboxEvent.objects.filter(pk__in=[e.pk for e in batch if e.pk not in errors]).update(
             attempts=F("attempts") + 1, dispatched_at=now, last_error=""
