@@ -151,3 +151,21 @@ def test_concurrent_batches_creating_the_same_customers_make_one_each(pg, worksp
     assert len(created) == len(set(created)) == 30
     assert Customer.objects.count() == 30
     assert Identity.objects.count() == 30
+
+
+def test_the_sweeper_stores_one_turn_and_queues_the_job_for_the_rest(channel, monkeypatch):
+    from ascolto.connectors.api_channel import tasks
+
+    monkeypatch.setattr(intake, "BATCH", 2)
+    monkeypatch.setattr(tasks, "INTAKE_TURN", 2)
+    woken: list[bool] = []
+    monkeypatch.setattr(intake, "wake_worker", lambda: woken.append(True))
+    for n in range(7):
+        accept(channel, f"m-{n}", f"customer{n}")
+
+    assert tasks.sweep_intake.call_local() == 4
+    assert woken == [True]
+    assert InboundIntake.objects.filter(processed_at__isnull=True).count() == 3
+    assert tasks.process_intake.call_local() == 3  # the job queued: the rest, and no more
+    assert woken == [True]
+    assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()

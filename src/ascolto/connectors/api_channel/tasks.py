@@ -54,14 +54,20 @@ INTAKE_TURN = 5
 def process_intake() -> int:
     """Store the messages the fast path accepted, a few batches at a time. Returns how many."""
     cache.delete(intake.KICK_KEY)  # what arrives from now on queues one more job
-    done = intake.intake_drain(max_batches=INTAKE_TURN)
-    if done >= INTAKE_TURN * intake.BATCH:
-        intake.wake_worker()
-    return done
+    return _turn()
 
 
 @db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
 @single_instance(INTAKE_SWEEP_LOCK)
 def sweep_intake() -> int:
-    """Store accepted messages a lost wake-up or a dead worker left pending."""
-    return intake.intake_drain()
+    """Store accepted messages a lost wake-up or a dead worker left pending: one turn, as the
+    job does, and the job queued for the rest (draining it all here would hold this worker's
+    thread, and the jobs queued behind it, for as long as a load lasts)."""
+    return _turn()
+
+
+def _turn() -> int:
+    done = intake.intake_drain(batch=intake.BATCH, max_batches=INTAKE_TURN)
+    if done >= INTAKE_TURN * intake.BATCH:
+        intake.wake_worker()
+    return done
