@@ -9,13 +9,14 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
 from ascolto.accounts import api_support, services
 from ascolto.accounts.models import ROLE_PERMISSIONS
 from ascolto.accounts.selectors import membership_for
 from ascolto.core.api import Id, api_auth, no_nul, require
 from ascolto.core.errors import Forbidden
+from ascolto.core.schemas import InSchema
 
 router = Router(auth=api_auth, tags=["accounts"])
 
@@ -42,9 +43,7 @@ class MeOut(Schema):
     token_id: int | None
 
 
-class TokenIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenIn(InSchema):
     name: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(no_nul)]
 
 

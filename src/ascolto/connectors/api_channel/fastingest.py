@@ -206,13 +206,11 @@ class Runtime:
                 and (lookup.inbox_id, lookup.provider_id) not in known
             )
             grants.append(Grant(token[2], token[3], token[1]) if ok and token else None)
+        granted = {grant.token_id for grant in grants if grant is not None}
         stale = sorted(
-            {
-                row[1]
-                for row in tokens
-                if (row[4] is None or row[4] <= fresh_after)
-                and any(grant is not None and grant.token_id == row[1] for grant in grants)
-            }
+            row[1]
+            for row in tokens
+            if row[1] in granted and (row[4] is None or row[4] <= fresh_after)
         )
         if stale:
             await self.store.run("write", [(TOKENS_USED_SQL, [stale, LAST_USED_FRESH])])
