@@ -13,6 +13,19 @@ from ascolto.core.models import OutboxEvent
 from ascolto.inbox import inbound
 from ascolto.inbox.models import Message
 
+# What triage and the bot read of a message (the bot loads its conversation itself): the whole
+# message, conversation and workspace rows cost more to load than the query.
+TRIAGE_FIELDS = (
+    "workspace_id",
+    "kind",
+    "text",
+    "metadata",
+    "conversation",
+    "conversation__channel",
+    "conversation__workspace",
+    "conversation__workspace__default_locale",
+)
+
 
 @outbox.handles_many("inbox.message.received")
 def on_message_received(events: list[OutboxEvent]) -> None:
@@ -24,6 +37,7 @@ def on_message_received(events: list[OutboxEvent]) -> None:
         message
         for message in Message.objects.select_related("conversation__workspace")
         .filter(pk__in=[pk for _, pk in wanted if isinstance(pk, int)], kind=Message.Kind.INBOUND)
+        .only(*TRIAGE_FIELDS)
         .order_by("pk")
         # Not an id of another workspace, and a request (inbound.py) with text to read.
         if (message.workspace_id, message.pk) in wanted

@@ -64,7 +64,8 @@ def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
     Idempotent: a message already triaged keeps its stored result. For the outbox batch of
     `inbox.message.received`: the stored triages, the workspaces' models and their rules are
     read once, the new triages written in one insert. Returns the triage of each message id.
-    Each message must have its conversation and workspace loaded."""
+    Each message must have its conversation (its workspace's default language at least)
+    loaded."""
     triages = {t.message_id: t for t in MessageTriage.objects.filter(message__in=messages)}
     new: list[MessageTriage] = []
     models: dict[int, Triage] = {}
@@ -99,11 +100,13 @@ def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
             workspace_id__in={t.workspace_id for t in new if t.intent}, is_active=True
         ).values_list("workspace_id", "intent")
     )
-    by_message = {message.pk: message for message in messages}
+    conversation_of = {message.pk: message.conversation_id for message in messages}
     for triage in new:
         if (triage.workspace_id, triage.intent) not in ruled:
             continue
-        rule = rule_apply(triage=triage, conversation=by_message[triage.message_id].conversation)
+        # Whole, as the rule's changes save it (the batch may have loaded a few fields).
+        conversation = Conversation.objects.get(pk=conversation_of[triage.message_id])
+        rule = rule_apply(triage=triage, conversation=conversation)
         if rule is not None:
             triage.rule = rule
             triage.save(update_fields=["rule", "updated_at"])

@@ -18,6 +18,19 @@ STATUS_EVENTS = tuple(f"inbox.conversation.{status}" for status in Conversation.
 # A status that takes the conversation off an agent's plate frees capacity for the queue.
 FREEING_STATUSES = (Conversation.Status.RESOLVED, Conversation.Status.CLOSED)
 
+# What `on_message_received` reads to decide on routing and the SLA clock (sla_sync locks and
+# loads the conversation whole itself).
+ROUTING_FIELDS = (
+    "assignee_id",
+    "status",
+    "inbox__routing",
+    "sla_policy_id",
+    "sla_paused_at",
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+)
+
 
 def _conversation(event: OutboxEvent) -> Conversation | None:
     conversation_id = event.payload.get("conversation_id")
@@ -53,6 +66,7 @@ def on_message_received(batch: list[OutboxEvent]) -> None:
         conversations = list(
             Conversation.objects.select_related("inbox")
             .filter(workspace_id=workspace_id, pk__in=wanted[workspace_id])
+            .only(*ROUTING_FIELDS)
             .order_by("pk")
         )
         waiting = sum(1 for c in conversations if _waits_for_routing(c))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ascolto.connectors.api_channel import intake
@@ -169,3 +170,26 @@ def test_the_sweeper_stores_one_turn_and_queues_the_job_for_the_rest(channel, mo
     assert tasks.process_intake.call_local() == 3  # the job queued: the rest, and no more
     assert woken == [True]
     assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storing_and_handling_a_batch_costs_no_query_per_message(pg, channel):
+    """Known customers write again: storing their messages and running the handlers that
+    follow (triage, routing, SLA, surveys, automatic replies) costs as many statements for
+    eight messages as for two, so no field of a customer, message or conversation is read
+    back one row at a time. (PostgreSQL: on SQLite the search texts are written per message.)"""
+    names = [f"c{i}" for i in range(8)]
+    for name in names:
+        accept(channel, f"{name}-0", name)
+    assert intake.intake_drain() == len(names)
+
+    def statements(count: int, turn: int) -> list[str]:
+        for name in names[:count]:
+            accept(channel, f"{name}-{turn}", name)
+        with CaptureQueriesContext(connection) as queries:
+            assert intake.intake_drain() == count
+        assert Message.objects.filter(provider_id__endswith=f"-{turn}").count() == count
+        return [query["sql"] for query in queries.captured_queries]
+
+    two, eight = statements(2, 1), statements(8, 2)
+    assert len(eight) == len(two), "\n".join(eight)
