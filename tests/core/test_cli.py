@@ -202,6 +202,52 @@ def test_check_reports_a_database_it_cannot_reach(free_port):
     assert "check DATABASE_URL" in finding.message
 
 
+class _Server:
+    """A PostgreSQL connection's stand-in that answers the autovacuum settings query."""
+
+    vendor = "postgresql"
+
+    def __init__(self, autovacuum: str, naptime: str) -> None:
+        self.row = (autovacuum, naptime)
+
+    def cursor(self) -> _Server:
+        return self
+
+    def __enter__(self) -> _Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str) -> None:
+        assert "autovacuum" in sql
+
+    def fetchone(self) -> tuple[str, str]:
+        return self.row
+
+
+def test_check_warns_when_autovacuum_is_off():
+    finding = checks._autovacuum(_Server("off", "1min"))  # type: ignore[arg-type]
+    assert finding.level == "warning"
+    assert "set autovacuum = on" in finding.message
+
+    finding = checks._autovacuum(_Server("on", "10s"))  # type: ignore[arg-type]
+    assert finding.level == "ok"
+    assert "10s" in finding.message
+
+
+@pytest.mark.django_db
+def test_check_reads_autovacuum_from_a_real_server():
+    """The query runs on PostgreSQL, and the finding says what the server has."""
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("needs the test database on PostgreSQL (DATABASE_URL=postgres://...)")
+    [finding] = [f for f in checks.check_database() if f.topic == "Autovacuum"]
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        enabled = cursor.fetchone()[0]
+    assert finding.level == ("ok" if enabled == "on" else "warning")
+
+
 def test_redact_hides_passwords():
     assert checks.redact("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
     assert checks.redact("postgres://u:pw@db/x") == "postgres://u:***@db/x"

@@ -116,7 +116,29 @@ def check_database(connection: BaseDatabaseWrapper | None = None) -> list[Findin
         )
     else:
         findings.append(Finding("ok", "Migrations", "all applied"))
+    if connection.vendor == "postgresql":
+        findings.append(_autovacuum(connection))
     return findings
+
+
+def _autovacuum(connection: BaseDatabaseWrapper) -> Finding:
+    """Every message rewrites its conversation's row, and without autovacuum the dead versions
+    of those rows pile up in the table and its indexes: under load the inbox slows by the
+    minute (docs/benchmarks.md §5)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('autovacuum'), current_setting('autovacuum_naptime')"
+        )
+        enabled, naptime = cursor.fetchone()
+    if enabled != "on":
+        return Finding(
+            "warning",
+            "Autovacuum",
+            "autovacuum is off on this PostgreSQL server: the conversations' old row versions "
+            "are never cleaned up and every message gets slower to store; set autovacuum = on "
+            "(PostgreSQL's default).",
+        )
+    return Finding("ok", "Autovacuum", f"on, a round every {naptime}")
 
 
 def check_redis() -> list[Finding]:
