@@ -193,3 +193,69 @@ def test_storing_and_handling_a_batch_costs_no_query_per_message(pg, channel):
 
     two, eight = statements(2, 1), statements(8, 2)
     assert len(eight) == len(two), "\n".join(eight)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_held_by_another_batch_waits_for_the_next_batch(pg, channel, monkeypatch):
+    """A customer another worker's batch is threading: their message stays pending for this
+    worker's next batch rather than taking the one-message path (several times the cost),
+    unless the batch stored nothing else, when it goes that way at once."""
+    import psycopg
+
+    from ascolto.inbox.services.batch import INT4
+
+    accept(channel, "a-0", "ada")
+    assert intake.intake_drain() == 1
+    ada = Customer.objects.get()
+    one_by_one: list[int] = []
+    complete_one = intake._complete_one
+    monkeypatch.setattr(
+        intake, "_complete_one", lambda row_id: one_by_one.append(row_id) or complete_one(row_id)
+    )
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        other.execute(  # another batch threading ada in this inbox (batch.py)
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [channel.inbox.pk & INT4, ada.pk & INT4],
+        )
+        held = accept(channel, "a-1", "ada")
+        accept(channel, "b-1", "bea")
+
+        assert intake.intake_process(held_later=True) == 1
+        held.refresh_from_db()
+        assert held.processed_at is None
+        assert one_by_one == []
+    finally:
+        other.rollback()  # that batch committed
+        other.close()
+
+    assert intake.intake_process(held_later=True) == 1
+    held.refresh_from_db()
+    assert held.processed_at is not None
+    assert Message.objects.get(pk=held.message_id).author_customer_id == ada.pk
+    assert one_by_one == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_held_customers_only_takes_the_one_message_path(pg, channel):
+    import psycopg
+
+    from ascolto.inbox.services.batch import INT4
+
+    accept(channel, "a-0", "ada")
+    assert intake.intake_drain() == 1
+    ada = Customer.objects.get()
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        other.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [channel.inbox.pk & INT4, ada.pk & INT4],
+        )
+        accept(channel, "a-1", "ada")
+        assert intake.intake_process(held_later=True) == 1  # nothing else to store: no wait
+    finally:
+        other.rollback()
+        other.close()
+    assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()

@@ -102,9 +102,11 @@ def wake_worker() -> None:
 def intake_drain(*, batch: int = BATCH, max_batches: int = 1000) -> int:
     """Process pending rows until none is left (or `max_batches`). Returns how many."""
     total = failures = 0
-    for _ in range(max_batches):
+    for turn in range(max_batches):
         try:
-            done = intake_process(limit=batch)
+            # Rows of customers another batch holds stay pending for the next batch here,
+            # which claims them first; the last batch waits for them (`intake_process`).
+            done = intake_process(limit=batch, held_later=turn < max_batches - 1)
         except OperationalError:
             # A deadlock or a lost connection: the batch rolled back and stays pending (the
             # sweeper takes it up if this keeps failing).
@@ -126,7 +128,7 @@ def intake_drain(*, batch: int = BATCH, max_batches: int = 1000) -> int:
     return total
 
 
-def intake_process(*, limit: int = BATCH) -> int:
+def intake_process(*, limit: int = BATCH, held_later: bool = False) -> int:
     """Complete up to `limit` pending rows. Returns how many.
 
     The oldest pending rows nobody holds are claimed (FOR UPDATE SKIP LOCKED) and completed
@@ -134,9 +136,12 @@ def intake_process(*, limit: int = BATCH) -> int:
     conversations, messages, timeline and outbox rows, and the rows marked processed. A worker
     that dies leaves the whole batch pending, and the next run stores each row once. The batch
     waits for no lock on a conversation (inbox/services/batch.py), so it cannot deadlock with
-    the routing and SLA handlers; the rows it had to leave (a customer being threaded by
-    another transaction, a message with attachments or HTML) are completed after its commit
-    one transaction each. Raises what is not a DomainError (the batch rolls back, pending)."""
+    the routing and SLA handlers. The rows it had to leave are completed after its commit one
+    transaction each: a message with attachments or HTML, and the messages of customers
+    another transaction was threading (held). With `held_later`, the held ones stay pending
+    instead, for the caller's next batch, unless this batch stored nothing: the one-message
+    path costs several times a batch's share, and by the next batch the other transaction
+    has usually committed. Raises what is not a DomainError (the batch rolls back, pending)."""
     with transaction.atomic():
         rows = list(
             InboundIntake.objects.select_for_update(skip_locked=True)
@@ -145,20 +150,24 @@ def intake_process(*, limit: int = BATCH) -> int:
         )
         if not rows:
             return 0
-        left = _complete_batch(rows)
-    done = len(rows) - len(left)
-    for row_id in left:
+        single, held = _complete_batch(rows)
+    done = len(rows) - len(single) - len(held)
+    if not held_later or not done:
+        single += held
+    for row_id in sorted(single):
         done += _complete_one(row_id)
     return done
 
 
-def _complete_batch(rows: list[InboundIntake]) -> list[int]:
-    """Store the rows' messages; returns the ids of the rows left for `_complete_one`."""
+def _complete_batch(rows: list[InboundIntake]) -> tuple[list[int], list[int]]:
+    """Store the rows' messages. Returns the ids of the rows left: those for the one-message
+    path (`_complete_one`), and those of customers another transaction holds."""
     from ascolto.connectors.api_channel import services
 
     inboxes = Inbox.objects.select_related("workspace").in_bulk({row.inbox_id for row in rows})
     users = User.objects.in_bulk({row.user_id for row in rows if row.user_id})
     left: list[int] = []
+    held: list[int] = []
     groups: dict[tuple[int, int | None, int | None], list[tuple[InboundIntake, IngestItem]]] = {}
     for row in rows:
         try:
@@ -209,7 +218,7 @@ def _complete_batch(rows: list[InboundIntake]) -> list[int]:
         outcomes = inbox_services.messages_receive_batch(inbox=inbox, items=texts)
         for row, outcome in zip(taken, outcomes, strict=True):
             if outcome.state == batch.DEFERRED:
-                left.append(row.pk)
+                held.append(row.pk)
                 continue
             if outcome.state == batch.REFUSED:
                 assert outcome.error is not None
@@ -223,7 +232,7 @@ def _complete_batch(rows: list[InboundIntake]) -> list[int]:
                 row.processed_at = now
             finished.append(row)
     update_rows(InboundIntake, finished, PROCESSED_FIELDS)
-    return left
+    return left, held
 
 
 def _refused(row: InboundIntake, error: str, now: dt.datetime) -> None:
