@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_bench"
@@ -128,6 +129,21 @@ def percentile(sorted_values: list[float], p: float) -> float:
     low = int(k)
     high = min(low + 1, len(sorted_values) - 1)
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (k - low)
+
+
+# The server settings the ingest figures depend on most: without autovacuum (or with its round
+# far apart) the conversations' rows, rewritten by every message, bloat during a run.
+SERVER_SETTINGS = ("autovacuum", "autovacuum_naptime", "shared_buffers", "synchronous_commit")
+
+
+def server_settings(connection: Any) -> str:
+    """PostgreSQL's settings that move the figures, as `name value` pairs."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name",
+            [list(SERVER_SETTINGS)],
+        )
+        return ", ".join(f"{name} {value}" for name, value in cursor.fetchall())
 
 
 def machine() -> str:

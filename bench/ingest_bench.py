@@ -61,7 +61,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _ingest_meter import CpuMeter, report_cpu
-from _setup import add_database_argument, bench_database, machine, percentile
+from _setup import add_database_argument, bench_database, machine, percentile, server_settings
 
 PATH = "/api/v1/channels/api/{inbox}/messages"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/ascolto_ingest_bench"
@@ -723,6 +723,9 @@ def main() -> None:
     with bench_database(args.database_url, keep=args.keep):
         setup = prepare(agents=5)
         from django.db import connections
+
+        if scaled:
+            print(f"PostgreSQL: {server_settings(connections['default'])}")
 
         connections.close_all()
         port = _free_port()
