@@ -105,7 +105,9 @@ def triage_messages(*, messages: list[Message]) -> dict[int, MessageTriage]:
         if (triage.workspace_id, triage.intent) not in ruled:
             continue
         # Whole, as the rule's changes save it (the batch may have loaded a few fields).
-        conversation = Conversation.objects.get(pk=conversation_of[triage.message_id])
+        conversation = Conversation.objects.get(
+            workspace_id=triage.workspace_id, pk=conversation_of[triage.message_id]
+        )
         rule = rule_apply(triage=triage, conversation=conversation)
         if rule is not None:
             triage.rule = rule
