@@ -6,6 +6,8 @@ once, with one customer per handle and one conversation per customer."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -172,6 +174,7 @@ def test_the_sweeper_stores_one_turn_and_queues_the_job_for_the_rest(channel, mo
     assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_storing_and_handling_a_batch_costs_no_query_per_message(pg, channel):
     """Known customers write again: storing their messages and running the handlers that
@@ -195,16 +198,32 @@ def test_storing_and_handling_a_batch_costs_no_query_per_message(pg, channel):
     assert len(eight) == len(two), "\n".join(eight)
 
 
+@contextmanager
+def held_by_another_batch(channel: Any, customer: Customer) -> Iterator[None]:
+    """Another transaction threads this customer in the channel's inbox (batch.py's claim),
+    until the block ends and that transaction commits."""
+    import psycopg
+
+    from ascolto.inbox.services.batch import INT4
+
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        other.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [channel.inbox.pk & INT4, customer.pk & INT4],
+        )
+        yield
+    finally:
+        other.rollback()
+        other.close()
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_customer_held_by_another_batch_waits_for_the_next_batch(pg, channel, monkeypatch):
     """A customer another worker's batch is threading: their message stays pending for this
     worker's next batch rather than taking the one-message path (several times the cost),
     unless the batch stored nothing else, when it goes that way at once."""
-    import psycopg
-
-    from ascolto.inbox.services.batch import INT4
-
     accept(channel, "a-0", "ada")
     assert intake.intake_drain() == 1
     ada = Customer.objects.get()
@@ -213,12 +232,7 @@ def test_a_customer_held_by_another_batch_waits_for_the_next_batch(pg, channel, 
     monkeypatch.setattr(
         intake, "_complete_one", lambda row_id: one_by_one.append(row_id) or complete_one(row_id)
     )
-    other = psycopg.connect(**connection.get_connection_params())
-    try:
-        other.execute(  # another batch threading ada in this inbox (batch.py)
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [channel.inbox.pk & INT4, ada.pk & INT4],
-        )
+    with held_by_another_batch(channel, ada):
         held = accept(channel, "a-1", "ada")
         accept(channel, "b-1", "bea")
 
@@ -226,9 +240,6 @@ def test_a_customer_held_by_another_batch_waits_for_the_next_batch(pg, channel, 
         held.refresh_from_db()
         assert held.processed_at is None
         assert one_by_one == []
-    finally:
-        other.rollback()  # that batch committed
-        other.close()
 
     assert intake.intake_process(held_later=True) == 1
     held.refresh_from_db()
@@ -240,22 +251,9 @@ def test_a_customer_held_by_another_batch_waits_for_the_next_batch(pg, channel, 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_of_held_customers_only_takes_the_one_message_path(pg, channel):
-    import psycopg
-
-    from ascolto.inbox.services.batch import INT4
-
     accept(channel, "a-0", "ada")
     assert intake.intake_drain() == 1
-    ada = Customer.objects.get()
-    other = psycopg.connect(**connection.get_connection_params())
-    try:
-        other.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            [channel.inbox.pk & INT4, ada.pk & INT4],
-        )
+    with held_by_another_batch(channel, Customer.objects.get()):
         accept(channel, "a-1", "ada")
         assert intake.intake_process(held_later=True) == 1  # nothing else to store: no wait
-    finally:
-        other.rollback()
-        other.close()
     assert not InboundIntake.objects.filter(processed_at__isnull=True).exists()
