@@ -87,12 +87,10 @@ def _accept(
         cursor.execute(
             intake.INSERT_SQL,
             [
-                [workspace_id] * len(bodies),
-                [inbox_id] * len(bodies),
-                [b["provider_id"] for b in bodies],
-                [json.dumps(b) for b in bodies],
-                [user_id] * len(bodies),
-                [token_id] * len(bodies),
+                intake.rows_document(
+                    (workspace_id, inbox_id, b["provider_id"], json.dumps(b), user_id, token_id)
+                    for b in bodies
+                )
             ],
         )
 

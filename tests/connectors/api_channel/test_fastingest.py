@@ -19,6 +19,8 @@ from channels.layers import get_channel_layer
 from django.core.asgi import get_asgi_application
 from django.db import connection
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ascolto.accounts.models import ApiToken
 from ascolto.connectors.api_channel import intake, services
@@ -180,6 +182,73 @@ def test_repeats_in_one_batch_and_before_the_worker_get_the_first_message_id(pg,
     assert len({body["message_id"] for _, body in answers}) == 1
     assert InboundIntake.objects.count() == 1
     assert _stored("same") == 1
+
+
+AWKWARD = [
+    'quote " and \\ backslash',
+    "new\nline\ttab {brace} [bracket], comma",
+    "עברית: איפה ההזמנה שלי?",
+    "emoji 📦🚚 and \u2028 separator",
+    "null-looking null, true, 1e3",
+    "'single' and `back` and ${dollar}",
+]
+
+
+@pytest.mark.postgres
+def test_provider_ids_and_texts_that_need_quoting_are_stored_as_sent(pg, channel, token):
+    """The batch travels as one JSON document (intake.rows_document): every character a
+    provider may send comes out in the ledger and the message as it went in, and a repeat of
+    such an id finds its first answer."""
+    app = ApiIngest(Handed())
+    bodies = [ingest_body(f"id {text}", text=f"text {text}") for text in AWKWARD]
+    answers = run(
+        app, *[lambda body=body: post(app, path(channel), body, token) for body in bodies]
+    )
+    assert [status for status, _ in answers] == [201] * len(AWKWARD)
+
+    stored = {row.provider_id: row.payload for row in InboundIntake.objects.all()}
+    assert stored == {
+        body["provider_id"]: {**stored[body["provider_id"]], "text": body["text"]}
+        for body in bodies
+    }
+    assert intake.intake_drain() == len(AWKWARD)
+    messages = dict(Message.objects.values_list("provider_id", "text"))
+    assert messages == {body["provider_id"]: body["text"] for body in bodies}
+
+    app = ApiIngest(Handed())
+    again = run(app, *[lambda body=body: post(app, path(channel), body, token) for body in bodies])
+    assert [(status, body["duplicate"]) for status, body in again] == [(200, True)] * len(AWKWARD)
+    assert {body["message_id"] for _, body in again} == {body["message_id"] for _, body in answers}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 2**62),
+            st.integers(1, 2**62),
+            st.text(),
+            st.dictionaries(st.text(), st.text() | st.integers() | st.none(), max_size=3),
+            st.none() | st.integers(1, 2**62),
+            st.none() | st.integers(1, 2**62),
+        ),
+        max_size=5,
+    )
+)
+def test_the_insert_document_holds_the_rows_as_given(rows):
+    document = json.loads(
+        intake.rows_document((w, i, p, json.dumps(b), u, t) for w, i, p, b, u, t in rows)
+    )
+    assert document == [
+        {
+            "workspace_id": w,
+            "inbox_id": i,
+            "provider_id": p,
+            "payload": b,
+            "user_id": u,
+            "token_id": t,
+        }
+        for w, i, p, b, u, t in rows
+    ]
 
 
 def _stored(provider_id: str, tries: int = 50) -> int:

@@ -80,7 +80,7 @@ INBOXES_SQL = "SELECT id, workspace_id, channel, is_active FROM inbox_inbox WHER
 # intake.EXISTING_SQL).
 STORED_SQL = """
 SELECT r.inbox_id, r.provider_id
-FROM unnest(%s::bigint[], %s::text[]) AS r(inbox_id, provider_id)
+FROM json_to_recordset(%s::json) AS r(inbox_id bigint, provider_id text)
 WHERE (
     SELECT true FROM inbox_message m
     WHERE m.inbox_id = r.inbox_id AND m.provider_id = r.provider_id LIMIT 1
@@ -184,7 +184,7 @@ class Runtime:
                 (INBOXES_SQL, [sorted({x.inbox_id for x in lookups})]),
                 (
                     STORED_SQL,
-                    [[x.inbox_id for x in lookups], [x.provider_id for x in lookups]],
+                    [intake.keys_document((x.inbox_id, x.provider_id) for x in lookups)],
                 ),
             ],
         )
@@ -227,12 +227,17 @@ class Runtime:
                 (
                     intake.INSERT_SQL,
                     [
-                        [r.workspace_id for r in rows],
-                        [r.inbox_id for r in rows],
-                        [r.provider_id for r in rows],
-                        [r.payload for r in rows],
-                        [r.user_id for r in rows],
-                        [r.token_id for r in rows],
+                        intake.rows_document(
+                            (
+                                r.workspace_id,
+                                r.inbox_id,
+                                r.provider_id,
+                                r.payload,
+                                r.user_id,
+                                r.token_id,
+                            )
+                            for r in rows
+                        )
                     ],
                 )
             ],
@@ -245,7 +250,7 @@ class Runtime:
         if repeats:
             (found,) = await self.store.run(
                 "write",
-                [(intake.EXISTING_SQL, [[k[0] for k in repeats], [k[1] for k in repeats]])],
+                [(intake.EXISTING_SQL, [intake.keys_document(repeats)])],
             )
             earlier = {(row[0], row[1]): row for row in found}
         answers = []
