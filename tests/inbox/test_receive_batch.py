@@ -125,13 +125,18 @@ def picture(inbox: Inbox, customers: list[Customer]) -> dict[str, Any]:
     }
 
 
+# Characters that need quoting wherever texts travel to the database in bulk (the search
+# texts' appends go as one JSON document).
+QUOTED = 'said "hi" \\ {back}, [ok] — שלום 📦'
+
+
 def one_at_a_time(inbox: Inbox, customers: list[Customer], sent: list[tuple[int, str]]) -> None:
     for n, (who, provider_id) in enumerate(sent):
         with transaction.atomic():
             services.message_receive(
                 inbox=inbox,
                 customer=customers[who],
-                text=f"{provider_id} from {who}",
+                text=f"{provider_id} from {who} {QUOTED}",
                 provider_id=provider_id,
                 occurred_at=BASE + dt.timedelta(minutes=n),
             )
@@ -141,7 +146,7 @@ def items(customers: list[Customer], sent: list[tuple[int, str]]) -> list[Inboun
     return [
         InboundText(
             customer=customers[who],
-            text=f"{provider_id} from {who}",
+            text=f"{provider_id} from {who} {QUOTED}",
             provider_id=provider_id,
             occurred_at=BASE + dt.timedelta(minutes=n),
         )

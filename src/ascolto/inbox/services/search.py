@@ -6,6 +6,7 @@ is searchable exactly when it is visible. Message texts are never edited afterwa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from django.db import connection
@@ -86,9 +87,10 @@ def search_texts_add(*, messages: Sequence[Message]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} AS t SET text = t.text || v.suffix "  # noqa: S608
-                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, suffix) WHERE t.id = v.id "
-                "RETURNING t.id",
-                [list(appends), list(appends.values())],
+                "FROM json_to_recordset(%s::json) AS v(id bigint, suffix text) "
+                "WHERE t.id = v.id RETURNING t.id",
+                # One JSON document: psycopg quotes a text array's elements in Python.
+                [json.dumps([{"id": k, "suffix": v} for k, v in appends.items()])],
             )
             gone = set(appends) - {row[0] for row in cursor.fetchall()}
         # A row deleted meanwhile (its conversation merged away): the texts start a row.
