@@ -57,7 +57,8 @@ class OutboxEvent(models.Model):
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=100, db_index=True)
+    # Never looked up by name (the dispatcher reads pending events by id): no index to keep.
+    name = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=now)
     dispatched_at = models.DateTimeField(null=True, blank=True)

@@ -137,9 +137,14 @@ class Conversation(WorkspaceScopedModel):
         HIGH = 2, _("High")
         URGENT = 3, _("Urgent")
 
+    # Every conversation index but the foreign keys' starts with the workspace.
+    workspace = workspace_key(db_index=False)
     inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
+    # Looked up through conv_customer_idx (customer, last message), which starts with it.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="conversations", db_index=False
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
     )
@@ -164,11 +169,23 @@ class Conversation(WorkspaceScopedModel):
 
     # Links: the earlier conversation a late reply continues, a conversation merged into this one,
     # and related conversations an agent linked by hand.
+    # Set on few conversations: indexed where set (conv_previous_idx, conv_merged_into_idx), so
+    # the others' rows, rewritten by every message, add no entry for them.
     previous = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="continued_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="continued_by",
+        db_index=False,
     )
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_from"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_from",
+        db_index=False,
     )
     related = models.ManyToManyField("self", blank=True, symmetrical=True)
 
@@ -219,6 +236,14 @@ class Conversation(WorkspaceScopedModel):
                 fields=["workspace", "-last_message_at", "-id"], name="conv_ws_recent_idx"
             ),
             models.Index(fields=["customer", "-last_message_at"], name="conv_customer_idx"),
+            models.Index(
+                fields=["previous"], condition=Q(previous__isnull=False), name="conv_previous_idx"
+            ),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="conv_merged_into_idx",
+            ),
             # When it started (`STARTED`): the dashboards' periods and drill-down lists.
             models.Index(F("workspace"), STARTED, name="conv_ws_started_idx"),
             # A period of one team's or one agent's conversations, the other filter columns in

@@ -23,7 +23,8 @@ class InboundIntake(models.Model):
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+")
+    # Looked up through api_intake_once (inbox, provider id), which starts with it.
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="+", db_index=False)
     provider_id = models.CharField(max_length=255)
     # The validated request body (IngestIn) and who sent it (the token's user).
     payload = models.JSONField(default=dict)
