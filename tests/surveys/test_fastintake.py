@@ -167,17 +167,21 @@ def post(port: int, path: str, body: bytes, content_type: str = FORM) -> Answer:
         conn.close()
 
 
+# A comment that needs quoting wherever it travels (the group commit sends one JSON document).
+COMMENT = 'Quick "and" kind \\ {really}, [yes] — מהיר ואדיב 📦'
+
+
 def test_both_pages_over_http_are_stored_then_completed_by_the_worker(server, link, wake_ups):
     invitation, token = link
 
     first = post(server, f"/s/{token}/", form(score="9"))
-    second = post(server, f"/s/{token}/", form(why="Quick and kind."))
+    second = post(server, f"/s/{token}/", form(why=COMMENT))
 
     # The Django view's answers: the next page, then the thank-you page.
     assert (first.status, first.headers["location"]) == (302, f"/s/{token}/")
     assert (second.status, second.headers["location"]) == (302, f"/s/{token}/?done=1")
     assert second.headers["cache-control"] == "no-store, private"
-    assert stored() == [{"score": 9}, {"why": "Quick and kind."}]
+    assert stored() == [{"score": 9}, {"why": COMMENT}]
     assert Submission.objects.filter(invitation=invitation, completes=True).count() == 1
 
     deadline = time.monotonic() + 10
@@ -188,7 +192,7 @@ def test_both_pages_over_http_are_stored_then_completed_by_the_worker(server, li
 
     response = Response.objects.get(invitation=invitation)
     assert response.completed
-    assert (response.nps_score, response.comment) == (9, "Quick and kind.")
+    assert (response.nps_score, response.comment) == (9, COMMENT)
     assert not Submission.objects.filter(processed_at__isnull=True).exists()
 
 

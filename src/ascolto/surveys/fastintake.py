@@ -179,11 +179,11 @@ class PostgresStore:
         return await self._run("read", work)
 
     async def insert(self, rows: list[intake.PreparedSubmission]) -> set[tuple[int, str]]:
-        params = intake.insert_arrays_params(rows)
+        params = [intake.insert_document(rows)]
 
         async def work(conn: Any) -> set[tuple[int, str]]:
             async with conn.cursor() as cursor:
-                await cursor.execute(intake.INSERT_ARRAYS_SQL, params)
+                await cursor.execute(intake.INSERT_DOCUMENT_SQL, params)
                 return {(pk, key) for pk, key in await cursor.fetchall()}
 
         return await self._run("write", work)

@@ -65,12 +65,14 @@ def insert_sql(rows: int) -> str:
 
 
 INSERT_SQL = insert_sql(1)
-# The same INSERT on PostgreSQL with the rows given as arrays (`insert_arrays_params`): one
-# statement text whatever the number of rows, so it is parsed and planned once per connection.
-INSERT_ARRAYS_SQL = (
-    f"INSERT INTO {INSERT_COLUMNS} SELECT w, i, k, a::jsonb, l, c, r, 0, '' FROM unnest("  # noqa: S608
-    "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[],"
-    f" %s::timestamptz[]) AS t(w, i, k, a, l, c, r){INSERT_CONFLICT}"
+# The same INSERT on PostgreSQL with the rows given as one JSON document (`insert_document`):
+# one statement text whatever the number of rows, so it is parsed and planned once per
+# connection, and the rows serialised by json.dumps (psycopg would quote array literals' texts
+# element by element in Python).
+INSERT_DOCUMENT_SQL = (
+    f"INSERT INTO {INSERT_COLUMNS} SELECT w, i, k, a, l, c, r, 0, '' "  # noqa: S608
+    "FROM json_to_recordset(%s::json) "
+    f"AS t(w bigint, i bigint, k text, a jsonb, l text, c boolean, r timestamptz){INSERT_CONFLICT}"
 )
 
 
@@ -191,10 +193,22 @@ def submission_key(*, state: PageState, page: Mapping[str, Any]) -> str:
     return f"{state.submissions}:{digest[:48]}"
 
 
-def insert_arrays_params(rows: Sequence[PreparedSubmission]) -> list[list[Any]]:
-    """The parameters of INSERT_ARRAYS_SQL: one array per column."""
-    values = [row.params(answers=json.dumps(row.page), received_at=row.received_at) for row in rows]
-    return [list(column) for column in zip(*values, strict=True)]
+def insert_document(rows: Sequence[PreparedSubmission]) -> str:
+    """The parameter of INSERT_DOCUMENT_SQL: the rows as one JSON array."""
+    return json.dumps(
+        [
+            {
+                "w": row.workspace_id,
+                "i": row.invitation_id,
+                "k": row.key,
+                "a": row.page,
+                "l": row.language,
+                "c": row.completes,
+                "r": row.received_at.isoformat(),
+            }
+            for row in rows
+        ]
+    )
 
 
 def submission_prepare(
