@@ -258,16 +258,17 @@ class Connection:
             + b"\r\n\r\n"
             + body
         )
-        status_line = await self.reader.readline()
-        if not status_line:
+        # The status line and headers in one read (a readline each cost the load generator
+        # ~10 % of its CPU, on the same cores as the servers it measures).
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
             await self.close()
-            raise ConnectionResetError("connection closed by the server")
+            raise ConnectionResetError("connection closed by the server") from exc
+        status_line, *lines = head[:-4].split(b"\r\n")
         status = int(status_line.split()[1])
         length, close = 0, False
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
+        for line in lines:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
             if name == b"content-length":
