@@ -388,13 +388,21 @@ class Message(WorkspaceScopedModel):
         READ = "read", _("Read")
         FAILED = "failed", _("Failed")
 
+    # Looked up through message_thread_kind_idx, which starts with it.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # Set on agents' messages only: indexed where set (message_author_user_idx), so a
+    # customer's message adds no entry for it.
     author_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     author_customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -430,6 +438,11 @@ class Message(WorkspaceScopedModel):
                 fields=["conversation", "created_at", "id"],
                 include=["kind", "workspace"],
                 name="message_thread_kind_idx",
+            ),
+            models.Index(
+                fields=["author_user"],
+                condition=Q(author_user__isnull=False),
+                name="message_author_user_idx",
             ),
         ]
 
